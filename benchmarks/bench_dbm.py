@@ -1,0 +1,287 @@
+"""Benchmark of fpsolve.dbm against a vectorised numpy integrator, the machine's
+normal-number limit, sdeint and the matrix-level (eigvalsh) approach; cost table; accuracy
+of the schemes against exact Coulomb-gas samples.
+
+Run: ``python benchmarks/bench_dbm.py [--quick]``.  Everything is measured side by side in
+one process; each timing is the best of a few repeats (after a warm-up call that compiles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import time
+
+import numba
+import numpy as np
+from scipy import stats
+
+from fpsolve import dbm
+from fpsolve.analytic import sample_hermite
+from fpsolve.models import Modes
+
+
+@numba.njit(nogil=True)
+def _draw_normals(gen, n, c, n_steps, out):
+    """Draw n * c normals per step, one by one, as the DBM kernels do."""
+    for _ in range(n_steps):
+        for i in range(n):
+            for r in range(c):
+                out[i, r] = gen.standard_normal()
+
+
+def normal_limit(n, r_rep, n_steps):
+    """Time to draw n * r_rep * n_steps normals with per-chunk Generators on the same
+    thread pool and chunking as fpsolve.dbm (the machine's normal-number limit)."""
+    chunks = dbm._chunks(r_rep)
+    gens = np.random.default_rng(9).spawn(len(chunks))
+    outs = [np.empty((n, b - a)) for a, b in chunks]
+    _draw_normals(gens[0], n, 1, 1, outs[0])
+
+    def run():
+        dbm._map(lambda k: _draw_normals(gens[k], n, outs[k].shape[1], n_steps, outs[k]),
+                 len(chunks))
+
+    return best(run)
+
+
+def best(fn, repeat=3):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def numpy_em(x, n_steps, dt, omega, g2, rng):
+    """Well-vectorised numpy Euler-Maruyama of the eigenvalue SDE, x (N, R), harmonic drift."""
+    n = x.shape[0]
+    amp = math.sqrt(2 * dt * g2)
+    iu, ju = np.triu_indices(n, 1)
+    for _ in range(n_steps):
+        inv = 1.0 / (x[iu] - x[ju])  # (pairs, R)
+        force = -omega * x
+        np.add.at(force, iu, g2 * inv)
+        np.subtract.at(force, ju, g2 * inv)
+        x = x + dt * force + amp * rng.standard_normal(x.shape)
+    return x
+
+
+def numpy_em_loop(x, n_steps, dt, omega, g2, rng):
+    """Same scheme, pair sum as a loop over modes with whole-replica vector operations."""
+    n = x.shape[0]
+    amp = math.sqrt(2 * dt * g2)
+    force = np.empty_like(x)
+    for _ in range(n_steps):
+        np.multiply(x, -omega, out=force)
+        for i in range(n):
+            d = x[i] - x[i + 1 :]
+            inv = 1.0 / d
+            force[i] += g2 * inv.sum(axis=0)
+            force[i + 1 :] -= g2 * inv
+        x = x + dt * force + amp * rng.standard_normal(x.shape)
+    return x
+
+
+def section_ensemble(quick):
+    r_rep, n, n_steps, dt = (10**5, 10, 20 if quick else 50, 1e-3)
+    modes = Modes.harmonic(np.ones(n))
+    updates = r_rep * n * n_steps
+    x0 = np.sort(np.random.default_rng(0).normal(size=n)) * 3
+    print(f"\n## Ensemble: R = {r_rep:.0e} replicas, N = {n} harmonic modes, "
+          f"{n_steps} steps (dt = {dt})")
+    dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=2, n_replicas=r_rep, scheme="em", rng=1)
+    dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=2, n_replicas=r_rep, rng=1)
+    rec = dbm.Record(burn_in=n_steps)  # statistics off: pure integration
+    t_em = best(lambda: dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=n_steps,
+                                     n_replicas=r_rep, scheme="em", rng=1, record=rec))
+    t_safe = best(lambda: dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=n_steps,
+                                       n_replicas=r_rep, scheme="safe", rng=1, record=rec))
+    rec_all = dbm.Record(burn_in=0)
+    t_rec = best(lambda: dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=n_steps,
+                                      n_replicas=r_rep, scheme="safe", rng=1, record=rec_all))
+    gen = np.random.default_rng(2)
+    t_normal_np = best(lambda: gen.standard_normal(updates))
+    t_normal = normal_limit(n, r_rep, n_steps)
+    xs = np.repeat(x0[:, None], r_rep, axis=1)
+    np_steps = max(2, n_steps // 5)
+    t_np = best(lambda: numpy_em(xs, np_steps, dt, 1.0, 1.0, gen), repeat=2) * n_steps / np_steps
+    t_np2 = best(lambda: numpy_em_loop(xs, np_steps, dt, 1.0, 1.0, gen),
+                 repeat=2) * n_steps / np_steps
+    t_np_best = min(t_np, t_np2)
+    rows = [
+        ("fpsolve em", t_em), ("fpsolve safe", t_safe), ("fpsolve safe + recording", t_rec),
+        ("numpy EM (triu + add.at)", t_np), ("numpy EM (loop over modes)", t_np2),
+        ("normals only: numpy standard_normal(size)", t_normal_np),
+        ("normals only: in-kernel draws, same threads", t_normal),
+    ]
+    for name, t in rows:
+        print(f"  {name:40s} {t:8.3f} s  {updates / t / 1e6:8.1f} M updates/s")
+    print(f"  ratio fpsolve em / best numpy        : {t_np_best / t_em:6.1f}x")
+    print(f"  ratio fpsolve safe / best numpy      : {t_np_best / t_safe:6.1f}x")
+    print(f"  fpsolve em vs normal-number limit    : {t_normal / t_em * 100:6.0f}% "
+          f"(safe: {t_normal / t_safe * 100:.0f}%); vs numpy's bulk draw "
+          f"{t_normal_np / t_em * 100:.0f}%")
+    return {"em": t_em, "safe": t_safe, "updates": updates}
+
+
+def section_sdeint(ens):
+    import sdeint
+
+    n, dt, n_steps = 10, 1e-3, 200
+    x0 = np.sort(np.random.default_rng(0).normal(size=n)) * 3
+
+    def f(x, t):
+        d = x[:, None] - x[None, :]
+        np.fill_diagonal(d, np.inf)
+        return -x + (1.0 / d).sum(axis=1)
+
+    def g(x, t):
+        return math.sqrt(2.0) * np.eye(n)
+
+    tspan = np.linspace(0.0, n_steps * dt, n_steps + 1)
+    gen = np.random.default_rng(3)
+    t_sdeint = best(lambda: sdeint.itoEuler(f, g, x0, tspan, generator=gen), repeat=2)
+    per_update = t_sdeint / (n * n_steps)
+    per_update_fp = ens["em"] / ens["updates"]
+    print(f"\n## sdeint.itoEuler, one system N = {n}, {n_steps} steps")
+    print(f"  sdeint {per_update * 1e9:10.0f} ns/update   fpsolve em (ensemble) "
+          f"{per_update_fp * 1e9:6.1f} ns/update   ratio {per_update / per_update_fp:8.0f}x")
+    modes = Modes.harmonic(np.ones(n))
+    dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=2, n_replicas=1, scheme="em", rng=1)
+    t1 = best(lambda: dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=n_steps * 50, n_replicas=1,
+                                   scheme="em", rng=1, record=dbm.Record(burn_in=n_steps * 50)))
+    single = t1 / (n * n_steps * 50)
+    print(f"  fpsolve em, the same single system  {single * 1e9:6.1f} ns/update   "
+          f"ratio {per_update / single:8.0f}x")
+
+
+def section_matrix(ens):
+    n, r_rep, n_steps, dt = 10, 2000, 20, 1e-3
+    modes = Modes.harmonic(np.ones(n))
+    x0 = np.sort(np.random.default_rng(0).normal(size=n)) * 3
+    dbm.simulate_matrix(modes, 1.0, x0, dt=dt, n_steps=1, n_replicas=10, rng=1)
+    t = best(lambda: dbm.simulate_matrix(modes, 1.0, x0, dt=dt, n_steps=n_steps,
+                                         n_replicas=r_rep, rng=1), repeat=2)
+    per = t / (n * r_rep * n_steps)
+    per_fp = ens["em"] / ens["updates"]
+    print(f"\n## Matrix level (eigh per step), N = {n}, R = {r_rep}")
+    print(f"  simulate_matrix {per * 1e9:8.0f} ns/update   ratio to fpsolve em "
+          f"{per / per_fp:6.0f}x")
+
+
+def section_single(quick):
+    n, n_steps = 2000, 10 if quick else 30
+    modes = Modes.harmonic(np.ones(n))
+    x0 = np.sort(np.random.default_rng(0).normal(size=n)) * math.sqrt(2 * n)
+    dbm.simulate(modes, 1.0, x0, dt=1e-6, n_steps=1, n_replicas=1, scheme="em", rng=1)
+
+    def run(k):
+        return dbm.simulate(modes, 1.0, x0, dt=1e-6, n_steps=k, n_replicas=1, scheme="em",
+                            rng=1, record=dbm.Record(burn_in=k), progress=False)
+
+    t1 = best(lambda: run(n_steps))
+    t3 = best(lambda: run(3 * n_steps))
+    t_fp = (t3 - t1) / 2  # per n_steps, set-up removed
+    setup = t1 - t_fp
+    pairs = n * (n - 1) / 2 * n_steps
+
+    def numpy_pairs():
+        x = x0.copy()
+        for _ in range(n_steps):
+            d = x[:, None] - x[None, :]
+            np.fill_diagonal(d, np.inf)
+            x = x + 1e-6 * (-x + (1.0 / d).sum(axis=1))
+
+    t_np = best(numpy_pairs)
+    print(f"\n## Single system N = {n}: pair interactions per second")
+    print(f"  fpsolve em   {pairs / t_fp / 1e6:8.0f} M pairs/s (steady state; set-up of a "
+          f"call {setup * 1e3:.0f} ms, with it {pairs / t1 / 1e6:.0f} M pairs/s over "
+          f"{n_steps} steps)")
+    print(f"  numpy        {pairs / t_np / 1e6:8.0f} M pairs/s (N x N difference matrix)")
+    print(f"  ratio        {t_np / t_fp:8.1f}x")
+
+
+def section_cost(quick):
+    print("\n## Cost table: seconds per step (fpsolve em, harmonic modes, no recording),")
+    print("   from runs of s and 3s steps (set-up cost removed); set-up seconds in brackets")
+    ns = (2, 10, 100, 1000, 10_000)
+    rs = (1, 100, 10_000, 1_000_000)
+    print("  N \\ R " + "".join(f"{r:>22d}" for r in rs))
+    for n in ns:
+        modes = Modes.harmonic(np.ones(n))
+        x0 = np.linspace(-1, 1, n) * math.sqrt(2 * n)
+        cells = []
+        for r in rs:
+            work = r * (n + n * n / 2)
+            if work > (2e8 if quick else 2e9) or r * n > 2e7:
+                cells.append(f"{'-':>22s}")
+                continue
+            steps = max(4, min(100, int(1e8 / work)))
+
+            def run(k, modes=modes, x0=x0, r=r):
+                return dbm.simulate(modes, 1.0, x0, dt=1e-7, n_steps=k, n_replicas=r,
+                                    scheme="em", rng=1, record=dbm.Record(burn_in=k),
+                                    progress=False)
+
+            run(1)
+            t1 = best(lambda steps=steps, run=run: run(steps), repeat=2)
+            t3 = best(lambda steps=steps, run=run: run(3 * steps), repeat=2)
+            per = max(t3 - t1, 0.0) / (2 * steps)
+            setup = max(t1 - steps * per, 0.0)
+            cells.append(f"{per:12.2e} [{setup:7.1e}]")
+        print(f"  {n:6d}" + "".join(cells))
+
+
+def section_accuracy(quick):
+    n, g2 = 10, 1.0
+    modes = Modes.harmonic(np.ones(n))
+    exact = sample_hermite(n, 1.0, 20_000, rng=5)
+    s_exact = np.diff(exact, axis=1).ravel()
+    m2_exact = np.mean(np.sum(exact**2, axis=1))
+    r_rep, t_total = (1000 if quick else 2000), 6.0
+    print(f"\n## Accuracy vs cost, N = {n} degenerate harmonic modes, R = {r_rep}, "
+          f"t = {t_total}: KS distance of neighbour spacings from exact samples, <sum x^2> "
+          f"(exact {m2_exact:.2f})")
+    print(f"  {'scheme':6s} {'dt':>7s} {'KS':>8s} {'<sum x^2>':>12s} {'crossing/step':>14s} "
+          f"{'redone/step':>12s} {'seconds':>8s}")
+    for scheme in ("em", "safe"):
+        for dt in (0.02, 0.01, 0.005, 0.002, 0.001):
+            if quick and dt < 0.002:
+                continue
+            steps = int(t_total / dt)
+            t0 = time.perf_counter()
+            res = dbm.simulate(modes, g2, dt=dt, n_steps=steps, n_replicas=r_rep, scheme=scheme,
+                               rng=7, record=dbm.Record(snapshots=(steps // 2, steps)))
+            sec = time.perf_counter() - t0
+            x = res.snapshots.reshape(-1, n)
+            spacing = np.diff(np.sort(x, axis=1), axis=1).ravel()  # sorted only to measure
+            ks = stats.ks_2samp(spacing, s_exact).statistic
+            m2 = np.mean(np.sum(x**2, axis=1))
+            per = steps * r_rep
+            print(f"  {scheme:6s} {dt:7.3f} {ks:8.4f} {m2:12.4g} "
+                  f"{res.crossing_steps.sum() / per:14.2e} {res.redo_steps / per:12.2e} "
+                  f"{sec:8.2f}")
+    crit = 1.95 * math.sqrt(1 / s_exact.size + 1 / (2 * r_rep * (n - 1)))
+    print(f"  (KS at the 1e-3 level for these sample sizes, if independent: {crit:.4f})")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    args = parser.parse_args()
+    print(f"# fpsolve.dbm benchmark: {platform.machine()}, Python {platform.python_version()}, "
+          f"numpy {np.__version__}, numba {numba.__version__}, "
+          f"{numba.get_num_threads()} numba threads")
+    ens = section_ensemble(args.quick)
+    section_sdeint(ens)
+    section_matrix(ens)
+    section_single(args.quick)
+    section_cost(args.quick)
+    section_accuracy(args.quick)
+
+
+if __name__ == "__main__":
+    main()

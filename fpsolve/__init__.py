@@ -1,0 +1,22 @@
+"""fpsolve: the random-matrix theory of learning as working numerics.
+
+Weight matrices trained by stochastic gradient descent perform a Dyson Brownian
+motion; the eigenvalues of ``X = W^T W`` drift, repel like a Coulomb gas and
+fluctuate with a strength set by ``alpha / |B|``.  The subpackages compute the
+predictions of that theory:
+
+``fpsolve.models``
+    drift/potential models shared by every solver.
+``fpsolve.analytic``
+    closed forms: Marchenko-Pastur, Wigner surmise, two-mode density,
+    beta-ensemble samplers, stationary densities.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("fpsolve")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

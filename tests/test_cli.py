@@ -1,0 +1,74 @@
+"""The fpsolve command line: discovery, --help, --version, stationary, demo."""
+
+import subprocess
+import sys
+
+import pytest
+
+import fpsolve
+from fpsolve.cli import build_parser, main
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert fpsolve.__version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("stationary", "demo"):
+        assert command in out
+
+
+def test_console_script_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "fpsolve", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "usage: fpsolve" in out
+
+
+def test_stationary_prints_and_plots(tmp_path, capsys):
+    target = tmp_path / "p.png"
+    assert (
+        main(["stationary", "rbm", "--g2", "0.05", "--kappa", "4", "--mu2", "9", "-o", str(target)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "mode       5" in out
+    assert target.stat().st_size > 1000
+
+
+def test_stationary_bad_input_is_clear(capsys):
+    assert main(["stationary", "rbm", "--g2", "0.1", "--kappa", "10", "--mu2", "9"]) == 2
+    assert "kappa must be < mu2" in capsys.readouterr().err
+    assert main(["stationary", "harmonic", "--g2", "-1"]) == 2
+    assert "g2 must be > 0" in capsys.readouterr().err
+
+
+def test_fpsolve_never_imports_validation():
+    code = (
+        "import sys, fpsolve, fpsolve.models, fpsolve.analytic, fpsolve.cli; "
+        "import pkgutil, importlib; "
+        "[importlib.import_module('fpsolve.' + m.name)"
+        " for m in pkgutil.iter_modules(fpsolve.__path__)"
+        " if m.name not in ('cli', '__main__')]; "
+        "assert not any(k == 'validation' or k.startswith('validation.') for k in sys.modules), "
+        "sorted(k for k in sys.modules if k.startswith('validation'))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_parser_has_every_subcommand_once():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    names = list(sub.choices)
+    assert len(names) == len(set(names))
+
+
+def test_demo_quick_writes_report(tmp_path, capsys):
+    assert main(["demo", "--quick", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "report written to" in out
+    assert (tmp_path / "showcase.png").stat().st_size > 10_000
+    assert "Binder cumulant" in (tmp_path / "showcase.txt").read_text()

@@ -1,0 +1,270 @@
+"""Tests of fpsolve.dbm: exact one-step maps, recording, invariances, input errors.
+
+The statistical tests against exact Coulomb-gas results are in test_dbm_stats.py.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fpsolve import dbm
+from fpsolve._dbm_kernels import _implicit_pair_solve
+from fpsolve.models import HarmonicModel, Modes, PotentialModel
+
+TWO = Modes.harmonic([1.0, 1.0])
+
+
+def _first_stream(seed):
+    """The generator of the first (only) chunk of replicas for ``rng=seed``."""
+    return np.random.default_rng(seed).spawn(1)[0]
+
+
+# --------------------------------------------------------------------------- exact maps
+def test_sgd_step_is_the_formula():
+    """One step of simulate_sgd is THEORY.md's SGD map with the same normals, to rounding."""
+    modes = Modes([HarmonicModel(2.0, 1.0), HarmonicModel(0.5, -1.0), HarmonicModel(1.0, 3.0)])
+    alpha, bsz = 0.05, 8
+    gt2 = np.array([1.0, 2.0, 0.5])
+    x0 = np.array([0.9, -1.2, 3.3])
+    res = dbm.simulate_sgd(modes, alpha=alpha, batch_size=bsz, gt2=gt2, x0=x0, n_steps=1,
+                           n_replicas=5, rng=7)
+    eta = _first_stream(7).standard_normal((3, 5)).T  # drawn mode-major, replicas inner
+    k = modes.drift(x0)
+    pair = np.array([sum(gt2[i] / (x0[i] - x0[j]) for j in range(3) if j != i)
+                     for i in range(3)])
+    want = x0 + alpha * k + alpha**2 / bsz * pair + alpha / np.sqrt(bsz) * np.sqrt(2 * gt2) * eta
+    np.testing.assert_allclose(res.x, want, rtol=1e-13, atol=1e-15)
+    assert res.crossing_steps.sum() == 0
+
+
+@pytest.mark.parametrize("n_replicas", [3, 20])  # pair sum over modes / over replicas
+@pytest.mark.parametrize("coupling", [None, [[0.0, 0.5], [0.5, 0.0]]])
+def test_em_step_is_euler_maruyama(n_replicas, coupling):
+    modes = Modes.harmonic([1.0, 3.0], [0.0, 0.5])
+    g2, dt = np.array([0.3, 0.7]), 0.01
+    x0 = np.array([-0.2, 0.4])
+    res = dbm.simulate(modes, g2, x0, dt=dt, n_steps=1, n_replicas=n_replicas, scheme="em",
+                       rng=3, coupling=coupling)
+    eta = _first_stream(3).standard_normal((2, n_replicas)).T
+    gpair = g2 if coupling is None else np.array([0.5, 0.5])
+    pair = gpair * np.array([1 / (x0[0] - x0[1]), 1 / (x0[1] - x0[0])])
+    want = x0 + dt * (modes.drift(x0) + pair) + np.sqrt(2 * dt * g2) * eta
+    np.testing.assert_allclose(res.x, want, rtol=1e-13, atol=1e-15)
+
+
+def test_sgd_counts_crossings_without_sorting():
+    """A step that swaps two eigenvalues is counted and the values are left as computed."""
+    modes = Modes.harmonic([1.0, 1.0])
+    # huge alpha * K pushes the pair through each other: x' = x (1 - alpha) + small terms
+    res = dbm.simulate_sgd(modes, alpha=1.9, batch_size=10**6, gt2=1e-12, x0=[-1.0, 1.0],
+                           n_steps=1, n_replicas=2, rng=0)
+    assert np.all(res.x[:, 0] > res.x[:, 1])  # not sorted back
+    np.testing.assert_array_equal(res.crossing_steps, [1, 1])
+    assert res.pair_crossings == 2
+
+
+@given(
+    y=st.lists(st.floats(-3, 3), min_size=2, max_size=6),
+    p=st.floats(1e-4, 1.0),
+)
+def test_implicit_pair_solve_solves_and_keeps_order(y, p):
+    y = np.array(y)
+    n = y.size
+    z = np.arange(n, dtype=float) - n / 2  # ordered start
+    rows = np.linspace(0.5, 2.0, n)  # unequal g_i^2: P_ij = rows_i * p
+    pc = np.full((n, n), p)
+    np.fill_diagonal(pc, 0.0)
+    order = np.arange(n)
+    assert _implicit_pair_solve(y, z, rows, pc, order, 200)
+    assert np.all(np.diff(z) > 0)
+    resid = z - y - np.array([sum(rows[i] * p / (z[i] - z[j]) for j in range(n) if j != i)
+                              for i in range(n)])
+    np.testing.assert_allclose(resid, 0.0, atol=1e-9 * (1 + np.abs(y).max()))
+
+
+def test_safe_scheme_keeps_the_order():
+    modes = Modes.harmonic(np.ones(6))
+    x0 = np.linspace(-1, 1, 6)[::-1].copy()  # descending: that order must be kept
+    res = dbm.simulate(modes, 1.0, x0, dt=0.05, n_steps=400, n_replicas=50, rng=2,
+                       record=dbm.Record(snapshots=range(0, 401, 20)))
+    assert res.redo_steps > 0
+    assert res.redo_failed == 0
+    assert np.all(np.diff(res.snapshots, axis=2) < 0)
+
+
+# --------------------------------------------------------------------------- recording
+def test_streaming_statistics_equal_the_snapshots():
+    """Recording every 5th step after burn-in = histogramming snapshots at those steps."""
+    modes = Modes([HarmonicModel(1.0), HarmonicModel(1.0), HarmonicModel(2.0, 3.0)])
+    steps = list(range(105, 301, 5))
+    rec = dbm.Record(snapshots=steps, burn_in=100, every=5, bins=30)
+    res = dbm.simulate(modes, 0.5, dt=0.01, n_steps=300, n_replicas=150, rng=4, record=rec)
+    snaps = res.snapshots  # (n_snap, R, N)
+    assert res.n_recorded == len(steps)
+    h = res.histograms
+    assert h.groups == ((0, 1), (2,))
+    for i, g in ((0, 0), (1, 0), (2, 1)):
+        counts, _ = np.histogram(snaps[:, :, i], bins=h.edges[g])
+        outside = counts.sum() != snaps[:, :, i].size
+        np.testing.assert_array_equal(h.counts[i], counts)
+        assert h.underflow[i] + h.overflow[i] == snaps[:, :, i].size - counts.sum() or outside
+    np.testing.assert_allclose(res.mean, snaps.mean(axis=(0, 1)), rtol=1e-10)
+    np.testing.assert_allclose(res.var, snaps.reshape(-1, 3).var(axis=0), rtol=1e-8)
+    sp, _ = np.histogram(np.abs(snaps[:, :, 0] - snaps[:, :, 1]), bins=h.spacing_edges[0])
+    np.testing.assert_array_equal(h.spacing_counts[0], sp)
+    pooled = np.concatenate([snaps[:, :, 0].ravel(), snaps[:, :, 1].ravel()])
+    np.testing.assert_array_equal(h.pooled_counts(0), np.histogram(pooled, h.edges[0])[0])
+    u = pooled - 0.0
+    want = np.mean(u**4) / (3 * np.mean(u**2) ** 2) - 1
+    assert res.pooled_binder(0) == pytest.approx(want, rel=1e-9)
+
+
+def test_plots_return_artists():
+    res = dbm.simulate(TWO, 1.0, dt=0.01, n_steps=20, n_replicas=10, rng=1)
+    assert len(res.plot()) == 1
+    s = dbm.sample_coulomb_gas(TWO, 1.0, n_samples=50, rng=1)
+    assert len(s.plot()) > 0
+
+
+# --------------------------------------------------------------------------- paths agree
+def test_user_model_and_noise_paths_equal_the_fast_path():
+    """PotentialModel (generated dispatcher) and noise=g(x) reproduce HarmonicModel bit for bit."""
+
+    @numba.njit
+    def v(x):
+        return 0.5 * x * x
+
+    @numba.njit
+    def dv(x):
+        return x
+
+    @numba.njit
+    def g(x):
+        return 1.0
+
+    pm = PotentialModel(v, dv)
+    kw = {"dt": 0.02, "n_steps": 200, "n_replicas": 70, "rng": 11}
+    fast = dbm.simulate(TWO, 1.0, [-0.5, 0.5], **kw)
+    user = dbm.simulate(Modes([pm, pm]), 1.0, [-0.5, 0.5], **kw)
+    noisy = dbm.simulate(TWO, None, [-0.5, 0.5], noise=g, **kw)
+    noisy_g2 = dbm.simulate(TWO, 5.0, [-0.5, 0.5], noise=g, **kw)  # g2 unused by the dynamics
+    np.testing.assert_array_equal(user.x, fast.x)
+    np.testing.assert_array_equal(noisy.x, fast.x)
+    np.testing.assert_array_equal(noisy_g2.x, fast.x)
+    assert fast.redo_steps > 0  # the safe branch was exercised on every path
+
+
+@pytest.mark.parametrize("n_replicas", [3, 20])
+def test_coupling_matrix_equal_to_g2_is_the_default(n_replicas):
+    kw = {"dt": 0.02, "n_steps": 100, "n_replicas": n_replicas, "rng": 5}
+    a = dbm.simulate(TWO, 0.7, [-0.5, 0.5], **kw)
+    b = dbm.simulate(TWO, 0.7, [-0.5, 0.5], coupling=np.full((2, 2), 0.7), **kw)
+    np.testing.assert_array_equal(a.x, b.x)
+
+
+def test_rng_reproducible_and_generator_advances():
+    a = dbm.simulate(TWO, 1.0, dt=0.01, n_steps=50, n_replicas=200, rng=3)
+    b = dbm.simulate(TWO, 1.0, dt=0.01, n_steps=50, n_replicas=200, rng=3)
+    np.testing.assert_array_equal(a.x, b.x)
+    gen = np.random.default_rng(3)
+    c = dbm.simulate(TWO, 1.0, dt=0.01, n_steps=50, n_replicas=200, rng=gen)
+    d = dbm.simulate(TWO, 1.0, dt=0.01, n_steps=50, n_replicas=200, rng=gen)
+    assert not np.array_equal(c.x, d.x)
+
+
+_THREAD_SCRIPT = """
+import hashlib, json, numpy as np
+from fpsolve import dbm
+from fpsolve.models import Modes
+r = dbm.simulate(Modes.harmonic([1.0] * 4), 1.0, dt=0.05, n_steps=40, n_replicas=700, rng=5)
+s = dbm.simulate_sgd(Modes.harmonic([1.0, 1.0]), alpha=0.1, batch_size=2, gt2=1.0,
+                     n_steps=40, n_replicas=300, rng=6)
+c = dbm.sample_coulomb_gas(Modes.harmonic([1.0, 2.0]), 1.0, n_samples=300, burn_in=50, rng=3)
+h = hashlib.sha256()
+for a in (r.x, r.histograms.counts, r.crossing_steps, s.x, c.samples):
+    h.update(np.ascontiguousarray(a).tobytes())
+print(json.dumps({"hash": h.hexdigest(), "chunks": 0}))
+"""
+
+
+def test_thread_count_invariance():
+    """Same seed, NUMBA_NUM_THREADS=1 and =2: identical bits (per-chunk random streams)."""
+    out = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+        proc = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT], env=env,
+                              capture_output=True, text=True, check=True, timeout=300)
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1])["hash"])
+    assert out[0] == out[1]
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"dt": 0.0}, ValueError, "dt must be > 0"),
+        ({"dt": -1e-3}, ValueError, "dt must be > 0"),
+        ({"x0": [0.5, 0.5]}, ValueError, "distinct"),
+        ({"x0": [0.1, 0.2, 0.3]}, ValueError, "x0 must have shape"),
+        ({"x0": np.array([[0.0, 1.0]] * 3)}, ValueError, "x0 must have shape"),
+        ({"g2": -1.0}, ValueError, "g2 must be > 0"),
+        ({"g2": [1.0, 1.0, 1.0]}, ValueError, "g2 must be a scalar or have shape"),
+        ({"n_steps": 0}, ValueError, "n_steps must be >= 1"),
+        ({"n_steps": 1.5}, TypeError, "n_steps must be an integer"),
+        ({"scheme": "rk4"}, ValueError, "scheme must be one of"),
+        ({"coupling": [[0, 1], [2, 0]]}, ValueError, "symmetric"),
+        ({"coupling": np.ones((3, 3))}, ValueError, "coupling must have shape"),
+        ({"x0": [0.0, np.nan]}, ValueError, "x0 must be finite"),
+        ({"rng": "seed"}, TypeError, "rng must be"),
+        ({"record": {"bins": 3}}, TypeError, "record must be"),
+    ],
+)
+def test_simulate_rejects_bad_input(kwargs, exc, match):
+    args = {"g2": 1.0, "dt": 0.01, "n_steps": 5, "n_replicas": 2, **kwargs}
+    g2 = args.pop("g2")
+    with pytest.raises(exc, match=match):
+        dbm.simulate(TWO, g2, **args)
+
+
+def test_other_functions_reject_bad_input():
+    with pytest.raises(ValueError, match="alpha must be > 0"):
+        dbm.simulate_sgd(TWO, alpha=0.0, batch_size=1, gt2=1.0, n_steps=1)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        dbm.simulate_sgd(TWO, alpha=0.1, batch_size=0, gt2=1.0, n_steps=1)
+    with pytest.raises(ValueError, match="gt2 must be > 0"):
+        dbm.simulate_sgd(TWO, alpha=0.1, batch_size=1, gt2=-1.0, n_steps=1)
+    with pytest.raises(ValueError, match="g2 must be > 0"):
+        dbm.simulate_matrix(TWO, -1.0, dt=0.1, n_steps=1)
+    with pytest.raises(ValueError, match="dt must be > 0"):
+        dbm.simulate_matrix(TWO, 1.0, dt=0.0, n_steps=1)
+    with pytest.raises(ValueError, match="distinct"):
+        dbm.sample_coulomb_gas(TWO, 1.0, n_samples=10, x0=[1.0, 1.0])
+    with pytest.raises(ValueError, match="method='exact' needs"):
+        dbm.sample_coulomb_gas(Modes.harmonic([1.0, 2.0]), 1.0, n_samples=10, method="exact")
+    with pytest.raises(ValueError, match="g2 must be > 0"):
+        dbm.sample_coulomb_gas(TWO, 0.0, n_samples=10)
+    with pytest.raises(ValueError, match="domain"):
+        dbm.simulate(Modes.rbm([4.0], 9.0), 1e-3, [10.0], dt=0.01, n_steps=1)
+    with pytest.raises(TypeError, match="modes must be"):
+        dbm.simulate([1.0, 2.0], 1.0, dt=0.01, n_steps=1)
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_simulate(tmp_path):
+    from fpsolve.cli import main
+
+    out = tmp_path / "run"
+    code = main(["simulate", "--model", "rbm", "--n-v", "4", "--n-steps", "200",
+                 "--n-replicas", "20", "--seed", "1", "--quiet", "-o", str(out)])
+    assert code == 0
+    data = np.load(f"{out}.npz")
+    assert data["x"].shape == (20, 4)
+    assert (tmp_path / "run.png").exists()
+    assert main(["simulate", "--dt", "-1", "--quiet", "-o", str(out)]) == 2

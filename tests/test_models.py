@@ -1,0 +1,180 @@
+"""fpsolve.models: drift/potential consistency, fixed points, conventions, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fpsolve.models import (
+    HarmonicModel,
+    Modes,
+    PotentialModel,
+    RBMModel,
+    lattice_scalar_spectrum,
+)
+
+kappas = st.floats(0.1, 8.0)
+
+
+def _numeric_derivative(f, x, h=1e-5):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+@given(kappa=kappas, extra=st.floats(0.1, 10.0), s=st.floats(0.2, 3.0))
+def test_rbm_potential_derivatives_are_consistent(kappa, extra, s):
+    m = RBMModel(kappa, kappa + extra, s)
+    x = np.linspace(0.05, 0.95, 9) * m.domain[1]
+    np.testing.assert_allclose(
+        _numeric_derivative(m.potential, x), m.dpotential(x), rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        _numeric_derivative(m.dpotential, x), m.d2potential(x), rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_allclose(m.drift(x), -m.dpotential(x))
+
+
+@given(kappa=kappas, extra=st.floats(0.1, 10.0), s=st.floats(0.2, 3.0))
+def test_rbm_fixed_points_and_omega(kappa, extra, s):
+    mu2 = kappa + extra
+    m = RBMModel(kappa, mu2, s)
+    fps = m.fixed_points()
+    assert [fp.stable for fp in fps] == [False, True]
+    assert fps[1].x == pytest.approx((mu2 - kappa) / s)
+    assert abs(float(m.drift(fps[1].x))) < 1e-12 * max(1, mu2 / s)
+    assert m.omega == pytest.approx((mu2 - kappa) / kappa**2, rel=1e-12)
+    assert m.learned_mode(m.x_stable) == pytest.approx(kappa)
+
+
+def test_rbm_talk_potential_matches_theory_formula():
+    kappa, mu2 = 4.0, 9.0
+    m = RBMModel(kappa, mu2)
+    x = np.array([0.0, 1.0, 5.0, 8.5])
+    expected = -(x**2) / (2 * kappa) - x - mu2 * np.log(mu2 - x)
+    np.testing.assert_allclose(m.potential(x), expected, rtol=1e-14)
+
+
+def test_rbm_training_convention_is_training_drift():
+    kappa, mu2, s = 4.382, 9.0, 0.7
+    talk = RBMModel(kappa, mu2, s)
+    train = RBMModel(kappa, mu2, s, convention="training")
+    x = np.linspace(0.1, 12.0, 7)
+    # THEORY.md section 4: dx_a = 2 alpha s x (1/kappa - 1/(mu2 - s x)) per step of dt = alpha
+    expected = 2 * s * x * (1 / kappa - 1 / (mu2 - s * x))
+    np.testing.assert_allclose(train.drift(x), expected, rtol=1e-14)
+    np.testing.assert_allclose(train.drift(x), 2 * s * talk.drift(x), rtol=1e-14)
+    assert train.omega == pytest.approx(2 * s * talk.omega)
+    assert train.x_stable == talk.x_stable
+    assert train != talk
+
+
+def test_rbm_numba_callables_agree():
+    m = RBMModel(4.382, 9.0, 1.3, convention="training")
+    for x in (0.0, 0.3, 3.7, 6.5):
+        assert m.numba_drift(x) == pytest.approx(float(m.drift(x)), rel=1e-14, abs=1e-15)
+        assert m.numba_potential(x) == pytest.approx(float(m.potential(x)), rel=1e-14)
+
+
+def test_harmonic_model():
+    m = HarmonicModel(2.5, center=-1.0)
+    assert m.x_stable == -1.0
+    assert m.omega == 2.5
+    np.testing.assert_allclose(m.drift([0.0, 1.0]), [-2.5, -5.0])
+    assert m.boundaries == ("natural", "natural")
+    assert m.numba_drift(0.0) == -2.5
+
+
+def test_potential_model_fixed_points_and_numerical_second_derivative():
+    m = PotentialModel(lambda x: x**4 / 4 - x**2 / 2, lambda x: x**3 - x)
+    fps = m.fixed_points()
+    np.testing.assert_allclose([fp.x for fp in fps], [-1, 0, 1], atol=1e-12)
+    assert [fp.stable for fp in fps] == [True, False, True]
+    np.testing.assert_allclose(m.d2potential(np.array([0.0, 2.0])), [-1.0, 11.0], rtol=1e-8)
+
+
+def test_potential_model_scalar_only_callables_and_numba():
+    import numba
+
+    @numba.njit
+    def v(x):
+        return 0.5 * (x - 2.0) ** 2
+
+    @numba.njit
+    def dv(x):
+        return x - 2.0
+
+    m = PotentialModel(v, dv, domain=(0.0, math.inf))
+    assert m.boundaries == ("reflecting", "natural")
+    assert m.x_stable == pytest.approx(2.0)
+    assert m.numba_drift(1.0) == 1.0
+    np.testing.assert_allclose(m.drift(np.array([1.0, 3.0])), [1.0, -1.0])
+
+
+def test_potential_model_not_compilable_gives_clear_error():
+    class Square:
+        def __call__(self, x):
+            return x * x
+
+    m = PotentialModel(Square(), lambda x: 2 * x)
+    with pytest.raises(TypeError, match="potential cannot be compiled by numba"):
+        _ = m.numba_potential
+
+
+def test_lattice_spectrum_matches_target_matrix():
+    n_v, m2 = 10, 4.0
+    shift = np.roll(np.eye(n_v), 1, axis=1)
+    k_target = (m2 + 2) * np.eye(n_v) - (shift + shift.T)
+    np.testing.assert_allclose(
+        np.sort(lattice_scalar_spectrum(n_v, m2)), np.linalg.eigvalsh(k_target), atol=1e-12
+    )
+    # the paper's values (THEORY.md section 4)
+    kappa = np.sort(lattice_scalar_spectrum(10, 4.0))
+    np.testing.assert_allclose(
+        kappa, [4, 4.382, 4.382, 5.382, 5.382, 6.618, 6.618, 7.618, 7.618, 8], atol=1e-3
+    )
+
+
+def test_modes_collection():
+    modes = Modes.rbm_lattice(10, 4.0, 9.0)
+    assert len(modes) == 10
+    assert modes.degenerate_groups() == [(0,), (1, 9), (2, 8), (3, 7), (4, 6), (5,)]
+    x = np.tile(modes.x_stable, (3, 1))
+    np.testing.assert_allclose(modes.drift(x), 0.0, atol=1e-12)
+    assert modes.potential(x).shape == (3, 10)
+    assert isinstance(modes[1:3], Modes)
+    h = Modes.harmonic([1.0, 2.0], center=0.5)
+    np.testing.assert_allclose(h.omega, [1.0, 2.0])
+    with pytest.raises(ValueError, match="n_modes=2"):
+        h.drift(np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    ("factory", "match"),
+    [
+        (lambda: RBMModel(9.0, 9.0), "kappa must be < mu2"),
+        (lambda: RBMModel(10.0, 9.0), "kappa must be < mu2"),
+        (lambda: RBMModel(-1.0, 9.0), "kappa must be > 0"),
+        (lambda: RBMModel(4.0, 9.0, sigma_h2=0.0), "sigma_h2 must be > 0"),
+        (lambda: RBMModel(4.0, 9.0, convention="paper"), "convention must be one of"),
+        (lambda: HarmonicModel(-1.0), "omega must be > 0"),
+        (lambda: HarmonicModel(float("nan")), "omega must be finite"),
+        (lambda: lattice_scalar_spectrum(0, 1.0), "n_v must be >= 1"),
+        (lambda: lattice_scalar_spectrum(4, -1.0), "m2 must be > 0"),
+        (lambda: Modes([]), "at least one Model"),
+        (lambda: PotentialModel(lambda x: x, lambda x: 1.0, domain=(1.0, 0.0)), "low < high"),
+    ],
+)
+def test_bad_input_raises_naming_parameter(factory, match):
+    with pytest.raises(ValueError, match=match):
+        factory()
+
+
+def test_x_outside_domain_raises():
+    m = RBMModel(4.0, 9.0)
+    with pytest.raises(ValueError, match=r"x must lie in the domain \[0.0, 9.0\)"):
+        m.drift(-0.1)
+    with pytest.raises(ValueError, match="domain"):
+        m.potential(9.0)
+    with pytest.raises(TypeError, match="models\\[0\\]"):
+        Modes([1.0])

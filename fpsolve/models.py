@@ -45,7 +45,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, overload
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
 from scipy import optimize
@@ -60,7 +60,9 @@ __all__ = [
     "Modes",
     "PotentialModel",
     "RBMModel",
+    "RBMNoise",
     "lattice_scalar_spectrum",
+    "rbm_pcd_noise",
 ]
 
 BOUNDARY_KINDS = ("natural", "reflecting", "wall")
@@ -746,6 +748,105 @@ class Modes(Sequence[Model]):
             else:
                 groups.append([i])
         return [tuple(g) for g in groups]
+
+
+class RBMNoise(NamedTuple):
+    """Noise of the PCD update in the eigenbasis of ``X`` (see :func:`rbm_pcd_noise`)."""
+
+    gt2: np.ndarray
+    coupling: np.ndarray
+    chain_factor: np.ndarray
+
+
+def rbm_pcd_noise(modes: Modes, x=None, *, k: int | None = None) -> RBMNoise:
+    r"""Noise that the PCD estimate of :math:`C_{model}` puts on the eigenvalues of ``X``.
+
+    The update :math:`W \leftarrow W + \alpha\sigma_h^2 (C_{target} - \hat C) W`
+    (THEORY.md section 4) with :math:`\hat C = C + \delta C` the covariance of
+    :math:`|B|` chains moves :math:`X = W^T W` by
+    :math:`\delta X = -2\alpha\sigma_h^2 W^T\delta C\, W` beyond the drift.  In
+    the eigenbasis of ``X`` (:math:`W v_a = \sqrt{x_a}\, u_a`, and
+    :math:`u_a` are eigenvectors of :math:`C = K^{-1}` with eigenvalues
+    :math:`1/\lambda_a`, :math:`\lambda_a = \mu^2 - \sigma_h^2 x_a`), Gaussian
+    chains give :math:`\mathrm{Var}(u_a^T\delta C u_b) = (1 + \delta_{ab}) /
+    (\lambda_a\lambda_b |B|)`, hence
+
+    .. math::
+
+        \mathrm{Var}(\delta X_{ab}) = \frac{\alpha^2}{|B|}(1 + \delta_{ab})
+        \tilde G_{ab}, \qquad
+        \tilde G_{ab} = \frac{4\sigma_h^4 x_a x_b}{\lambda_a\lambda_b}.
+
+    Matched to the SGD map of THEORY.md section 2 (noise variance
+    :math:`2\alpha^2\tilde g_a^2/|B|`, pair term
+    :math:`(\alpha^2/|B|)\sum_b \tilde G_{ab}/(x_a - x_b)` from second-order
+    perturbation theory) this is :math:`\tilde g_a^2 = \tilde G_{aa}`, the
+    :math:`\beta = 1` structure (diagonal variance twice the off-diagonal one),
+    in the ``"training"`` convention of :class:`RBMModel` (drift per unit
+    :math:`\alpha`).  At the fixed point :math:`\lambda_a = \kappa_a`:
+    :math:`\tilde g_a^2 = 4(\mu^2-\kappa_a)^2/\kappa_a^2` and the small-noise width
+    is :math:`\sigma_a^2 = (\alpha/|B|)\,\tilde g_a^2/\Omega_a
+    = 2(\alpha/|B|)(\mu^2-\kappa_a)/\sigma_h^2`.
+
+    Persistent chains advanced ``k`` block-Gibbs sweeps per update are
+    correlated from one update to the next: one sweep multiplies the component
+    of :math:`\phi` along :math:`u_a` by :math:`\rho_a = \sigma_h^2 x_a/\mu^2` (plus
+    fresh noise), so :math:`\delta C_{ab}` has lag-one correlation
+    :math:`c_{ab} = (\rho_a\rho_b)^k`.  With ``k`` given, both :math:`\tilde g^2` and
+    :math:`\tilde G` are multiplied by the integrated factor
+    :math:`(1 + c_{ab})/(1 - c_{ab})` (noise summed over the many updates of one
+    relaxation time; the lag of the chains behind ``W`` is of order
+    :math:`\alpha` and neglected).
+
+    Parameters
+    ----------
+    modes : Modes
+        :class:`RBMModel` modes sharing ``mu2`` and ``sigma_h2`` (any convention;
+        the result is in the ``"training"`` convention).
+    x : array_like, shape (n_modes,), optional
+        Eigenvalues at which to evaluate; default the stable points
+        :math:`x_a = (\mu^2 - \kappa_a)/\sigma_h^2`.
+    k : int, optional
+        Block-Gibbs sweeps per update; None ignores the chain correlation.
+
+    Returns
+    -------
+    RBMNoise
+        ``gt2`` (shape ``(n,)``), ``coupling`` :math:`\tilde G` (``(n, n)``,
+        symmetric, diagonal ``gt2``) and ``chain_factor`` (``(n, n)``, ones when
+        ``k`` is None).
+
+    Examples
+    --------
+    >>> from fpsolve.models import Modes, rbm_pcd_noise
+    >>> noise = rbm_pcd_noise(Modes.rbm([4.0, 8.0], mu2=9.0))
+    >>> noise.gt2.round(4).tolist()
+    [6.25, 0.0625]
+    """
+    if not isinstance(modes, Modes) or not all(isinstance(m, RBMModel) for m in modes):
+        raise TypeError(f"modes must be a Modes of RBMModel, got {modes!r}")
+    mu2, s = modes[0].mu2, modes[0].sigma_h2
+    if any(m.mu2 != mu2 or m.sigma_h2 != s for m in modes):
+        raise ValueError("modes must share mu2 and sigma_h2 (one RBM)")
+    if x is None:
+        x = np.array([m.x_stable for m in modes])
+    else:
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (len(modes),):
+            raise ValueError(f"x must have shape ({len(modes)},), got {x.shape}")
+        if not np.all((x >= 0) & (x < mu2 / s)):
+            raise ValueError(f"x must lie in [0, mu2/sigma_h2) = [0, {mu2 / s}), got {x}")
+    lam = mu2 - s * x
+    a = 2.0 * s * x / lam
+    coupling = np.outer(a, a)
+    if k is None:
+        factor = np.ones_like(coupling)
+    else:
+        k = check_int("k", k, minimum=1)
+        c = np.outer(s * x / mu2, s * x / mu2) ** k
+        factor = (1.0 + c) / (1.0 - c)
+    coupling = coupling * factor
+    return RBMNoise(np.diag(coupling).copy(), coupling, factor)
 
 
 def _same_model(a: Model, b: Model, rtol: float) -> bool:

@@ -178,3 +178,36 @@ def test_x_outside_domain_raises():
         m.potential(9.0)
     with pytest.raises(TypeError, match="models\\[0\\]"):
         Modes([1.0])
+
+
+def test_rbm_pcd_noise_matches_sampled_update():
+    # Var(dX_ab) of the PCD update from |B| exact Gaussian chains, in the eigenbasis of X,
+    # against (alpha^2/|B|)(1 + delta_ab) Gt_ab.
+    from fpsolve.models import rbm_pcd_noise
+
+    rng = np.random.default_rng(0)
+    kappa, mu2, batch, alpha, n = np.array([4.0, 5.0, 8.0]), 9.0, 16, 0.1, 40_000
+    x = mu2 - kappa
+    u = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    v = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    w = u @ np.diag(np.sqrt(x)) @ v.T
+    c = np.linalg.inv(mu2 * np.eye(3) - w @ w.T)
+    phi = rng.normal(size=(n, batch, 3)) @ np.linalg.cholesky(c).T
+    dc = np.einsum("nbi,nbj->nij", phi, phi) / batch - c
+    dx = -2 * alpha * np.einsum("ia,ji,njk,kl,lb->nab", v, w, dc, w, v)
+    expected = alpha**2 / batch * (1 + np.eye(3)) * rbm_pcd_noise(Modes.rbm(kappa, mu2)).coupling
+    # relative standard error of a variance from n samples of a heavy-tailed product: < 4/sqrt(n)
+    np.testing.assert_allclose(dx.var(axis=0), expected, rtol=5 * 4 / np.sqrt(n))
+
+
+def test_rbm_pcd_noise_fixed_point_and_errors():
+    from fpsolve.models import rbm_pcd_noise
+
+    noise = rbm_pcd_noise(Modes.rbm([4.0, 8.0], 9.0), k=3)
+    rho = np.array([5.0, 1.0]) / 9.0
+    c = rho**6
+    np.testing.assert_allclose(noise.gt2, 4 * np.array([25 / 16, 1 / 64]) * (1 + c) / (1 - c))
+    with pytest.raises(TypeError, match="modes must be"):
+        rbm_pcd_noise(Modes.harmonic([1.0]))
+    with pytest.raises(ValueError, match="x must lie"):
+        rbm_pcd_noise(Modes.rbm([4.0], 9.0), x=[9.5])

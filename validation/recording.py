@@ -129,6 +129,67 @@ class Recording:
         """Whether every planned snapshot was written."""
         return self.n_planned is None or self.n_planned == len(self.steps)
 
+    def rbm_modes(self, *, convention: str = "training"):
+        r"""The RBM mode of each eigenvalue index, as :class:`fpsolve.models.Modes`.
+
+        Eigenvalue index ``a`` (ascending ``x``) belongs to the ``a``-th largest of
+        the ``n_h`` learned targets: the learned modes
+        :math:`\lambda_a = \mu^2 - \sigma_h^2 x_a` descend while ``x`` ascends,
+        and the ``n_h`` smallest :math:`\kappa` are learned.  ``convention``
+        defaults to ``"training"``, the drift of the recorded update per unit
+        :math:`\alpha` (see :class:`fpsolve.models.RBMModel`).
+
+        Raises
+        ------
+        ValueError
+            If the recording is not a Gaussian-RBM recording.
+        """
+        from fpsolve.models import Modes
+
+        if self.attrs.get("model") != "gaussian_rbm":
+            raise ValueError(
+                f"rbm_modes needs a recording with model='gaussian_rbm', "
+                f"got model={self.attrs.get('model')!r}"
+            )
+        kappa = np.sort(np.asarray(self.attrs["kappa"], dtype=np.float64))
+        kappa = kappa[: int(self.attrs["n_h"])][::-1]
+        sigma_h2 = float(self.attrs["sigma_h"]) ** 2
+        return Modes.rbm(kappa, float(self.attrs["mu2"]), sigma_h2, convention=convention)
+
+    def mode_groups(self) -> tuple[tuple[int, ...], ...]:
+        r"""Groups of eigenvalue indices with the same target, in ascending order.
+
+        For Gaussian-RBM recordings the groups of equal :math:`\kappa` (to 1e-9
+        relative), in ascending eigenvalue order, singles included; for other
+        recordings the attribute ``groups`` (a flat array of group labels, one
+        per mode) when present.
+
+        Raises
+        ------
+        ValueError
+            If the recording carries neither an RBM target nor ``groups``.
+        """
+        if self.attrs.get("model") == "gaussian_rbm":
+            kappa = np.array([m.kappa for m in self.rbm_modes()])
+            new_group = np.abs(np.diff(kappa)) > 1e-9 * kappa[1:]
+            labels = np.concatenate([[0], np.cumsum(new_group)])
+        elif "groups" in self.attrs:
+            labels = np.asarray(self.attrs["groups"]).ravel()
+            if labels.shape != (self.n_modes,):
+                raise ValueError(
+                    f"attribute groups must hold one label per mode ({self.n_modes}), "
+                    f"got shape {labels.shape}"
+                )
+        else:
+            raise ValueError(
+                "mode_groups needs a Gaussian-RBM recording or a 'groups' attribute "
+                "(one label per mode); give the groups explicitly instead"
+            )
+        return tuple(
+            tuple(int(i) for i in np.flatnonzero(labels == lab))
+            for lab in dict.fromkeys(labels.tolist())
+        )
+
     def plot(self, ax=None, *, runs=None):
         r"""Plot each eigenvalue against the step, averaged over ``runs`` (default all).
 

@@ -10,6 +10,13 @@ predictions of that theory:
 ``fpsolve.analytic``
     closed forms: Marchenko-Pastur, Wigner surmise, two-mode density,
     beta-ensemble samplers, stationary densities.
+``fpsolve.dbm``
+    Dyson Brownian motion of the eigenvalues (SDE schemes, the SGD map, the
+    matrix-level dynamics) and Coulomb-gas samplers.
+``fpsolve.fokker_planck``
+    finite-volume Fokker-Planck solver for one mode and two coupled modes.
+``fpsolve.hfp``
+    the Schroedinger form ``H_FP``: spectrum, eigenfunctions, relaxation.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -610,6 +610,17 @@ def write(
     return Path(path)
 
 
+def _check_finite_snapshots(name: str, data: np.ndarray) -> None:
+    """Raise if ``data[run, snapshot, ...]`` holds NaN/inf, naming the first bad run and snapshot."""
+    bad = ~np.isfinite(data).reshape(data.shape[0], data.shape[1], -1).all(axis=-1)
+    if bad.any():
+        run, snap = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} holds NaN or inf: first at run {run}, snapshot {snap} "
+            f"({int(bad.sum())} of {bad.size} (run, snapshot) pairs affected)"
+        )
+
+
 def eigenvalues_of(weights) -> np.ndarray:
     """Ascending eigenvalues of ``X = W^T W`` for an array of matrices ``(..., M, N)``."""
     w = np.asarray(weights, dtype=np.float64)
@@ -683,6 +694,7 @@ def import_npz(
             data = data[None]
         if data.ndim != 3:
             raise ValueError(f"'eigenvalues' must have shape (R, S, N) or (S, N), got {data.shape}")
+        _check_finite_snapshots(f"source {os.fspath(source)!r} array 'eigenvalues'", data)
         eig = np.sort(data, axis=-1)
     else:
         if data.ndim == 3:
@@ -691,6 +703,7 @@ def import_npz(
             raise ValueError(
                 f"'weights' must have shape (R, S, M, N) or (S, M, N), got {data.shape}"
             )
+        _check_finite_snapshots(f"source {os.fspath(source)!r} array 'weights'", data)
         if data.shape[2] < data.shape[3]:
             data = np.swapaxes(data, 2, 3)
         eig = eigenvalues_of(data)

@@ -93,7 +93,7 @@ def analytic_showcase(directory: str, *, n_samples: int = 100_000, rng=None):
     for ax in axes:
         ax.legend(fontsize=7)
     path = os.path.join(directory, "showcase.png")
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     summary = "\n".join(lines)
     with open(os.path.join(directory, "showcase.txt"), "w") as fh:

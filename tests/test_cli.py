@@ -1,4 +1,4 @@
-"""The fpsolve command line: discovery, --help, --version, stationary, demo."""
+"""The fpsolve command line: discovery, --help, --version, stationary, demo, validate."""
 
 import subprocess
 import sys
@@ -17,7 +17,7 @@ def test_version_and_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for command in ("stationary", "demo"):
+    for command in ("stationary", "demo", "validate"):
         assert command in out
 
 
@@ -67,8 +67,14 @@ def test_parser_has_every_subcommand_once():
 
 
 def test_demo_quick_writes_report(tmp_path, capsys):
+    import json
+
     assert main(["demo", "--quick", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "report written to" in out
-    assert (tmp_path / "showcase.png").stat().st_size > 10_000
-    assert "Binder cumulant" in (tmp_path / "showcase.txt").read_text()
+    assert "analyses of 2 recording(s)" in out
+    assert len(list((tmp_path / "recordings").glob("*.h5"))) == 2
+    assert (tmp_path / "report.html").stat().st_size > 100_000
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["summary"]["agree"] > 0
+    assert {a["analysis"] for a in results["analyses"]} >= {"spacings", "predictions", "scaling"}

@@ -1,1 +1,29 @@
-"""Subcommands of the ``fpsolve`` command line, one module each (see :mod:`fpsolve.cli`)."""
+"""Subcommands of the ``fpsolve`` command line, one module each (see :mod:`fpsolve.cli`).
+
+The model options shared by ``stationary``, ``solve`` and ``spectrum`` live here.
+"""
+
+__all__ = ["add_model_arguments", "build_model"]
+
+
+def add_model_arguments(p) -> None:
+    """Model options shared by ``stationary``, ``solve`` and ``spectrum``."""
+    p.add_argument("model", choices=["harmonic", "rbm"], help="which model")
+    p.add_argument("--g2", type=float, required=True, help="noise strength g^2 > 0")
+    p.add_argument("--omega", type=float, default=1.0, help="harmonic: curvature Omega")
+    p.add_argument("--center", type=float, default=0.0, help="harmonic: centre")
+    p.add_argument("--kappa", type=float, default=4.0, help="rbm: target eigenvalue kappa")
+    p.add_argument("--mu2", type=float, default=9.0, help="rbm: visible mass mu^2")
+    p.add_argument("--sigma-h2", type=float, default=1.0, help="rbm: hidden variance sigma_h^2")
+    p.add_argument(
+        "--convention", choices=["talk", "training"], default="talk", help="rbm: drift convention"
+    )
+
+
+def build_model(args):
+    """The model described by the parsed arguments."""
+    from fpsolve.models import HarmonicModel, RBMModel
+
+    if args.model == "harmonic":
+        return HarmonicModel(args.omega, center=args.center)
+    return RBMModel(args.kappa, args.mu2, args.sigma_h2, convention=args.convention)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fpsolve.commands.solve import add_model_arguments, build_model
+from fpsolve.commands import add_model_arguments, build_model
 
 __all__ = ["register", "run"]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from fpsolve.commands import add_model_arguments, build_model
+
 __all__ = ["register", "run"]
 
 
@@ -18,16 +20,7 @@ def register(subparsers) -> None:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("model", choices=["harmonic", "rbm"], help="which model")
-    p.add_argument("--g2", type=float, required=True, help="noise strength g^2 > 0")
-    p.add_argument("--omega", type=float, default=1.0, help="harmonic: curvature Omega")
-    p.add_argument("--center", type=float, default=0.0, help="harmonic: centre")
-    p.add_argument("--kappa", type=float, default=4.0, help="rbm: target eigenvalue kappa")
-    p.add_argument("--mu2", type=float, default=9.0, help="rbm: visible mass mu^2")
-    p.add_argument("--sigma-h2", type=float, default=1.0, help="rbm: hidden variance sigma_h^2")
-    p.add_argument(
-        "--convention", choices=["talk", "training"], default="talk", help="rbm: drift convention"
-    )
+    add_model_arguments(p)
     p.add_argument("-o", "--output", help="write a plot of P_s to this file (png, pdf, svg)")
     p.set_defaults(func=run)
 
@@ -35,12 +28,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     """Execute ``fpsolve stationary``."""
     from fpsolve.analytic import stationary_density
-    from fpsolve.models import HarmonicModel, RBMModel
 
-    if args.model == "harmonic":
-        model = HarmonicModel(args.omega, center=args.center)
-    else:
-        model = RBMModel(args.kappa, args.mu2, args.sigma_h2, convention=args.convention)
+    model = build_model(args)
     p = stationary_density(model, args.g2)
     q = p.ppf([0.05, 0.5, 0.95])
     print(f"model      {model!r}")

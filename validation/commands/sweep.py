@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 __all__ = ["register", "run"]
 
 
@@ -35,15 +33,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    """Run ``fpsolve sweep``; an existing output without ``--overwrite`` exits with 2."""
-    try:
-        return _run(args)
-    except FileExistsError as exc:
-        print(f"fpsolve sweep: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _run(args) -> int:
+    """Run ``fpsolve sweep``."""
     from validation import rbm
     from validation.commands.train import training_kwargs
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 __all__ = ["add_training_options", "register", "run"]
 
@@ -80,15 +79,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    """Run ``fpsolve train``; an existing output without ``--overwrite`` exits with 2."""
-    try:
-        return _run(args)
-    except FileExistsError as exc:
-        print(f"fpsolve train: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _run(args) -> int:
+    """Run ``fpsolve train``."""
     from validation import rbm
 
     progress = not args.no_progress

@@ -611,7 +611,7 @@ def write(
 
 
 def _check_finite_snapshots(name: str, data: np.ndarray) -> None:
-    """Raise if ``data[run, snapshot, ...]`` holds NaN/inf, naming the first bad run and snapshot."""
+    """Raise if ``data[run, snapshot, ...]`` holds NaN/inf; names the first bad run, snapshot."""
     bad = ~np.isfinite(data).reshape(data.shape[0], data.shape[1], -1).all(axis=-1)
     if bad.any():
         run, snap = (int(i) for i in np.argwhere(bad)[0])

@@ -220,7 +220,9 @@ def autocorrelation_time(series, *, c: float = 5.0) -> float:
 
         \tau_{int} = 1 + 2\sum_{t=1}^{W} \rho(t),
 
-    with :math:`\rho` the autocorrelation averaged over runs and the window
+    with :math:`\rho` the autocorrelation about the mean of all runs (so a series
+    that is frozen inside each run but differs between runs counts as fully
+    correlated), averaged over runs, and the window
     :math:`W` the smallest with :math:`W \ge c\,\tau_{int}(W)` (Sokal's
     automatic window, as in emcee).
 
@@ -245,7 +247,7 @@ def autocorrelation_time(series, *, c: float = 5.0) -> float:
         raise ValueError("series must be finite")
     c = check_positive("c", c)
     t = x.shape[1]
-    x = x - x.mean(axis=1, keepdims=True)
+    x = x - x.mean()
     size = 1 << (2 * t - 1).bit_length()
     f = np.fft.rfft(x, n=size, axis=1)
     acf = np.fft.irfft(f * np.conj(f), n=size, axis=1)[:, :t].mean(axis=0)

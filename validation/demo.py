@@ -13,8 +13,8 @@ DEMO_SETTINGS = (
     {"alpha": 0.1, "batch_size": 32},
     {"alpha": 0.05, "batch_size": 16},
 )
-"""The demo sweep: an |B|-series at alpha 0.1 and one alpha = 0.05 point whose
-alpha/|B| equals that of (0.1, 32), so the collapse of the two series is tested."""
+"""The demo sweep: a batch-size series at ``alpha = 0.1`` and one ``alpha = 0.05`` point
+whose ``alpha/|B|`` equals that of ``(0.1, 32)``, so the collapse of the two series is tested."""
 
 _QUICK_SETTINGS = ({"alpha": 0.1, "batch_size": 8}, {"alpha": 0.1, "batch_size": 32})
 

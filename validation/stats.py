@@ -27,7 +27,6 @@ from fpsolve.analytic import Estimate
 __all__ = [
     "N_SIGMA",
     "Entry",
-    "Estimate",
     "autocorrelation_time",
     "effective_samples",
     "run_jackknife",

@@ -376,7 +376,11 @@ def validate(
                 if not is_rbm:
                     skipped.append((key, label, "parameter-free predictions need RBM attributes"))
                     continue
-                pred = predict.predict(rec, method="dbm", rng=gen, progress=progress)
+                try:
+                    pred = predict.predict(rec, method="dbm", rng=gen, progress=progress)
+                except ValueError as exc:
+                    skipped.append((key, label, f"DBM prediction failed ({exc}); small-noise used"))
+                    pred = predict.predict(rec, method="small_noise")
                 predictions[label] = pred
                 add(key, label, predict.compare_predictions(rec, pred, **stationary_kw))
             elif key == "dynamics":
@@ -404,12 +408,15 @@ def validate(
         ]
         if len({_setting_key(r) for _, r in rbm}) >= 2:
             preds = [predictions.get(lab) for lab, _ in rbm]
+            if len({getattr(p, "method", None) for p in preds}) != 1:
+                preds = [None]  # one method for the whole sweep: the small-noise formula
             add(
                 "repulsion",
                 sweep_label,
                 predict.repulsion(
                     [r for _, r in rbm],
                     predictions=None if any(p is None for p in preds) else preds,
+                    method="small_noise" if preds == [None] else "dbm",
                     burn_in=burn_in,
                 ),
             )
@@ -427,12 +434,30 @@ def _setting_key(rec: Recording) -> tuple:
 
 
 def _predicted_a(recs) -> tuple | None:
-    """Predicted a_fit for RBM sweeps (see :func:`validation.predict.predicted_a_fit`)."""
+    r"""Predicted :math:`a_{fit}` of an RBM sweep, ``(value, error)``, or None.
+
+    The small-noise prediction gives each pair
+    :math:`\langle S_i\rangle = a_i\sqrt{(\alpha/|B|)(\mu^2 - \kappa_i)}` with
+    :math:`a_i = \sqrt{2\pi}/\sigma_h` times the chain-correlation and discrete-map
+    factors of :func:`validation.predict.predict`; the value is the mean of the
+    :math:`a_i` over pairs and settings and the error their standard deviation
+    (the spread of the one-parameter form itself).
+    """
     from validation import predict
 
     if not recs or any(r.attrs.get("model") != "gaussian_rbm" for r in recs):
         return None
-    return predict.predicted_a_fit(recs[0])
+    values = []
+    for rec in recs:
+        p = predict.predict(rec, method="small_noise")
+        mu2, kappa = float(rec.attrs["mu2"]), np.array([m.kappa for m in rec.rbm_modes()])
+        ab = float(rec.attrs["alpha"]) / float(rec.attrs["batch_size"])
+        values += [
+            s / np.sqrt(ab * (mu2 - kappa[i])) for s, (i, _) in zip(p.spacing, p.pairs, strict=True)
+        ]
+    if not values:
+        return None
+    return float(np.mean(values)), float(np.std(values))
 
 
 def _rejudge(e: Entry, n_sigma: float) -> Entry:

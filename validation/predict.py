@@ -1,0 +1,1091 @@
+r"""Parameter-free predictions for Gaussian-RBM recordings (analyses 5 and 6).
+
+From the hyperparameters of a recording alone (:math:`\mu^2`, :math:`\sigma_h`,
+the target spectrum :math:`\kappa`, :math:`N_v`, :math:`N_h`, the learning rate
+:math:`\alpha`, the batch size :math:`|B|` and the Gibbs sweeps ``k``) predict,
+for every eigenvalue index ``a`` of :math:`X = W^T W` (ascending), the stationary
+mean position, the width and, for every neighbouring pair inside a degenerate
+group, the mean spacing :math:`\langle S\rangle`, and compare them with the
+recording.
+
+Conventions.  Eigenvalue index ``a`` is matched to its target by
+:meth:`validation.recording.Recording.rbm_modes` (``x`` ascends while the
+learned modes :math:`\lambda_a = \mu^2 - \sigma_h^2 x_a` descend); drifts are
+in the ``"training"`` convention of :class:`fpsolve.models.RBMModel`, per unit
+of :math:`\alpha`,
+
+.. math::
+
+    K_a(x) = 2\sigma_h^2 x\left(\frac{1}{\kappa_a} - \frac{1}{\mu^2 - \sigma_h^2 x}\right),
+    \qquad \Omega_a = -K_a'(x_{s,a}) = \frac{2\sigma_h^2(\mu^2 - \kappa_a)}{\kappa_a^2},
+
+and the noise is that of the PCD estimate of :math:`C_{model}`,
+:func:`fpsolve.models.rbm_pcd_noise`: :math:`\mathrm{Var}(\delta X_{ab}) =
+(\alpha^2/|B|)(1 + \delta_{ab})\tilde G_{ab}(x)` with
+:math:`\tilde G_{ab} = f_{ab}\, 4\sigma_h^4 x_a x_b/(\lambda_a\lambda_b)` and the
+chain-correlation factor :math:`f_{ab} = (1 + c_{ab})/(1 - c_{ab})`,
+:math:`c_{ab} = (\sigma_h^4 x_a x_b/\mu^4)^k` (:math:`f = 1` without it).  The
+derivation is in the guide ``docs/guides/noise_model.md``.
+
+The width reported per mode, ``std``, is the standard deviation of the
+*labelled* (ordered) eigenvalue, which is what a recording measures; for a
+degenerate pair it is smaller than the width parameter :math:`\sigma` of the
+two-mode Coulomb gas, ``std`` :math:`= \sigma\sqrt{3/2 - \pi/4}`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fpsolve._numba import jit
+from fpsolve._validate import as_rng, check_int
+from fpsolve.models import Modes, rbm_pcd_noise
+from validation.recording import Recording
+from validation.stats import Entry, autocorrelation_time, run_jackknife
+
+__all__ = [
+    "REQUIRED_ATTRS",
+    "Prediction",
+    "PredictionComparison",
+    "Repulsion",
+    "compare_predictions",
+    "predict",
+    "repulsion",
+]
+
+REQUIRED_ATTRS = ("mu2", "sigma_h", "kappa", "n_v", "n_h", "alpha", "batch_size")
+"""Recording attributes every prediction needs (``k`` too with ``k="auto"``)."""
+
+METHODS = ("small_noise", "dbm")
+
+_ORDER_SAMPLES = 200_000
+
+
+# --------------------------------------------------------------------------- the setting
+@dataclass(frozen=True)
+class _Setting:
+    modes: Modes
+    kappa: np.ndarray
+    mu2: float
+    s: float
+    n_v: int
+    n_h: int
+    alpha: float
+    batch_size: int
+    k: int | None
+    groups: tuple
+
+    @property
+    def ab(self) -> float:
+        return self.alpha / self.batch_size
+
+
+def _setting(source, k) -> _Setting:
+    if isinstance(source, Recording):
+        attrs = dict(source.attrs)
+        if attrs.get("model") != "gaussian_rbm":
+            raise ValueError(
+                "predictions need a Gaussian-RBM recording (attribute model='gaussian_rbm'), "
+                f"got model={attrs.get('model')!r}"
+            )
+    elif isinstance(source, Mapping):
+        attrs = dict(source)
+        model = attrs.setdefault("model", "gaussian_rbm")
+        if model != "gaussian_rbm":
+            raise ValueError(f"attrs must describe a Gaussian RBM, got model={model!r}")
+    else:
+        raise TypeError(
+            f"attrs_or_recording must be a Recording or a mapping of its attributes, "
+            f"got {type(source).__name__}"
+        )
+    missing = [key for key in REQUIRED_ATTRS if key not in attrs]
+    if missing:
+        raise ValueError(
+            f"the RBM hyperparameters {missing} are missing; a prediction needs all of "
+            f"{list(REQUIRED_ATTRS)}"
+        )
+    n_v = check_int("attrs['n_v']", attrs["n_v"], minimum=1)
+    n_h = check_int("attrs['n_h']", attrs["n_h"], minimum=1)
+    if n_h > n_v:
+        raise ValueError(f"attrs['n_h'] must be <= n_v={n_v}, got {n_h}")
+    kappa_all = np.asarray(attrs["kappa"], dtype=np.float64).ravel()
+    if kappa_all.shape != (n_v,):
+        raise ValueError(
+            f"attrs['kappa'] must hold n_v={n_v} target eigenvalues, got shape {kappa_all.shape}"
+        )
+    alpha = float(attrs["alpha"])
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"attrs['alpha'] must be > 0 (a stationary state needs training), "
+                         f"got {alpha!r}")
+    batch_size = check_int("attrs['batch_size']", attrs["batch_size"], minimum=1)
+    if k == "auto":
+        if "k" not in attrs:
+            raise ValueError("k='auto' needs the attribute 'k' (Gibbs sweeps per update)")
+        k = check_int("attrs['k']", attrs["k"], minimum=1)
+    elif k is not None:
+        k = check_int("k", k, minimum=1)
+    probe = Recording(np.zeros((1, 1, n_h)), np.zeros(1, dtype=np.int64), attrs=attrs)
+    modes = probe.rbm_modes(convention="training")
+    return _Setting(
+        modes=modes,
+        kappa=np.array([m.kappa for m in modes]),
+        mu2=float(attrs["mu2"]),
+        s=float(attrs["sigma_h"]) ** 2,
+        n_v=n_v,
+        n_h=n_h,
+        alpha=alpha,
+        batch_size=batch_size,
+        k=k,
+        groups=probe.mode_groups(),
+    )
+
+
+def _pairs(groups) -> tuple[tuple[int, int], ...]:
+    """Neighbouring index pairs inside every group of two or more modes."""
+    return tuple((g[i], g[i + 1]) for g in groups for i in range(len(g) - 1))
+
+
+# --------------------------------------------------------------------------- small noise
+def _goe_order(m: int) -> tuple[np.ndarray, np.ndarray, float]:
+    r"""Ordered eigenvalues of the ``m``-mode Coulomb gas in units of :math:`\sigma`.
+
+    Returns the mean of each ordered eigenvalue about the centre, its second moment
+    about the centre and the mean neighbour spacing, exactly for ``m <= 2`` and from
+    200000 fixed-seed GOE draws otherwise.
+    """
+    if m == 1:
+        return np.zeros(1), np.ones(1), math.nan
+    if m == 2:
+        half = math.sqrt(math.pi) / 2.0
+        return np.array([-half, half]), np.full(2, 1.5), math.sqrt(math.pi)
+    a = np.random.default_rng(0).standard_normal((_ORDER_SAMPLES, m, m))
+    h = (a + np.swapaxes(a, 1, 2)) / 2.0  # H_ii ~ N(0, 1), H_ij ~ N(0, 1/2)
+    ev = np.linalg.eigvalsh(h)
+    return ev.mean(axis=0), (ev**2).mean(axis=0), float(np.diff(ev, axis=1).mean())
+
+
+def _curvature2(st: _Setting, x: np.ndarray) -> np.ndarray:
+    r""":math:`K_a''(x)` of the training-convention drift."""
+    lam = st.mu2 - st.s * x
+    return -4.0 * st.s**2 / lam**2 - 4.0 * st.s**3 * x / lam**3
+
+
+def _second_order_drift(st: _Setting, x: np.ndarray) -> np.ndarray:
+    r"""Mean of :math:`(\delta W^T\delta W)_{aa}/(\alpha^2/|B|)` at ``x``.
+
+    :math:`\sigma_h^4 x_a/\lambda_a\,(\sum_{b=1}^{N_v} 1/\lambda_b + 1/\lambda_a)`, the
+    ``N_v - N_h`` directions outside the range of ``W`` having :math:`\lambda = \mu^2`.
+    """
+    lam = st.mu2 - st.s * x
+    total = np.sum(1.0 / lam) + (st.n_v - st.n_h) / st.mu2
+    return st.s**2 * x / lam * (total + 1.0 / lam)
+
+
+def _small_noise(st: _Setting, discrete_map: bool = True):
+    modes, n = st.modes, st.modes.n_modes
+    x_s = modes.x_stable
+    omega = modes.omega
+    noise = rbm_pcd_noise(modes, k=st.k)
+    width = np.sqrt(st.ab * noise.gt2 / omega)
+    if discrete_map:
+        width = width / np.sqrt(1.0 - 0.5 * st.alpha * omega)
+    offset = np.zeros(n)
+    second = np.ones(n)
+    group_of = np.empty(n, dtype=int)
+    spacing_unit = {}
+    for gi, g in enumerate(st.groups):
+        mean_u, m2_u, s_u = _goe_order(len(g))
+        idx = list(g)
+        group_of[idx] = gi
+        sig = width[idx].mean()
+        offset[idx] = mean_u * sig
+        second[idx] = m2_u
+        spacing_unit[gi] = s_u * sig
+    pair_force = np.zeros(n)
+    for a in range(n):
+        for b in range(n):
+            if group_of[a] != group_of[b]:
+                pair_force[a] += noise.coupling[a, b] / (x_s[a] - x_s[b])
+    force = pair_force + _second_order_drift(st, x_s)
+    shift = (st.ab * force + 0.5 * _curvature2(st, x_s) * second * width**2) / omega
+    mean_x = x_s + offset + shift
+    std = width * np.sqrt(second - (offset / width) ** 2)
+    pairs = _pairs(st.groups)
+    spacing = np.array([spacing_unit[group_of[i]] for i, _ in pairs])
+    return mean_x, std, width, spacing, shift
+
+
+# --------------------------------------------------------------------------- DBM kernels
+@jit
+def _couplings(x, mu2, s, k, g):
+    n = x.shape[0]
+    for i in range(n):
+        ai = 2.0 * s * x[i] / (mu2 - s * x[i])
+        ri = s * x[i] / mu2
+        for j in range(i, n):
+            gij = ai * 2.0 * s * x[j] / (mu2 - s * x[j])
+            if k > 0:
+                c = (ri * s * x[j] / mu2) ** k
+                gij *= (1.0 + c) / (1.0 - c)
+            g[i, j] = gij
+            g[j, i] = gij
+
+
+@jit
+def _mean_drift(x, kappa, mu2, s, ab, n_extra, second_order, g, drift):
+    n = x.shape[0]
+    inv_sum = n_extra / mu2
+    for i in range(n):
+        inv_sum += 1.0 / (mu2 - s * x[i])
+    for i in range(n):
+        lam = mu2 - s * x[i]
+        d = 2.0 * s * x[i] * (1.0 / kappa[i] - 1.0 / lam)
+        if second_order:
+            d += ab * s * s * x[i] / lam * (inv_sum + 1.0 / lam)
+        drift[i] = d
+
+
+@jit
+def _jacobi_eigenvalues(a, out):
+    n = a.shape[0]
+    for _ in range(100):
+        off = 0.0
+        scale = 0.0
+        for p in range(n):
+            scale += a[p, p] * a[p, p]
+            for q in range(p + 1, n):
+                off += a[p, q] * a[p, q]
+        if off <= 1e-24 * scale:
+            break
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                apq = a[p, q]
+                if apq == 0.0:
+                    continue
+                theta = (a[q, q] - a[p, p]) / (2.0 * apq)
+                t = math.copysign(1.0, theta) / (abs(theta) + math.sqrt(theta * theta + 1.0))
+                c = 1.0 / math.sqrt(t * t + 1.0)
+                sn = t * c
+                for r in range(n):
+                    arp = a[r, p]
+                    arq = a[r, q]
+                    a[r, p] = c * arp - sn * arq
+                    a[r, q] = sn * arp + c * arq
+                for r in range(n):
+                    apr = a[p, r]
+                    aqr = a[q, r]
+                    a[p, r] = c * apr - sn * aqr
+                    a[q, r] = sn * apr + c * aqr
+    for i in range(n):
+        out[i] = a[i, i]
+    out.sort()
+
+
+@jit
+def _dbm_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, n_steps,
+                burn_in, pi, pj, gen, sum_x, sum_x2, sum_s, counters):
+    n_rep, n = x0.shape
+    hi = mu2 / s
+    g = np.empty((n, n))
+    a = np.empty((n, n))
+    drift = np.empty(n)
+    eta = np.empty(n)
+    trial = np.empty(n)
+    for r in range(n_rep):
+        x = x0[r].copy()
+        for step in range(n_steps):
+            _couplings(x, mu2, s, k, g)
+            _mean_drift(x, kappa, mu2, s, ab, n_extra, second_order, g, drift)
+            for i in range(n):
+                eta[i] = gen.standard_normal()
+            # perturbative step unless two neighbours are within `near` off-diagonal kicks
+            exact = False
+            for i in range(n - 1):
+                if x[i + 1] - x[i] < near * alpha * math.sqrt(inv_b * g[i, i + 1]):
+                    exact = True
+            if not exact:
+                for i in range(n):
+                    pair = 0.0
+                    for j in range(n):
+                        if j != i:
+                            pair += g[i, j] / (x[i] - x[j])
+                    trial[i] = x[i] + alpha * (drift[i] + ab * pair) + alpha * math.sqrt(
+                        2.0 * inv_b * g[i, i]) * eta[i]
+                for i in range(n - 1):
+                    if not trial[i + 1] > trial[i]:
+                        exact = True
+            if exact:
+                # the same step as a matrix: eigenvalues of diag(x + alpha K) + dX
+                counters[0] += 1
+                for i in range(n):
+                    a[i, i] = x[i] + alpha * drift[i] + alpha * math.sqrt(
+                        2.0 * inv_b * g[i, i]) * eta[i]
+                    for j in range(i + 1, n):
+                        v = alpha * math.sqrt(inv_b * g[i, j]) * gen.standard_normal()
+                        a[i, j] = v
+                        a[j, i] = v
+                _jacobi_eigenvalues(a, trial)
+            if trial[0] < 0.0 or trial[n - 1] >= hi:
+                counters[1] += 1
+                return
+            for i in range(n):
+                x[i] = trial[i]
+            if step >= burn_in:
+                for i in range(n):
+                    sum_x[r, i] += x[i]
+                    sum_x2[r, i] += x[i] * x[i]
+                for p in range(pi.shape[0]):
+                    sum_s[r, p] += x[pj[p]] - x[pi[p]]
+
+
+def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_map, rng,
+         progress):
+    modes = st.modes
+    n = modes.n_modes
+    tau = 1.0 / (st.alpha * modes.omega.min())
+    if burn_in is None:
+        burn_in = math.ceil(10.0 * tau)
+    burn_in = check_int("burn_in", burn_in, minimum=0)
+    if n_steps is None:
+        n_steps = burn_in + math.ceil(40.0 * tau)
+    n_steps = check_int("n_steps", n_steps, minimum=1)
+    if n_steps <= burn_in:
+        raise ValueError(f"n_steps must exceed burn_in={burn_in}, got {n_steps}")
+    n_replicas = check_int("n_replicas", n_replicas, minimum=2)
+    start, *_ = _small_noise(st, discrete_map)
+    if not np.all(np.diff(start) > 0):
+        raise ValueError(
+            f"alpha/batch_size={st.ab} is too large for the small-noise start {start}: "
+            "the modes overlap"
+        )
+    pairs = _pairs(st.groups)
+    pi = np.array([p[0] for p in pairs], dtype=np.int64)
+    pj = np.array([p[1] for p in pairs], dtype=np.int64)
+    x0 = np.tile(start, (n_replicas, 1))
+    sum_x = np.zeros((n_replicas, n))
+    sum_x2 = np.zeros((n_replicas, n))
+    sum_s = np.zeros((n_replicas, len(pairs)))
+    counters = np.zeros(2, dtype=np.int64)
+    gens = as_rng(rng).spawn(n_replicas)
+    from tqdm.auto import tqdm
+
+    show = bool(progress) if progress is not None else n_replicas * n_steps * n * n > 5e9
+    diverged = np.zeros(n_replicas, dtype=bool)
+    for r in tqdm(range(n_replicas), disable=not show, unit="replica", desc="dbm"):
+        sl = slice(r, r + 1)
+        before = counters[1]
+        _dbm_kernel(
+            x0[sl], st.kappa, st.mu2, st.s, st.alpha, st.ab, 1.0 / st.batch_size,
+            0 if st.k is None else st.k, float(st.n_v - st.n_h), bool(second_order), 2.0,
+            n_steps, burn_in, pi, pj, gens[r], sum_x[sl], sum_x2[sl], sum_s[sl], counters,
+        )
+        diverged[r] = counters[1] > before
+    if diverged.sum() > n_replicas // 2:
+        raise ValueError(
+            f"{diverged.sum()} of {n_replicas} replicas left the domain [0, mu2/sigma_h^2) = "
+            f"[0, {st.mu2 / st.s}): alpha/batch_size={st.ab} is too large for a stationary state"
+        )
+    n_rec = n_steps - burn_in
+    keep = ~diverged
+    m1, m2, ms = sum_x[keep] / n_rec, sum_x2[keep] / n_rec, sum_s[keep] / n_rec
+    mean = run_jackknife(lambda d: d.mean(axis=0), m1)
+    std = run_jackknife(
+        lambda d: np.sqrt(d[:, 1].mean(axis=0) - d[:, 0].mean(axis=0) ** 2),
+        np.stack([m1, m2], axis=1),
+    )
+    if pairs:
+        spacing = run_jackknife(lambda d: d.mean(axis=0), ms)
+        sp, sp_err = np.atleast_1d(spacing.value), np.atleast_1d(spacing.error)
+    else:
+        sp, sp_err = np.zeros(0), np.zeros(0)
+    run = {
+        "n_replicas": n_replicas,
+        "n_steps": n_steps,
+        "burn_in": burn_in,
+        "exact_steps": int(counters[0]),
+        "diverged_replicas": int(diverged.sum()),
+        "second_order": bool(second_order),
+    }
+    return mean, std, (sp, sp_err), run
+
+
+# --------------------------------------------------------------------------- Prediction
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    r"""Stationary statistics of every eigenvalue predicted from the RBM hyperparameters.
+
+    Attributes
+    ----------
+    method : str
+        ``"small_noise"`` or ``"dbm"``.
+    kappa : ndarray, shape (n,)
+        Target of each eigenvalue index (ascending ``x``, descending ``kappa``).
+    x_stable : ndarray, shape (n,)
+        Fixed points :math:`x_{s,a} = (\mu^2 - \kappa_a)/\sigma_h^2`.
+    mean_x, mean_x_error : ndarray, shape (n,)
+        Mean of each labelled eigenvalue and its error (0 for the formula).
+    learned, learned_error : ndarray, shape (n,)
+        Mean learned mode :math:`\mu^2 - \sigma_h^2\langle x_a\rangle` and its error.
+    std, std_error : ndarray, shape (n,)
+        Standard deviation of each labelled eigenvalue and its error.
+    width : ndarray, shape (n,)
+        Small-noise width :math:`\sigma_a = \sqrt{(\alpha/|B|)\tilde g_a^2/\Omega_a}`
+        (divided by :math:`\sqrt{1 - \alpha\Omega_a/2}` with ``discrete_map``).
+    shift : ndarray, shape (n,)
+        First-order shift of the mean beyond the ordering of degenerate modes
+        (see :func:`predict`); for ``"dbm"`` the formula's value, for comparison.
+    pairs : tuple of (int, int)
+        Neighbouring indices inside degenerate groups.
+    spacing, spacing_error : ndarray, shape (n_pairs,)
+        Mean spacing :math:`\langle S\rangle = \langle x_j - x_i\rangle` of each pair.
+    groups : tuple of tuple of int
+        Degenerate groups.
+    params : dict
+        ``mu2``, ``sigma_h2``, ``n_v``, ``n_h``, ``alpha``, ``batch_size``, ``k``
+        and, for ``"dbm"``, the run (``n_replicas``, ``n_steps``, ``burn_in``,
+        ``exact_steps``, ``second_order``).
+    """
+
+    method: str
+    kappa: np.ndarray
+    x_stable: np.ndarray
+    mean_x: np.ndarray
+    mean_x_error: np.ndarray
+    learned: np.ndarray
+    learned_error: np.ndarray
+    std: np.ndarray
+    std_error: np.ndarray
+    width: np.ndarray
+    shift: np.ndarray
+    pairs: tuple
+    spacing: np.ndarray
+    spacing_error: np.ndarray
+    groups: tuple
+    params: dict = field(default_factory=dict)
+
+    @property
+    def alpha_over_b(self) -> float:
+        r"""The scaling variable :math:`\alpha/|B|`."""
+        return self.params["alpha"] / self.params["batch_size"]
+
+    def entries(self) -> list[Entry]:
+        """Every predicted number as an entry without a verdict (analysis ``"prediction"``)."""
+        ctx = {"method": self.method, "alpha": self.params["alpha"],
+               "batch_size": self.params["batch_size"]}
+        out = []
+        for a in range(len(self.kappa)):
+            for name, val, err in (
+                ("mean x", self.mean_x, self.mean_x_error),
+                ("lambda", self.learned, self.learned_error),
+                ("std x", self.std, self.std_error),
+            ):
+                out.append(Entry.compare("prediction", f"{name} mode {a}", val[a], err[a],
+                                         mode=a, kappa=self.kappa[a], **ctx))
+        for p, pair in enumerate(self.pairs):
+            out.append(Entry.compare("prediction", f"<S> pair {pair}", self.spacing[p],
+                                     self.spacing_error[p], pair=pair, **ctx))
+        return out
+
+    def plot(self, ax=None):
+        """Predicted mean position with the width as error bar, per mode; returns the Figure."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots()
+        else:
+            fig = ax.figure
+        idx = np.arange(len(self.kappa))
+        ax.errorbar(idx, self.mean_x, yerr=self.std, fmt="o", capsize=3,
+                    label=f"{self.method}: mean $\\pm$ std")
+        ax.plot(idx, self.x_stable, "k_", ms=14, label="fixed point $x_s$")
+        ax.set_xlabel("eigenvalue index $a$")
+        ax.set_ylabel("$x_a$")
+        ax.legend(fontsize="small")
+        return fig
+
+
+def predict(
+    attrs_or_recording,
+    *,
+    method: str = "small_noise",
+    k="auto",
+    n_replicas: int = 128,
+    n_steps: int | None = None,
+    burn_in: int | None = None,
+    second_order: bool = True,
+    discrete_map: bool = True,
+    rng=None,
+    progress: bool | None = None,
+) -> Prediction:
+    r"""Predict each eigenvalue's stationary mean, width and pair spacing.
+
+    ``"small_noise"`` expands around the fixed points
+    :math:`x_{s,a} = (\mu^2 - \kappa_a)/\sigma_h^2` (learned mode
+    :math:`\lambda_a = \kappa_a`): width
+
+    .. math::
+
+        \sigma_a^2 = \frac{\alpha}{|B|}\frac{\tilde g_a^2}{\Omega_a}
+        \;\Big(= 2\frac{\alpha}{|B|}\frac{\mu^2 - \kappa_a}{\sigma_h^2}
+        \text{ without chain correlation}\Big),
+
+    times :math:`1/(1 - \alpha\Omega_a/2)` with ``discrete_map`` (the exact
+    stationary variance of the linearised map :math:`x' - x_s = (1 -
+    \alpha\Omega_a)(x - x_s) + \text{noise}`, an AR(1) process, instead of its
+    continuum limit); a degenerate group is the Coulomb gas of its members (a pair:
+    :math:`\langle S\rangle = \sqrt\pi\,\sigma`, labelled means
+    :math:`\mp\sqrt\pi\sigma/2` from the centre, labelled std
+    :math:`\sigma\sqrt{3/2 - \pi/4}`), and the centre moves by the first-order
+    shift
+
+    .. math::
+
+        \delta_a = \frac{1}{\Omega_a}\Big[\frac{\alpha}{|B|}\Big(
+        \sum_{b \notin g(a)}\frac{\tilde G_{ab}}{x_{s,a} - x_{s,b}} + D_a\Big)
+        + \tfrac12 K_a''(x_{s,a})\,\langle (x_a - x_{s,a})^2\rangle\Big],
+
+    from :math:`\langle K_a + (\alpha/|B|)F_a\rangle = 0` (``K`` expanded to
+    second order, :math:`\langle(x_a - x_{s,a})^2\rangle = \sigma_a^2`, or
+    :math:`\tfrac32\sigma_a^2` in a pair): repulsion by the modes of other
+    groups, the mean :math:`D_a = \sigma_h^4 (x_a/\lambda_a)(\sum_{b=1}^{N_v}
+    1/\lambda_b + 1/\lambda_a)` of the second-order term
+    :math:`\delta W^T\delta W/(\alpha^2/|B|)` of the update (``second_order``),
+    and the anharmonicity of the drift.
+
+    ``"dbm"`` iterates the SGD map of all eigenvalues (THEORY.md section 2) with
+    the state-dependent noise and coupling :math:`\tilde G_{ab}(x)`,
+
+    .. math::
+
+        x_a' = x_a + \alpha K_a(x) + \frac{\alpha^2}{|B|}\Big(\sum_{b\ne a}
+        \frac{\tilde G_{ab}(x)}{x_a - x_b} + D_a(x)\Big)
+        + \frac{\alpha}{\sqrt{|B|}}\sqrt{2\tilde G_{aa}(x)}\,\eta_a,
+
+    Coulomb repulsion between all modes.  The pair sum is the second-order
+    perturbative eigenvalue shift of the matrix step
+    :math:`X' = \mathrm{diag}(x + \alpha K + \alpha^2 D/|B|) + \delta X`,
+    :math:`\mathrm{Var}\,\delta X_{ab} = (\alpha^2/|B|)(1 + \delta_{ab})\tilde
+    G_{ab}`; when two neighbours are closer than two off-diagonal kicks, or
+    the perturbative step would break their order, that step is taken exactly
+    (eigenvalues of :math:`X'` by Jacobi rotations, same diagonal noise), as
+    the recorded eigenvalues of ``W^T W`` never cross.  Replicas start at the
+    small-noise means, are burnt in for ``burn_in`` steps and every later step
+    is recorded; errors are jackknife over the independent replicas.
+
+    Parameters
+    ----------
+    attrs_or_recording : Recording or mapping
+        A Gaussian-RBM recording or its attributes (:data:`REQUIRED_ATTRS`).
+    method : {"small_noise", "dbm"}, optional
+        Formula or simulation.
+    k : "auto", int or None, optional
+        Gibbs sweeps for the chain-correlation factor: ``"auto"`` the recorded
+        ``k``, None no chain correlation.
+    n_replicas : int, optional
+        Independent replicas (``"dbm"``), >= 2.
+    n_steps, burn_in : int, optional
+        Steps per replica and steps discarded (``"dbm"``); default
+        ``10 tau`` burn-in and ``40 tau`` recorded,
+        :math:`\tau = 1/(\alpha\min_a\Omega_a)` the slowest relaxation time.
+    second_order : bool, optional
+        Include the mean :math:`D_a` of :math:`\delta W^T\delta W`.
+    discrete_map : bool, optional
+        Small-noise widths of the discrete SGD map (factor
+        :math:`1/(1 - \alpha\Omega_a/2)` in :math:`\sigma_a^2`) rather than of its
+        continuum limit (used for ``"small_noise"`` and the start of ``"dbm"``).
+    rng : int, numpy.random.Generator or None
+        Seed (SPEC 7); one stream per replica is spawned from it.
+    progress : bool, optional
+        Progress bar over replicas (default only for long runs).
+
+    Returns
+    -------
+    Prediction
+
+    Raises
+    ------
+    ValueError
+        Missing or invalid hyperparameters, an unknown ``method``, or a run
+        that leaves the domain (``alpha/batch_size`` too large).
+    TypeError
+        If ``attrs_or_recording`` is neither a Recording nor a mapping.
+
+    Examples
+    --------
+    >>> from validation.predict import predict
+    >>> attrs = dict(mu2=9.0, sigma_h=1.0, kappa=[4.0, 8.0], n_v=2, n_h=2,
+    ...              alpha=0.1, batch_size=16, k=3)
+    >>> p = predict(attrs, k=None, discrete_map=False)
+    >>> p.kappa.tolist(), (p.width**2 / (2 * 0.1 / 16)).round(6).tolist()
+    ([8.0, 4.0], [1.0, 5.0])
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    st = _setting(attrs_or_recording, k)
+    mean_x, std, width, spacing, shift = _small_noise(st, discrete_map)
+    zeros = np.zeros_like(mean_x)
+    params = {
+        "mu2": st.mu2, "sigma_h2": st.s, "n_v": st.n_v, "n_h": st.n_h,
+        "alpha": st.alpha, "batch_size": st.batch_size, "k": st.k,
+        "second_order": bool(second_order), "discrete_map": bool(discrete_map),
+    }
+    if not second_order:
+        shift = shift - st.ab * _second_order_drift(st, st.modes.x_stable) / st.modes.omega
+        mean_x = mean_x - st.ab * _second_order_drift(st, st.modes.x_stable) / st.modes.omega
+    if method == "small_noise":
+        mean_err, std_err, sp_err = zeros, zeros, np.zeros_like(spacing)
+    else:
+        mean, sd, (spacing, sp_err), run = _dbm(
+            st, n_replicas=n_replicas, n_steps=n_steps, burn_in=burn_in,
+            second_order=second_order, discrete_map=discrete_map, rng=rng, progress=progress,
+        )
+        mean_x, mean_err = np.asarray(mean.value), np.asarray(mean.error)
+        std, std_err = np.asarray(sd.value), np.asarray(sd.error)
+        params.update(run)
+    return Prediction(
+        method=method,
+        kappa=st.kappa,
+        x_stable=st.modes.x_stable,
+        mean_x=mean_x,
+        mean_x_error=mean_err,
+        learned=st.mu2 - st.s * mean_x,
+        learned_error=st.s * mean_err,
+        std=std,
+        std_error=std_err,
+        width=width,
+        shift=shift,
+        pairs=_pairs(st.groups),
+        spacing=np.asarray(spacing, dtype=np.float64),
+        spacing_error=np.asarray(sp_err, dtype=np.float64),
+        groups=st.groups,
+        params=params,
+    )
+
+
+# --------------------------------------------------------------------------- analysis 5
+def _ratio(m, dm, p, dp):
+    m, dm, p, dp = (np.asarray(v, dtype=np.float64) for v in (m, dm, p, dp))
+    r = m / p
+    return r, np.abs(r) * np.hypot(dm / m, dp / p)
+
+
+def _stationary(recording: Recording, burn_in) -> tuple[np.ndarray, int]:
+    steps = np.asarray(recording.steps)
+    if burn_in is None:
+        burn_in = steps[-1] / 2.0
+    elif not (isinstance(burn_in, (int, float, np.integer, np.floating)) and burn_in >= 0):
+        raise ValueError(f"burn_in must be a step >= 0, got {burn_in!r}")
+    sel = steps >= burn_in
+    if not sel.any():
+        raise ValueError(f"burn_in={burn_in} leaves no snapshot (last step {steps[-1]})")
+    ev = np.asarray(recording.eigenvalues[:, sel], dtype=np.float64)
+    if not np.all(np.isfinite(ev)):
+        r, t, a = np.argwhere(~np.isfinite(ev))[0]
+        raise ValueError(
+            f"recording holds non-finite eigenvalues, first in run {r}, snapshot "
+            f"{int(np.flatnonzero(sel)[t])} (step {int(steps[sel][t])}), mode {a}"
+        )
+    if ev.shape[0] < 2:
+        raise ValueError(f"errors need at least 2 runs, the recording has {ev.shape[0]}")
+    return ev, float(burn_in)
+
+
+def _neff(series: np.ndarray) -> float:
+    """Effective samples of ``series`` (R, T): ``R T / tau_int`` (``R`` for one snapshot)."""
+    if series.shape[1] < 2:
+        return float(series.shape[0])
+    return float(series.size / max(autocorrelation_time(series), 1.0))
+
+
+def _measure(ev: np.ndarray, pairs):
+    mean = run_jackknife(lambda d: d.mean(axis=(0, 1)), ev)
+    std = run_jackknife(lambda d: d.std(axis=(0, 1)), ev)
+    if pairs:
+        gaps = np.stack([ev[:, :, j] - ev[:, :, i] for i, j in pairs], axis=2)
+        sp = run_jackknife(lambda d: d.mean(axis=(0, 1)), gaps)
+        sp_v, sp_e = np.atleast_1d(sp.value), np.atleast_1d(sp.error)
+        sp_n = np.array([_neff(gaps[:, :, p]) for p in range(len(pairs))])
+    else:
+        sp_v = sp_e = sp_n = np.zeros(0)
+    n_eff = np.array([_neff(ev[:, :, a]) for a in range(ev.shape[2])])
+    return (np.asarray(mean.value), np.asarray(mean.error), np.asarray(std.value),
+            np.asarray(std.error), sp_v, sp_e, n_eff, sp_n)
+
+
+def _check_match(recording: Recording, prediction: Prediction):
+    if not isinstance(recording, Recording):
+        raise TypeError(f"recording must be a Recording, got {type(recording).__name__}")
+    if not isinstance(prediction, Prediction):
+        raise TypeError(f"prediction must be a Prediction, got {type(prediction).__name__}")
+    st = _setting(recording, None)
+    if recording.n_modes != len(prediction.kappa):
+        raise ValueError(
+            f"the prediction has {len(prediction.kappa)} modes, the recording {recording.n_modes}"
+        )
+    mine = {"mu2": st.mu2, "sigma_h2": st.s, "alpha": st.alpha, "batch_size": st.batch_size}
+    for key, val in mine.items():
+        if not np.isclose(prediction.params[key], val, rtol=1e-12, atol=0.0):
+            raise ValueError(
+                f"prediction was made for {key}={prediction.params[key]!r}, the recording "
+                f"has {key}={val!r}"
+            )
+    if not np.allclose(st.kappa, prediction.kappa, rtol=1e-12, atol=0.0):
+        raise ValueError(f"prediction targets {prediction.kappa} differ from the recording's "
+                         f"{st.kappa}")
+    return st
+
+
+@dataclass(frozen=True, eq=False)
+class PredictionComparison:
+    r"""Recorded stationary statistics against a :class:`Prediction` (analysis 5).
+
+    Attributes
+    ----------
+    prediction : Prediction
+        What was compared with.
+    burn_in : float
+        Snapshots at steps ``>= burn_in`` were used.
+    mean_x, mean_x_error, std, std_error : ndarray, shape (n,)
+        Measured mean and standard deviation of each labelled eigenvalue
+        (jackknife over runs).
+    learned, learned_error : ndarray, shape (n,)
+        Measured mean learned mode :math:`\mu^2 - \sigma_h^2\langle x_a\rangle`.
+    pairs : tuple of (int, int)
+        Pairs whose spacing was measured.
+    spacing, spacing_error : ndarray, shape (n_pairs,)
+        Measured :math:`\langle S\rangle`.
+    n_eff, spacing_n_eff : ndarray
+        Effectively independent samples per mode and per pair
+        (runs x snapshots / integrated autocorrelation time).
+    std_ratio, std_ratio_error, spacing_ratio, spacing_ratio_error,
+    learned_ratio, learned_ratio_error : ndarray
+        measured / predicted with the propagated error
+        :math:`r\sqrt{(\delta m/m)^2 + (\delta p/p)^2}`.
+    params : dict
+        Setting of the recording (``alpha``, ``batch_size``, ``k``, ``method``).
+    """
+
+    prediction: Prediction
+    burn_in: float
+    mean_x: np.ndarray
+    mean_x_error: np.ndarray
+    std: np.ndarray
+    std_error: np.ndarray
+    learned: np.ndarray
+    learned_error: np.ndarray
+    pairs: tuple
+    spacing: np.ndarray
+    spacing_error: np.ndarray
+    n_eff: np.ndarray
+    spacing_n_eff: np.ndarray
+    std_ratio: np.ndarray
+    std_ratio_error: np.ndarray
+    spacing_ratio: np.ndarray
+    spacing_ratio_error: np.ndarray
+    learned_ratio: np.ndarray
+    learned_ratio_error: np.ndarray
+    params: dict = field(default_factory=dict)
+
+    def entries(self) -> list[Entry]:
+        """Measured vs predicted mean, learned mode, std per mode and ``<S>`` per pair."""
+        p = self.prediction
+        ctx = dict(self.params)
+        out = []
+        for a in range(len(self.mean_x)):
+            c = {**ctx, "mode": a, "kappa": p.kappa[a]}
+            out.append(Entry.compare("prediction", f"mean x mode {a}", self.mean_x[a],
+                                     self.mean_x_error[a], p.mean_x[a], p.mean_x_error[a],
+                                     n_eff=self.n_eff[a], **c))
+            out.append(Entry.compare("prediction", f"lambda mode {a}", self.learned[a],
+                                     self.learned_error[a], p.learned[a], p.learned_error[a],
+                                     n_eff=self.n_eff[a], **c))
+            out.append(Entry.compare("prediction", f"std x mode {a}", self.std[a],
+                                     self.std_error[a], p.std[a], p.std_error[a],
+                                     n_eff=self.n_eff[a], **c))
+            out.append(Entry.compare("prediction", f"std ratio mode {a}", self.std_ratio[a],
+                                     self.std_ratio_error[a], 1.0, 0.0,
+                                     n_eff=self.n_eff[a], **c))
+        index = {pair: q for q, pair in enumerate(p.pairs)}
+        for q, pair in enumerate(self.pairs):
+            c = {**ctx, "pair": pair, "kappa": p.kappa[pair[0]]}
+            out.append(Entry.compare("prediction", f"<S> pair {pair}", self.spacing[q],
+                                     self.spacing_error[q], p.spacing[index[pair]],
+                                     p.spacing_error[index[pair]],
+                                     n_eff=self.spacing_n_eff[q], **c))
+            out.append(Entry.compare("prediction", f"<S> ratio pair {pair}",
+                                     self.spacing_ratio[q], self.spacing_ratio_error[q], 1.0,
+                                     0.0, n_eff=self.spacing_n_eff[q], **c))
+        return out
+
+    def plot(self, ax=None):
+        """Ratio measured/predicted of std (per mode) and ``<S>`` (per pair) with the line at 1.
+
+        Returns the Figure.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots()
+        else:
+            fig = ax.figure
+        idx = np.arange(len(self.std_ratio))
+        ax.errorbar(idx, self.std_ratio, yerr=self.std_ratio_error, fmt="o", capsize=3,
+                    label="std $x_a$")
+        if len(self.pairs):
+            centre = np.array([(i + j) / 2.0 for i, j in self.pairs])
+            ax.errorbar(centre, self.spacing_ratio, yerr=self.spacing_ratio_error, fmt="s",
+                        capsize=3, label=r"$\langle S\rangle$ pair")
+        ax.axhline(1.0, color="0.4", lw=0.8)
+        ax.set_xlabel("eigenvalue index $a$")
+        ax.set_ylabel("measured / predicted")
+        ax.set_title(f"{self.prediction.method}, $\\alpha/|B|$ = "
+                     f"{self.prediction.alpha_over_b:.3g}")
+        ax.legend(fontsize="small")
+        return fig
+
+
+def compare_predictions(
+    recording: Recording,
+    prediction: Prediction,
+    *,
+    groups: Sequence[Sequence[int]] | None = None,
+    burn_in: float | None = None,
+) -> PredictionComparison:
+    r"""Compare a recording's stationary statistics with a :class:`Prediction` (analysis 5).
+
+    Uses every snapshot at steps ``>= burn_in`` of every run.  Per eigenvalue
+    index ``a`` the pooled mean and standard deviation of :math:`x_a` over runs
+    and snapshots, and per neighbouring pair :math:`(i, j)` of a degenerate
+    group the mean spacing :math:`\langle x_j - x_i\rangle`; errors are
+    jackknife over runs (so correlations between snapshots of a run are
+    included), ``n_eff`` from the integrated autocorrelation time.  Ratios
+    measured/predicted carry :math:`r\sqrt{(\delta m/m)^2 + (\delta p/p)^2}`.
+
+    Parameters
+    ----------
+    recording : Recording
+        A Gaussian-RBM recording with at least 2 runs.
+    prediction : Prediction
+        From :func:`predict` for the same hyperparameters.
+    groups : sequence of sequence of int, optional
+        Degenerate groups whose neighbouring pairs are compared; default the
+        prediction's (from the target spectrum).  Every pair must be one the
+        prediction has.
+    burn_in : float, optional
+        First step used; default half the last recorded step.
+
+    Returns
+    -------
+    PredictionComparison
+
+    Raises
+    ------
+    ValueError
+        Non-RBM recording, hyperparameters that differ from the prediction's,
+        non-finite eigenvalues (the run and snapshot are named), a ``burn_in``
+        that leaves nothing, or pairs the prediction lacks.
+    """
+    st = _check_match(recording, prediction)
+    if groups is None:
+        pairs = prediction.pairs
+    else:
+        pairs = _pairs(tuple(tuple(int(i) for i in g) for g in groups))
+        unknown = [pr for pr in pairs if pr not in prediction.pairs]
+        if unknown:
+            raise ValueError(f"groups give pairs {unknown} that the prediction does not have "
+                             f"(it has {list(prediction.pairs)})")
+    ev, burn = _stationary(recording, burn_in)
+    mean, mean_e, std, std_e, sp, sp_e, n_eff, sp_n = _measure(ev, pairs)
+    index = {pair: q for q, pair in enumerate(prediction.pairs)}
+    q = [index[pr] for pr in pairs]
+    std_r, std_re = _ratio(std, std_e, prediction.std, prediction.std_error)
+    sp_r, sp_re = _ratio(sp, sp_e, prediction.spacing[q], prediction.spacing_error[q])
+    learned, learned_e = st.mu2 - st.s * mean, st.s * mean_e
+    l_r, l_re = _ratio(learned, learned_e, prediction.learned, prediction.learned_error)
+    return PredictionComparison(
+        prediction=prediction,
+        burn_in=burn,
+        mean_x=mean,
+        mean_x_error=mean_e,
+        std=std,
+        std_error=std_e,
+        learned=learned,
+        learned_error=learned_e,
+        pairs=tuple(pairs),
+        spacing=sp,
+        spacing_error=sp_e,
+        n_eff=n_eff,
+        spacing_n_eff=sp_n,
+        std_ratio=std_r,
+        std_ratio_error=std_re,
+        spacing_ratio=sp_r,
+        spacing_ratio_error=sp_re,
+        learned_ratio=l_r,
+        learned_ratio_error=l_re,
+        params={"method": prediction.method, "alpha": st.alpha, "batch_size": st.batch_size,
+                "k": prediction.params["k"], "burn_in": burn},
+    )
+
+
+# --------------------------------------------------------------------------- analysis 6
+@dataclass(frozen=True, eq=False)
+class Repulsion:
+    r"""Learned mode over target, :math:`\lambda_a/\kappa_a`, against :math:`\alpha/|B|`.
+
+    Attributes
+    ----------
+    alpha_over_b : ndarray, shape (n_settings,)
+        Scaling variable of each recording.
+    kappa : ndarray, shape (n,)
+        Target of each eigenvalue index.
+    measured, measured_error : ndarray, shape (n_settings, n)
+        :math:`\langle\lambda_a\rangle/\kappa_a` from the recordings (jackknife over runs).
+    predicted, predicted_error : ndarray, shape (n_settings, n)
+        The same from the predictions (``method`` in ``params``).
+    small_noise : ndarray, shape (n_settings, n)
+        The small-noise formula (ordering of degenerate modes plus first-order shift).
+    n_eff : ndarray, shape (n_settings, n)
+        Effectively independent samples of each measurement.
+    params : dict
+        ``method``, ``alpha`` and ``batch_size`` per setting.
+    """
+
+    alpha_over_b: np.ndarray
+    kappa: np.ndarray
+    measured: np.ndarray
+    measured_error: np.ndarray
+    predicted: np.ndarray
+    predicted_error: np.ndarray
+    small_noise: np.ndarray
+    n_eff: np.ndarray
+    params: dict = field(default_factory=dict)
+
+    def entries(self) -> list[Entry]:
+        """One entry per setting and mode: measured vs predicted :math:`\\lambda/\\kappa`."""
+        return [
+            Entry.compare(
+                "repulsion", f"lambda/kappa mode {a}", self.measured[s, a],
+                self.measured_error[s, a], self.predicted[s, a],
+                self.predicted_error[s, a], n_eff=self.n_eff[s, a], mode=a,
+                kappa=self.kappa[a], alpha=self.params["alpha"][s],
+                batch_size=self.params["batch_size"][s], method=self.params["method"],
+            )
+            for s in range(len(self.alpha_over_b))
+            for a in range(len(self.kappa))
+        ]
+
+    def plot(self, ax=None):
+        r"""One curve per mode of :math:`\lambda/\kappa` against :math:`\alpha/|B|`.
+
+        Points with error bars are measured, solid lines the prediction, dotted the
+        small-noise formula.  Returns the Figure.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots()
+        else:
+            fig = ax.figure
+        order = np.argsort(self.alpha_over_b)
+        xv = self.alpha_over_b[order]
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for a in range(len(self.kappa)):
+            col = colors[a % len(colors)]
+            ax.errorbar(xv, self.measured[order, a], yerr=self.measured_error[order, a],
+                        fmt="o", ms=3, capsize=2, color=col,
+                        label=f"$a$={a}, $\\kappa$={self.kappa[a]:.3g}")
+            ax.plot(xv, self.predicted[order, a], "-", color=col, lw=1)
+            ax.plot(xv, self.small_noise[order, a], ":", color=col, lw=1)
+        ax.axhline(1.0, color="0.4", lw=0.8)
+        ax.set_xlabel(r"$\alpha/|B|$")
+        ax.set_ylabel(r"$\lambda_{fit}/\kappa$")
+        ax.set_title(f"points: measured, lines: {self.params['method']}, dotted: small noise")
+        ax.legend(fontsize="x-small", ncol=2)
+        return fig
+
+
+def repulsion(
+    recordings: Sequence[Recording],
+    predictions: Sequence[Prediction] | None = None,
+    *,
+    burn_in: float | None = None,
+    method: str = "dbm",
+    rng=None,
+    **predict_options,
+) -> Repulsion:
+    r"""Eigenvalue repulsion: :math:`\lambda_{fit}/\kappa` per mode across a sweep (analysis 6).
+
+    :math:`\lambda_{fit,a} = \mu^2 - \sigma_h^2\langle x_a\rangle` is the mean
+    learned mode over runs and snapshots at steps ``>= burn_in`` (default half
+    the last step), with jackknife errors over runs; the prediction is
+    :math:`(\mu^2 - \sigma_h^2\langle x_a\rangle_{pred})/\kappa_a`.
+
+    Parameters
+    ----------
+    recordings : sequence of Recording
+        Gaussian-RBM recordings of one target (same ``kappa``, ``mu2``,
+        ``sigma_h``), e.g. a sweep over ``alpha`` and ``batch_size``.
+    predictions : sequence of Prediction, optional
+        One per recording; default :func:`predict` with ``method`` for each.
+    burn_in : float, optional
+        First step used in every recording.
+    method : {"dbm", "small_noise"}, optional
+        Method of the default predictions.
+    rng : int, numpy.random.Generator or None
+        Seed of the default predictions (one stream per recording is spawned).
+    **predict_options
+        Passed to :func:`predict`.
+
+    Returns
+    -------
+    Repulsion
+    """
+    recordings = list(recordings)
+    if not recordings:
+        raise ValueError("recordings must hold at least one recording")
+    if predictions is None:
+        gens = as_rng(rng).spawn(len(recordings))
+        predictions = [predict(r, method=method, rng=g, **predict_options)
+                       for r, g in zip(recordings, gens, strict=True)]
+    predictions = list(predictions)
+    if len(predictions) != len(recordings):
+        raise ValueError(f"predictions must hold one Prediction per recording "
+                         f"({len(recordings)}), got {len(predictions)}")
+    methods = {p.method for p in predictions}
+    if len(methods) != 1:
+        raise ValueError(f"predictions must share one method, got {sorted(methods)}")
+    kappa = predictions[0].kappa
+    rows = {key: [] for key in ("ab", "m", "me", "p", "pe", "sn", "neff", "alpha", "b")}
+    for rec, pred in zip(recordings, predictions, strict=True):
+        st = _check_match(rec, pred)
+        if not np.allclose(pred.kappa, kappa, rtol=1e-12, atol=0.0):
+            raise ValueError("recordings must share one target spectrum kappa")
+        ev, _ = _stationary(rec, burn_in)
+        learned = run_jackknife(lambda d, st=st: (st.mu2 - st.s * d.mean(axis=(0, 1))), ev)
+        sn = predict(rec, method="small_noise", k=pred.params["k"],
+                     second_order=pred.params["second_order"],
+                     discrete_map=pred.params["discrete_map"])
+        rows["ab"].append(st.ab)
+        rows["m"].append(np.asarray(learned.value) / kappa)
+        rows["me"].append(np.asarray(learned.error) / kappa)
+        rows["p"].append(pred.learned / kappa)
+        rows["pe"].append(pred.learned_error / kappa)
+        rows["sn"].append(sn.learned / kappa)
+        rows["neff"].append([_neff(ev[:, :, a]) for a in range(ev.shape[2])])
+        rows["alpha"].append(st.alpha)
+        rows["b"].append(st.batch_size)
+    return Repulsion(
+        alpha_over_b=np.array(rows["ab"]),
+        kappa=kappa,
+        measured=np.array(rows["m"]),
+        measured_error=np.array(rows["me"]),
+        predicted=np.array(rows["p"]),
+        predicted_error=np.array(rows["pe"]),
+        small_noise=np.array(rows["sn"]),
+        n_eff=np.array(rows["neff"]),
+        params={"method": methods.pop(), "alpha": rows["alpha"], "batch_size": rows["b"]},
+    )

@@ -35,7 +35,18 @@ def _rbm_attrs(kappa, *, alpha, batch_size, k=3, n_runs):
 
 
 def _dbm_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
-    """A recording made by the SGD map itself (the analysis' own model), ascending per run."""
+    """A recording made by the analysis' own model: the RBM eigenvalue map of predict."""
+    from validation.predict import _paths, _setting
+
+    attrs = _rbm_attrs(kappa, alpha=alpha, batch_size=batch_size, k=k, n_runs=x0.shape[0])
+    steps = np.asarray(steps, dtype=np.int64)
+    eig, diverged, _ = _paths(_setting(attrs, k), x0, steps, rng=seed)
+    assert not diverged.any()
+    return Recording(eig, steps, attrs)
+
+
+def _sgd_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
+    """A recording made by the SGD map with noise at the fixed points, ascending per run."""
     attrs = _rbm_attrs(kappa, alpha=alpha, batch_size=batch_size, k=k, n_runs=x0.shape[0])
     probe = Recording(np.zeros((x0.shape[0], 1, len(kappa))), np.zeros(1, np.int64), attrs)
     modes = probe.rbm_modes()
@@ -53,7 +64,7 @@ def _dbm_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
         rng=seed,
     )
     eig = np.sort(res.snapshots.transpose(1, 0, 2), axis=2)
-    return Recording(eig, steps, attrs)
+    return Recording(eig, steps, attrs), modes, gt2
 
 
 # ------------------------------------------------------------------------------ synthetic truth
@@ -120,6 +131,8 @@ def test_plot_returns_figure(synthetic):
 def test_one_mode_fpe_matches_dbm_ensemble():
     """One isolated mode (no repulsion): the FPE is the small-alpha limit of the SGD map.
 
+    Constant noise (``modes`` and ``gt2`` given) in both, as the one-mode FPE has it.
+
     The start lies between the unstable point and x_s = 5: during an escape from near 0
     the width is dominated by a few late escapers, a heavy tail for which jackknife
     errors of the width are not reliable.
@@ -128,8 +141,10 @@ def test_one_mode_fpe_matches_dbm_ensemble():
     n_runs = 500
     x0 = gen.uniform(2.0, 3.0, (n_runs, 1))  # kappa = 4: x_s = 5
     steps = np.arange(0, 10001, 1000)  # t = alpha * step up to 10 (6 relaxation times)
-    rec = _dbm_recording([4.0], x0, alpha=0.001, batch_size=1, steps=steps, seed=22, k=None)
-    d = dynamics(rec, rng=23, compare_at=(len(steps) - 1,))
+    rec, modes, gt2 = _sgd_recording(
+        [4.0], x0, alpha=0.001, batch_size=1, steps=steps, seed=22, k=None
+    )
+    d = dynamics(rec, modes=modes, gt2=gt2, rng=23, compare_at=(len(steps) - 1,))
     # 10 correlated comparisons per curve at a total false-alarm rate of 1 %: |z| <= 3.3
     z_max = stats.norm.isf(0.01 / (2 * 10))
     pull = (d.fpe_mean - d.dbm_mean)[1:, 0] / d.dbm_mean_error[1:, 0]

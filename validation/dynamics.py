@@ -5,23 +5,28 @@ the recording gives, at each snapshot step, the mean :math:`\langle x_a\rangle`
 and the width (standard deviation over runs) with jackknife errors over runs.
 They are compared with
 
-(a) the DBM ensemble: the SGD map of :func:`fpsolve.dbm.simulate_sgd`,
+(a) the DBM ensemble, started from the recorded initial eigenvalues of each
+    run and recorded at the recording's steps.  For Gaussian-RBM recordings
+    (no ``modes`` or ``gt2`` given) it is the eigenvalue map of
+    :func:`validation.predict.predict`: the RBM drift in the ``"training"``
+    convention (drift per unit :math:`\alpha`,
+    :math:`K = 2\sigma_h^2 x(1/\kappa - 1/(\mu^2 - \sigma_h^2 x))`), the PCD noise
+    and pair coupling :math:`\tilde G_{ab}(x)` of
+    :func:`fpsolve.models.rbm_pcd_noise` evaluated at the current eigenvalues
+    (with the chain factor of the recording's ``k``), Coulomb repulsion between
+    all modes, and near-collisions stepped exactly as a matrix, so eigenvalues
+    never cross.  Replicas that leave the domain are counted and left out.
+    With user-given ``modes`` or ``gt2`` it is the SGD map of
+    :func:`fpsolve.dbm.simulate_sgd`,
 
     .. math::
 
         x_i' = x_i + \alpha K_i(x_i) + \frac{\alpha^2}{|B|}\sum_{j\ne i}
         \frac{\tilde g_i^2}{x_i - x_j} + \frac{\alpha}{\sqrt{|B|}}\sqrt2\,\tilde g_i\,\eta_i,
 
-    with the RBM drift in the ``"training"`` convention (drift per unit
-    :math:`\alpha`, :math:`K = 2\sigma_h^2 x(1/\kappa - 1/(\mu^2 - \sigma_h^2 x))`),
-    Coulomb repulsion between all modes, and :math:`\tilde g_i^2` from
-    :func:`fpsolve.models.rbm_pcd_noise` **evaluated at the fixed points**
-    :math:`x_i = (\mu^2 - \kappa_i)/\sigma_h^2` (with the chain factor of the
-    recording's ``k``), started from the recorded initial eigenvalues of each
-    run and recorded at the recording's steps.  The map is not corrected when
-    it breaks the ordering; each replica's snapshot is compared as the
-    ascending set of its eigenvalues, like the recorded spectrum, and replicas
-    that leave the models' domains are counted and left out;
+    with constant :math:`\tilde g_i^2`; that map is not corrected when it breaks
+    the ordering: each replica's snapshot is compared as the ascending set of
+    its eigenvalues, like the recorded spectrum;
 
 (b) the one-mode Fokker-Planck equation of :mod:`fpsolve.fokker_planck` for
     each index, time :math:`t = \alpha\,(\text{step} - \text{step}_0)` and
@@ -729,17 +734,11 @@ def dynamics(
     and :math:`g_a^2 = \alpha\tilde g_a^2/|B|`, with the drift of ``modes`` per
     unit :math:`\alpha` (the ``"training"`` convention of
     :class:`fpsolve.models.RBMModel`: :math:`K = 2\sigma_h^2 x(1/\kappa -
-    1/(\mu^2 - \sigma_h^2 x))`).  The DBM ensemble iterates the SGD map
-
-    .. math::
-
-        x_i' = x_i + \alpha K_i + \frac{\alpha^2}{|B|}\sum_{j\ne i}
-        \frac{\tilde g_i^2}{x_i - x_j} + \frac{\alpha}{\sqrt{|B|}}\sqrt2\,\tilde g_i\eta_i
-
+    1/(\mu^2 - \sigma_h^2 x))`).  The DBM ensemble (module docstring) starts
     from the recorded initial eigenvalues (each run's start used by
-    ``n_replicas / R`` replicas), with :math:`\tilde g_i^2` of
-    :func:`fpsolve.models.rbm_pcd_noise` evaluated at the fixed points (the
-    noise near :math:`x = 0` is therefore overestimated during the escape).
+    ``n_replicas / R`` replicas): for RBM recordings the eigenvalue map of
+    :func:`validation.predict.predict` with state-dependent PCD noise, otherwise
+    the SGD map of :func:`fpsolve.dbm.simulate_sgd` with constant ``gt2``.
     The one-mode FPE :math:`\partial_t P = \partial_x[(g_a^2\partial_x - K_a)P]`
     of each index starts from the recorded initial values of that index,
     assigned to the FPE cell centres by linear (cloud-in-cell) weights, which
@@ -793,6 +792,7 @@ def dynamics(
         initial eigenvalues lie outside the models' domains; for bad options.
     """
     rec = _check_recording(recording)
+    rbm_map = modes is None and gt2 is None and rec.attrs.get("model") == "gaussian_rbm"
     modes = _check_modes(rec, modes)
     groups = _check_groups(rec, modes, groups)
     alpha, batch_size = _setting(rec)
@@ -846,7 +846,18 @@ def dynamics(
             "dbm_diverged",
         )
     )
-    if dbm:
+    if dbm and rbm_map:
+        from validation.predict import _paths
+        from validation.predict import _setting as _rbm_setting
+
+        sim, div, _ = _paths(
+            _rbm_setting(rec, "auto"), np.tile(x0, (n_replicas // n_runs, 1)), rel,
+            rng=as_rng(rng), progress=progress,
+        )  # fmt: skip
+        ok = ~div
+        diverged = np.flatnonzero(div)
+        dbm_out.update(dbm_crossings=0, dbm_diverged=diverged)
+    elif dbm:
         from fpsolve.dbm import Record, simulate_sgd
 
         res = simulate_sgd(
@@ -867,38 +878,38 @@ def dynamics(
         ok = _inside(sim, modes)
         diverged = np.flatnonzero(~ok)
         dbm_out.update(dbm_crossings=int(res.pair_crossings), dbm_diverged=diverged)
-        if ok.sum() >= 2:  # otherwise every DBM number stays None (see dbm_diverged)
-            sim = sim[ok]
-            d_mean, d_mean_err, d_width, d_width_err = _moments(sim)
-            chi2_m, spread_m = _chi2(
-                mean,
-                mean_err,
-                d_mean,
-                d_mean_err,
-                _corr_of_estimates(eig, "mean"),
-                _corr_of_estimates(sim, "mean"),
-            )
-            chi2_w, spread_w = _chi2(
-                width,
-                width_err,
-                d_width,
-                d_width_err,
-                _corr_of_estimates(eig, "width"),
-                _corr_of_estimates(sim, "width"),
-            )
-            d_rate, d_rate_err, _ = _escape(sim, t, windows)
-            dbm_out.update(
-                dbm_mean=d_mean,
-                dbm_mean_error=d_mean_err,
-                dbm_width=d_width,
-                dbm_width_error=d_width_err,
-                chi2_mean=chi2_m,
-                chi2_width=chi2_w,
-                chi2_spread_mean=spread_m,
-                chi2_spread_width=spread_w,
-                dbm_escape_rate=d_rate,
-                dbm_escape_rate_error=d_rate_err,
-            )
+    if dbm and ok.sum() >= 2:  # otherwise every DBM number stays None (see dbm_diverged)
+        sim = sim[ok]
+        d_mean, d_mean_err, d_width, d_width_err = _moments(sim)
+        chi2_m, spread_m = _chi2(
+            mean,
+            mean_err,
+            d_mean,
+            d_mean_err,
+            _corr_of_estimates(eig, "mean"),
+            _corr_of_estimates(sim, "mean"),
+        )
+        chi2_w, spread_w = _chi2(
+            width,
+            width_err,
+            d_width,
+            d_width_err,
+            _corr_of_estimates(eig, "width"),
+            _corr_of_estimates(sim, "width"),
+        )
+        d_rate, d_rate_err, _ = _escape(sim, t, windows)
+        dbm_out.update(
+            dbm_mean=d_mean,
+            dbm_mean_error=d_mean_err,
+            dbm_width=d_width,
+            dbm_width_error=d_width_err,
+            chi2_mean=chi2_m,
+            chi2_width=chi2_w,
+            chi2_spread_mean=spread_m,
+            chi2_spread_width=spread_w,
+            dbm_escape_rate=d_rate,
+            dbm_escape_rate_error=d_rate_err,
+        )
     fpe_mean = fpe_width = None
     if fpe:
         fpe_mean, fpe_width = _fpe_curves(modes, g2, x0, t, fpe_n)

@@ -286,10 +286,52 @@ def _jacobi_eigenvalues(a, out):
 
 
 @jit
+def _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, gen,
+              g, a, drift, eta, trial, counters):
+    """One step of the eigenvalue map in place; False (x untouched) if it leaves the domain."""
+    n = x.shape[0]
+    _couplings(x, mu2, s, k, g)
+    _mean_drift(x, kappa, mu2, s, ab, n_extra, second_order, g, drift)
+    for i in range(n):
+        eta[i] = gen.standard_normal()
+    # perturbative step unless two neighbours are within `near` off-diagonal kicks
+    exact = False
+    for i in range(n - 1):
+        if x[i + 1] - x[i] < near * alpha * math.sqrt(inv_b * g[i, i + 1]):
+            exact = True
+    if not exact:
+        for i in range(n):
+            pair = 0.0
+            for j in range(n):
+                if j != i:
+                    pair += g[i, j] / (x[i] - x[j])
+            trial[i] = x[i] + alpha * (drift[i] + ab * pair) + alpha * math.sqrt(
+                2.0 * inv_b * g[i, i]) * eta[i]
+        for i in range(n - 1):
+            if not trial[i + 1] > trial[i]:
+                exact = True
+    if exact:
+        # the same step as a matrix: eigenvalues of diag(x + alpha K) + dX
+        counters[0] += 1
+        for i in range(n):
+            a[i, i] = x[i] + alpha * drift[i] + alpha * math.sqrt(2.0 * inv_b * g[i, i]) * eta[i]
+            for j in range(i + 1, n):
+                v = alpha * math.sqrt(inv_b * g[i, j]) * gen.standard_normal()
+                a[i, j] = v
+                a[j, i] = v
+        _jacobi_eigenvalues(a, trial)
+    if trial[0] < 0.0 or trial[n - 1] >= mu2 / s:
+        counters[1] += 1
+        return False
+    for i in range(n):
+        x[i] = trial[i]
+    return True
+
+
+@jit
 def _dbm_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, n_steps,
                 burn_in, pi, pj, gen, sum_x, sum_x2, sum_s, counters):
     n_rep, n = x0.shape
-    hi = mu2 / s
     g = np.empty((n, n))
     a = np.empty((n, n))
     drift = np.empty(n)
@@ -298,48 +340,64 @@ def _dbm_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, n
     for r in range(n_rep):
         x = x0[r].copy()
         for step in range(n_steps):
-            _couplings(x, mu2, s, k, g)
-            _mean_drift(x, kappa, mu2, s, ab, n_extra, second_order, g, drift)
-            for i in range(n):
-                eta[i] = gen.standard_normal()
-            # perturbative step unless two neighbours are within `near` off-diagonal kicks
-            exact = False
-            for i in range(n - 1):
-                if x[i + 1] - x[i] < near * alpha * math.sqrt(inv_b * g[i, i + 1]):
-                    exact = True
-            if not exact:
-                for i in range(n):
-                    pair = 0.0
-                    for j in range(n):
-                        if j != i:
-                            pair += g[i, j] / (x[i] - x[j])
-                    trial[i] = x[i] + alpha * (drift[i] + ab * pair) + alpha * math.sqrt(
-                        2.0 * inv_b * g[i, i]) * eta[i]
-                for i in range(n - 1):
-                    if not trial[i + 1] > trial[i]:
-                        exact = True
-            if exact:
-                # the same step as a matrix: eigenvalues of diag(x + alpha K) + dX
-                counters[0] += 1
-                for i in range(n):
-                    a[i, i] = x[i] + alpha * drift[i] + alpha * math.sqrt(
-                        2.0 * inv_b * g[i, i]) * eta[i]
-                    for j in range(i + 1, n):
-                        v = alpha * math.sqrt(inv_b * g[i, j]) * gen.standard_normal()
-                        a[i, j] = v
-                        a[j, i] = v
-                _jacobi_eigenvalues(a, trial)
-            if trial[0] < 0.0 or trial[n - 1] >= hi:
-                counters[1] += 1
+            if not _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near,
+                             gen, g, a, drift, eta, trial, counters):
                 return
-            for i in range(n):
-                x[i] = trial[i]
             if step >= burn_in:
                 for i in range(n):
                     sum_x[r, i] += x[i]
                     sum_x2[r, i] += x[i] * x[i]
                 for p in range(pi.shape[0]):
                     sum_s[r, p] += x[pj[p]] - x[pi[p]]
+
+
+@jit
+def _paths_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, snaps,
+                  gen, out, counters):
+    """Iterate from ``x0`` and store the state at the steps ``snaps`` (ascending) in ``out``."""
+    n = x0.shape[0]
+    g = np.empty((n, n))
+    a = np.empty((n, n))
+    drift = np.empty(n)
+    eta = np.empty(n)
+    trial = np.empty(n)
+    x = x0.copy()
+    j = 0
+    step = 0
+    while j < snaps.shape[0]:
+        if snaps[j] == step:
+            out[j] = x
+            j += 1
+            continue
+        if not _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near,
+                         gen, g, a, drift, eta, trial, counters):
+            return False
+        step += 1
+    return True
+
+
+def _paths(st: _Setting, x0, snapshot_steps, *, second_order=True, rng=None, progress=None):
+    """The eigenvalue map of :func:`predict` from each start in ``x0`` (R, n).
+
+    Returns the states at ``snapshot_steps`` (counted from the start), shape
+    (R, S, n), and a boolean mask of the replicas that left the domain (their
+    rows are NaN from the step they left).
+    """
+    from tqdm.auto import tqdm
+
+    x0 = np.ascontiguousarray(x0, dtype=np.float64)
+    snaps = np.asarray(snapshot_steps, dtype=np.int64)
+    out = np.full((x0.shape[0], snaps.size, x0.shape[1]), np.nan)
+    diverged = np.zeros(x0.shape[0], dtype=bool)
+    counters = np.zeros(2, dtype=np.int64)
+    gens = as_rng(rng).spawn(x0.shape[0])
+    for r in tqdm(range(x0.shape[0]), disable=not progress, unit="replica", desc="rbm map"):
+        diverged[r] = not _paths_kernel(
+            x0[r], st.kappa, st.mu2, st.s, st.alpha, st.ab, 1.0 / st.batch_size,
+            0 if st.k is None else st.k, float(st.n_v - st.n_h), bool(second_order), 2.0,
+            snaps, gens[r], out[r], counters,
+        )
+    return out, diverged, int(counters[0])
 
 
 def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_map, rng,

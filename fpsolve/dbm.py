@@ -1,4 +1,4 @@
-r"""Dyson Brownian motion of eigenvalues and exact Coulomb-gas sampling (THEORY.md section 2).
+r"""Dyson Brownian motion of eigenvalues and exact Coulomb-gas sampling (docs/theory.md section 2).
 
 The eigenvalues :math:`x_i` of :math:`X = W^T W` follow the Ito SDE
 
@@ -906,7 +906,7 @@ def simulate_sgd(
     rng=None,
     progress: bool | None = None,
 ) -> DBMResult:
-    r"""Iterate the SGD map of the eigenvalues exactly as written (THEORY.md section 2).
+    r"""Iterate the SGD map of the eigenvalues exactly as written (docs/theory.md section 2).
 
     .. math::
 

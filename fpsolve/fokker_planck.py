@@ -1,6 +1,6 @@
 r"""Finite-volume Fokker-Planck solver for one mode and for two coupled modes.
 
-One mode (THEORY.md section 2 with one eigenvalue), time ``t`` in the units of
+One mode (docs/theory.md section 2 with one eigenvalue), time ``t`` in the units of
 the model's drift:
 
 .. math::
@@ -367,7 +367,7 @@ def relaxation_rates(
 
     The rates are the eigenvalues of the symmetric tridiagonal matrix
     :math:`M = B^T B` (see the module docstring), :math:`\lambda_n = 2E_n` with
-    :math:`E_n` the levels of :math:`H_{FP}` (THEORY.md section 5).  The
+    :math:`E_n` the levels of :math:`H_{FP}` (docs/theory.md section 5).  The
     scheme is second order in :math:`h`; with ``richardson=True`` the rates on
     ``n`` and ``2n`` cells are combined as :math:`(4\lambda^{(2n)} -
     \lambda^{(n)})/3`, removing the :math:`h^2` term.  Cost: bisection on a
@@ -799,7 +799,7 @@ class TwoModeEvolution:
     def pooled_density(self) -> np.ndarray:
         r"""Pooled one-point density :math:`(\rho_1 + \rho_2)/2`: shape ``(n_times, n)``.
 
-        Both eigenvalues are pooled (never sorted into modes by hand, THEORY.md section 3).
+        Both eigenvalues are pooled (never sorted into modes by hand, docs/theory.md section 3).
         """
         return self.marginals().mean(axis=1)
 
@@ -868,7 +868,7 @@ def evolve_two_modes(
         \partial_t P = \sum_{i=1,2}\partial_i\left[g_i^2\partial_i P
           - \left(K_i(x_i) + \frac{g_i^2}{x_i - x_j}\right)P\right]
 
-    (THEORY.md section 2) on an ``n x n`` grid of cell centres with
+    (docs/theory.md section 2) on an ``n x n`` grid of cell centres with
     exponentially fitted fluxes in each direction built from
     :math:`F = V_1/g_1^2 + V_2/g_2^2 - \log|x_1 - x_2|`.  The diagonal cells
     :math:`x_1 = x_2` carry no mass and no flux: for beta = 1 the two

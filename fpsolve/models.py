@@ -22,8 +22,8 @@ Boundary kinds
     a finite end where :math:`V \to +\infty` (the RBM mode at
     :math:`x = \mu^2/\sigma_h^2`); the density vanishes there.
 
-Conventions for the RBM mode (THEORY.md section 4)
---------------------------------------------------
+Conventions for the RBM mode (docs/theory.md section 4)
+-------------------------------------------------------
 The PCD update :math:`W \leftarrow W + \alpha\sigma_h^2 (C_{target} - C_{model}) W`
 moves the eigenvalue :math:`x_a` of :math:`X = W^T W` by, per step,
 
@@ -301,7 +301,7 @@ class HarmonicModel(Model):
 
 
 class RBMModel(Model):
-    r"""One mode of the Gaussian scalar-field RBM (THEORY.md section 4).
+    r"""One mode of the Gaussian scalar-field RBM (docs/theory.md section 4).
 
     With :math:`s = \sigma_h^2` and prefactor :math:`c` set by ``convention``,
 
@@ -762,7 +762,7 @@ def rbm_pcd_noise(modes: Modes, x=None, *, k: int | None = None) -> RBMNoise:
     r"""Noise that the PCD estimate of :math:`C_{model}` puts on the eigenvalues of ``X``.
 
     The update :math:`W \leftarrow W + \alpha\sigma_h^2 (C_{target} - \hat C) W`
-    (THEORY.md section 4) with :math:`\hat C = C + \delta C` the covariance of
+    (docs/theory.md section 4) with :math:`\hat C = C + \delta C` the covariance of
     :math:`|B|` chains moves :math:`X = W^T W` by
     :math:`\delta X = -2\alpha\sigma_h^2 W^T\delta C\, W` beyond the drift.  In
     the eigenbasis of ``X`` (:math:`W v_a = \sqrt{x_a}\, u_a`, and
@@ -777,7 +777,7 @@ def rbm_pcd_noise(modes: Modes, x=None, *, k: int | None = None) -> RBMNoise:
         \tilde G_{ab}, \qquad
         \tilde G_{ab} = \frac{4\sigma_h^4 x_a x_b}{\lambda_a\lambda_b}.
 
-    Matched to the SGD map of THEORY.md section 2 (noise variance
+    Matched to the SGD map of docs/theory.md section 2 (noise variance
     :math:`2\alpha^2\tilde g_a^2/|B|`, pair term
     :math:`(\alpha^2/|B|)\sum_b \tilde G_{ab}/(x_a - x_b)` from second-order
     perturbation theory) this is :math:`\tilde g_a^2 = \tilde G_{aa}`, the

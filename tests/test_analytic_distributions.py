@@ -124,9 +124,8 @@ def test_surmise_explicit_beta1_formula():
     np.testing.assert_allclose(
         wigner_surmise(1).pdf(s), np.pi / 2 * s * np.exp(-np.pi * s**2 / 4), rtol=1e-13
     )
-    sigma = (
-        0.7  # THEORY.md section 3: <S> = sqrt(pi) sigma, P(S) = S/(2 sigma^2) exp(-S^2/(4 sigma^2))
-    )
+    # docs/theory.md section 3: <S> = sqrt(pi) sigma, P(S) = S/(2 sigma^2) exp(-S^2/(4 sigma^2))
+    sigma = 0.7
     w = wigner_surmise(1, scale=np.sqrt(np.pi) * sigma)
     np.testing.assert_allclose(
         w.pdf(s), s / (2 * sigma**2) * np.exp(-(s**2) / (4 * sigma**2)), rtol=1e-12

@@ -28,7 +28,7 @@ def _first_stream(seed):
 
 # --------------------------------------------------------------------------- exact maps
 def test_sgd_step_is_the_formula():
-    """One step of simulate_sgd is THEORY.md's SGD map with the same normals, to rounding."""
+    """One step of simulate_sgd is the theory page's SGD map with the same normals, to rounding."""
     modes = Modes([HarmonicModel(2.0, 1.0), HarmonicModel(0.5, -1.0), HarmonicModel(1.0, 3.0)])
     alpha, bsz = 0.05, 8
     gt2 = np.array([1.0, 2.0, 0.5])

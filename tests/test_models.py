@@ -60,7 +60,7 @@ def test_rbm_training_convention_is_training_drift():
     talk = RBMModel(kappa, mu2, s)
     train = RBMModel(kappa, mu2, s, convention="training")
     x = np.linspace(0.1, 12.0, 7)
-    # THEORY.md section 4: dx_a = 2 alpha s x (1/kappa - 1/(mu2 - s x)) per step of dt = alpha
+    # docs/theory.md section 4: dx_a = 2 alpha s x (1/kappa - 1/(mu2 - s x)) per step of dt = alpha
     expected = 2 * s * x * (1 / kappa - 1 / (mu2 - s * x))
     np.testing.assert_allclose(train.drift(x), expected, rtol=1e-14)
     np.testing.assert_allclose(train.drift(x), 2 * s * talk.drift(x), rtol=1e-14)
@@ -128,7 +128,7 @@ def test_lattice_spectrum_matches_target_matrix():
     np.testing.assert_allclose(
         np.sort(lattice_scalar_spectrum(n_v, m2)), np.linalg.eigvalsh(k_target), atol=1e-12
     )
-    # the paper's values (THEORY.md section 4)
+    # the paper's values (docs/theory.md section 4)
     kappa = np.sort(lattice_scalar_spectrum(10, 4.0))
     np.testing.assert_allclose(
         kappa, [4, 4.382, 4.382, 5.382, 5.382, 6.618, 6.618, 7.618, 7.618, 8], atol=1e-3

@@ -1,4 +1,4 @@
-"""Tests of validation.rbm: the Gaussian-RBM PCD trainer (THEORY.md section 4)."""
+"""Tests of validation.rbm: the Gaussian-RBM PCD trainer (docs/theory.md section 4)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Private Numba kernels of the Gaussian-RBM trainer (plain arrays in and out).
 
-Conventions (THEORY.md section 4): ``w`` is ``(n_v, n_h)``, the visible chains
+Conventions (docs/theory.md section 4): ``w`` is ``(n_v, n_h)``, the visible chains
 ``phi`` are ``(batch_size, n_v)``, ``eta = 0``, ``s = sigma_h^2``.  One block-Gibbs
 sweep draws
 

@@ -773,7 +773,7 @@ def one_point(rec: Recording, *, groups=None, burn_in=None, snapshots=None) -> O
     r"""Fit the pooled one-point density of every degenerate pair and single mode.
 
     A degenerate pair (both modes pooled, never sorted into modes by hand) is
-    fit by maximum likelihood with the two-mode density (THEORY.md section 3,
+    fit by maximum likelihood with the two-mode density (docs/theory.md section 3,
     :math:`u = x - x_0`)
 
     .. math::
@@ -999,7 +999,7 @@ def spacings(rec: Recording, *, groups=None, burn_in=None, snapshots=None) -> Sp
 
     For each pair :math:`S = |x_1 - x_2|` at every selected snapshot of every
     run.  For two modes of width :math:`\sigma` with :math:`\beta = 1`
-    repulsion (THEORY.md section 3)
+    repulsion (docs/theory.md section 3)
 
     .. math::
 

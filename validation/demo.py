@@ -32,7 +32,7 @@ def run_demo(
 ):
     r"""Train a small Gaussian-RBM sweep, record it, validate it against theory, write a report.
 
-    The RBM is the paper's (THEORY.md section 4: ``N_v = N_h = 10``, ``m^2 = 4``,
+    The RBM is the paper's (docs/theory.md section 4: ``N_v = N_h = 10``, ``m^2 = 4``,
     ``mu^2 = 9``, ``sigma_h = 1``, ``k = 3``, ``W_ij ~ N(0, 0.1^2)``); each setting of
     :data:`DEMO_SETTINGS` runs for ``time_span / alpha`` updates (the same training
     time :math:`t = \alpha\,n` for every setting) with 60 snapshots.
@@ -47,7 +47,7 @@ def run_demo(
     n_runs : int, optional
         Independent runs per setting (default 200, quick 40).
     time_span : float, optional
-        Training time :math:`t = \alpha\,n_{steps}` (default 600, quick 300).
+        Training time :math:`t = \alpha\,n_{steps}` (default 1200, quick 300).
     seed : int, optional
         Seed of the training and of the simulations behind the predictions.
     max_workers : int, optional
@@ -71,7 +71,7 @@ def run_demo(
 
     settings = _QUICK_SETTINGS if quick else DEMO_SETTINGS
     n_runs = check_int("n_runs", (40 if quick else 200) if n_runs is None else n_runs, minimum=10)
-    span = check_positive("time_span", (300.0 if quick else 600.0) if time_span is None
+    span = check_positive("time_span", (300.0 if quick else 1200.0) if time_span is None
                           else time_span)
     out = Path(directory)
     grid = []

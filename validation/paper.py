@@ -1,6 +1,6 @@
 r"""Reproduce the RBM scaling analysis of arXiv:2407.16427 from sweep recordings.
 
-The paper trains the Gaussian RBM of THEORY.md section 4 at ten settings
+The paper trains the Gaussian RBM of docs/theory.md section 4 at ten settings
 (:math:`|B| \in \{4, 8, 16, 32, 64\}` at :math:`\alpha = 0.1`, and
 :math:`\alpha \in \{0.01, 0.02, 0.04, 0.06, 0.08, 0.1\}` at :math:`|B| = 16`) and
 fits the mean spacing of every degenerate pair with one parameter,

@@ -202,6 +202,27 @@ class Validation:
         ]
         return "\n".join(lines)
 
+    def overview_figure(self):
+        """Three panels: pooled pairs against the two-mode density, ``P(s)`` against the
+        Wigner surmise (the first recording with degenerate pairs), and ``<S>``
+        against the scaling variable across the sweep; None without pairs."""
+        import matplotlib.pyplot as plt
+
+        first = {}
+        for s in self.sections:
+            first.setdefault(s.key, s)
+        if "one_point" not in first or "spacings" not in first:
+            return None
+        panels = [first["one_point"], first["spacings"]]
+        if "scaling" in first:
+            panels.append(first["scaling"])
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4),
+                                 layout="constrained")  # fmt: skip
+        for ax, section in zip(axes, panels, strict=True):
+            section.result.plot(ax=ax)
+            ax.set_title(f"{section.title.split(':')[0]} ({section.label})", fontsize=8)
+        return fig
+
     def write(self, directory, *, progress: bool | None = None) -> Path:
         """Write ``report.html``, one PNG per section and ``results.json`` into ``directory``.
 

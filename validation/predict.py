@@ -614,7 +614,7 @@ def predict(
     :math:`\delta W^T\delta W/(\alpha^2/|B|)` of the update (``second_order``),
     and the anharmonicity of the drift.
 
-    ``"dbm"`` iterates the SGD map of all eigenvalues (THEORY.md section 2) with
+    ``"dbm"`` iterates the SGD map of all eigenvalues (docs/theory.md section 2) with
     the state-dependent noise and coupling :math:`\tilde G_{ab}(x)`,
 
     .. math::

@@ -1,6 +1,6 @@
 r"""Gaussian (scalar-field) RBM trained by persistent contrastive divergence.
 
-The recorded system of THEORY.md section 4.  Visible field :math:`\phi \in
+The recorded system of docs/theory.md section 4.  Visible field :math:`\phi \in
 \mathbb{R}^{N_v}`, hidden :math:`h \in \mathbb{R}^{N_h}` (:math:`N_h \le N_v`),
 weights :math:`W` of shape ``(N_v, N_h)``, action
 
@@ -439,7 +439,7 @@ def train(
 ) -> Recording:
     r"""Train ``n_runs`` independent Gaussian RBMs by PCD and record the spectrum of ``W^T W``.
 
-    The algorithm is the one of the module docstring (THEORY.md section 4):
+    The algorithm is the one of the module docstring (docs/theory.md section 4):
     chains initialised to ones, :math:`W_{ij} \sim N(0, w_\sigma^2)`, ``k``
     block-Gibbs sweeps of ``batch_size`` persistent chains per update, plain SGD
     :math:`W \leftarrow W + \alpha\sigma_h^2 (C_{target} - C_{model}) W`,

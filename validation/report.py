@@ -35,13 +35,13 @@ def _fmt(v, err=None) -> str:
     return f"{v:.{digits}f} &plusmn; {err:.{digits}f}" if digits else f"{v:.3g} &plusmn; {err:.2g}"
 
 
-def _figure_png(result) -> bytes | None:
+def _figure_png(result, method: str = "plot") -> bytes | None:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig = result.plot()
+    fig = getattr(result, method)()
     if fig is None:
         return None
     if not hasattr(fig, "savefig"):
@@ -128,6 +128,11 @@ def write_report(validation, directory, *, progress: bool | None = None) -> Path
         f"<span class=measured>{counts['measured']} measured only</span>.</p>",
         "<h2>Recordings</h2>",
     ]
+    overview = _figure_png(validation, method="overview_figure")
+    if overview is not None:
+        (out / "overview.png").write_bytes(overview)
+        data = base64.b64encode(overview).decode("ascii")
+        parts.append(f"<img alt='overview.png' src='data:image/png;base64,{data}'>")
     summaries = validation.to_dict()["recordings"]
     cols = [k for k in summaries[0] if k != "path"]
     parts.append(

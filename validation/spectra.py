@@ -1,7 +1,7 @@
 r"""Weight-matrix spectra of trained networks: Marchenko-Pastur bulk + tail,
 power-law tails, unfolded level spacings, and their evolution over training.
 
-Conventions (THEORY.md sections 1 and 6): a weight matrix ``W`` is ``M x N``
+Conventions (docs/theory.md sections 1 and 6): a weight matrix ``W`` is ``M x N``
 with ``N <= M`` (a wider matrix is transposed, with a note); its spectrum is the
 ``N`` eigenvalues of :math:`X = W^T W`.  The Marchenko-Pastur (MP) law of
 i.i.d. entries of variance :math:`s^2`, with :math:`r = N/M`, is

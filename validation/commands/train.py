@@ -61,7 +61,7 @@ def register(subparsers) -> None:
         help="train Gaussian RBMs by PCD and record eigenvalue dynamics (HDF5)",
         description=(
             "Train independent Gaussian scalar-field RBMs by persistent contrastive divergence "
-            "(THEORY.md section 4) and record the eigenvalues of X = W^T W to an HDF5 file, "
+            "(docs/theory.md section 4) and record the eigenvalues of X = W^T W to an HDF5 file, "
             "written incrementally so that an interrupted run can be resumed with --resume."
         ),
     )

@@ -94,3 +94,7 @@ def test_autocorrelation_time_limits(rng):
         autocorrelation_time(np.ones((3, 1)))
     with pytest.raises(ValueError, match="finite"):
         autocorrelation_time([[1.0, np.nan]])
+
+
+def test_effective_samples_of_one_snapshot_is_the_number_of_runs(rng):
+    assert effective_samples(rng.normal(size=(37, 1))) == 37.0

@@ -45,7 +45,7 @@ from fpsolve._numba import jit
 from fpsolve._validate import as_rng, check_int
 from fpsolve.models import Modes, rbm_pcd_noise
 from validation.recording import Recording
-from validation.stats import Entry, autocorrelation_time, run_jackknife
+from validation.stats import Entry, effective_samples, run_jackknife
 
 __all__ = [
     "REQUIRED_ATTRS",
@@ -752,13 +752,6 @@ def _stationary(recording: Recording, burn_in) -> tuple[np.ndarray, int]:
     return ev, float(burn_in)
 
 
-def _neff(series: np.ndarray) -> float:
-    """Effective samples of ``series`` (R, T): ``R T / tau_int`` (``R`` for one snapshot)."""
-    if series.shape[1] < 2:
-        return float(series.shape[0])
-    return float(series.size / max(autocorrelation_time(series), 1.0))
-
-
 def _measure(ev: np.ndarray, pairs):
     mean = run_jackknife(lambda d: d.mean(axis=(0, 1)), ev)
     std = run_jackknife(lambda d: d.std(axis=(0, 1)), ev)
@@ -766,10 +759,10 @@ def _measure(ev: np.ndarray, pairs):
         gaps = np.stack([ev[:, :, j] - ev[:, :, i] for i, j in pairs], axis=2)
         sp = run_jackknife(lambda d: d.mean(axis=(0, 1)), gaps)
         sp_v, sp_e = np.atleast_1d(sp.value), np.atleast_1d(sp.error)
-        sp_n = np.array([_neff(gaps[:, :, p]) for p in range(len(pairs))])
+        sp_n = np.array([effective_samples(gaps[:, :, p]) for p in range(len(pairs))])
     else:
         sp_v = sp_e = sp_n = np.zeros(0)
-    n_eff = np.array([_neff(ev[:, :, a]) for a in range(ev.shape[2])])
+    n_eff = np.array([effective_samples(ev[:, :, a]) for a in range(ev.shape[2])])
     return (np.asarray(mean.value), np.asarray(mean.error), np.asarray(std.value),
             np.asarray(std.error), sp_v, sp_e, n_eff, sp_n)
 
@@ -1133,7 +1126,7 @@ def repulsion(
         rows["p"].append(pred.learned / kappa)
         rows["pe"].append(pred.learned_error / kappa)
         rows["sn"].append(sn.learned / kappa)
-        rows["neff"].append([_neff(ev[:, :, a]) for a in range(ev.shape[2])])
+        rows["neff"].append([effective_samples(ev[:, :, a]) for a in range(ev.shape[2])])
         rows["alpha"].append(st.alpha)
         rows["b"].append(st.batch_size)
     return Repulsion(

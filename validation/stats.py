@@ -260,7 +260,12 @@ def autocorrelation_time(series, *, c: float = 5.0) -> float:
 
 
 def effective_samples(series, *, c: float = 5.0) -> float:
-    """Effectively independent samples in ``series`` of shape (R, T): ``R T / tau_int``."""
+    """Effectively independent samples in ``series`` of shape (R, T): ``R T / tau_int``.
+
+    ``R`` for a single snapshot (``T = 1``): the runs are independent.
+    """
     x = np.atleast_2d(np.asarray(series, dtype=np.float64))
+    if x.ndim == 2 and x.shape[1] == 1:
+        return float(x.shape[0])
     tau = autocorrelation_time(x, c=c)
     return float(x.size / max(tau, 1.0))

@@ -62,12 +62,14 @@ def test_results_json_is_strict_and_complete(result, tmp_path):
 def test_report_is_self_contained(result, tmp_path):
     report = result.write(tmp_path, progress=False)
     text = report.read_text()
-    assert text.count("data:image/png;base64,") == len(result.sections)
+    # one figure per section plus the overview (pairs, spacings, scaling)
+    assert text.count("data:image/png;base64,") == len(result.sections) + 1
     for s in result.sections:
         assert s.title in text
     assert "Verdict rule" in text
     assert "3 &radic;" in text
-    pngs = sorted(tmp_path.glob("*.png"))
+    assert (tmp_path / "overview.png").stat().st_size > 20_000
+    pngs = sorted(tmp_path.glob("[0-9][0-9]_*.png"))
     assert len(pngs) == len(result.sections)
     assert all(p.stat().st_size > 5_000 for p in pngs)
     assert json.loads((tmp_path / "results.json").read_text())["summary"] == result.counts()

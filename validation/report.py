@@ -126,13 +126,13 @@ def write_report(validation, directory, *, progress: bool | None = None) -> Path
         f"<p><b>Summary:</b> <span class=agree>{counts['agree']} agree</span>, "
         f"<span class=disagree>{counts['disagree']} disagree</span>, "
         f"<span class=measured>{counts['measured']} measured only</span>.</p>",
-        "<h2>Recordings</h2>",
     ]
     overview = _figure_png(validation, method="overview_figure")
     if overview is not None:
         (out / "overview.png").write_bytes(overview)
         data = base64.b64encode(overview).decode("ascii")
         parts.append(f"<img alt='overview.png' src='data:image/png;base64,{data}'>")
+    parts.append("<h2>Recordings</h2>")
     summaries = validation.to_dict()["recordings"]
     cols = [k for k in summaries[0] if k != "path"]
     parts.append(

@@ -46,10 +46,40 @@ _NATURAL, _REFLECTING, _WALL = 0, 1, 2
 
 
 @_kjit
+def _rbm_drift(x, c, kappa, mu2, s):
+    """Drift of one RBM mode, ``c x (1/kappa - 1/(mu2 - s x))`` (see ``RBMModel``)."""
+    return c * x * (1.0 / kappa - 1.0 / (mu2 - s * x))
+
+
+@_kjit
+def _pcd_coupling(x, mu2, s, k, g, factor):
+    """PCD noise coupling ``Gt_ab`` at eigenvalues ``x`` into ``g`` (see ``rbm_pcd_noise``).
+
+    ``Gt_ab = a_a a_b f_ab`` with ``a = 2 s x/(mu2 - s x)`` and the chain factor
+    ``f_ab = (1 + c)/(1 - c)``, ``c = (s x_a/mu2 * s x_b/mu2)^k`` (``f = 1`` for ``k = 0``),
+    written into ``factor``.
+    """
+    n = x.shape[0]
+    for i in range(n):
+        ai = 2.0 * s * x[i] / (mu2 - s * x[i])
+        ri = s * x[i] / mu2
+        for j in range(i, n):
+            f = 1.0
+            if k > 0:
+                c = (ri * s * x[j] / mu2) ** k
+                f = (1.0 + c) / (1.0 - c)
+            gij = ai * 2.0 * s * x[j] / (mu2 - s * x[j]) * f
+            g[i, j] = gij
+            g[j, i] = gij
+            factor[i, j] = f
+            factor[j, i] = f
+
+
+@_kjit
 def _drift(i, x, kind, par):
     if kind[i] == 0:
         return -par[i, 0] * (x - par[i, 1])
-    return par[i, 0] * x * (1.0 / par[i, 1] - 1.0 / (par[i, 2] - par[i, 3] * x))
+    return _rbm_drift(x, par[i, 0], par[i, 1], par[i, 2], par[i, 3])
 
 
 @_kjit

@@ -836,16 +836,12 @@ def rbm_pcd_noise(modes: Modes, x=None, *, k: int | None = None) -> RBMNoise:
             raise ValueError(f"x must have shape ({len(modes)},), got {x.shape}")
         if not np.all((x >= 0) & (x < mu2 / s)):
             raise ValueError(f"x must lie in [0, mu2/sigma_h2) = [0, {mu2 / s}), got {x}")
-    lam = mu2 - s * x
-    a = 2.0 * s * x / lam
-    coupling = np.outer(a, a)
-    if k is None:
-        factor = np.ones_like(coupling)
-    else:
-        k = check_int("k", k, minimum=1)
-        c = np.outer(s * x / mu2, s * x / mu2) ** k
-        factor = (1.0 + c) / (1.0 - c)
-    coupling = coupling * factor
+    from fpsolve._dbm_kernels import _pcd_coupling
+
+    k = 0 if k is None else check_int("k", k, minimum=1)
+    n = len(modes)
+    coupling, factor = np.empty((n, n)), np.empty((n, n))
+    _pcd_coupling(np.ascontiguousarray(x, dtype=np.float64), mu2, s, k, coupling, factor)
     return RBMNoise(np.diag(coupling).copy(), coupling, factor)
 
 

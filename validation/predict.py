@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fpsolve._dbm_kernels import _pcd_coupling, _rbm_drift
 from fpsolve._numba import jit
 from fpsolve._validate import as_rng, check_int
 from fpsolve.models import Modes, rbm_pcd_noise
@@ -180,9 +181,10 @@ def _second_order_drift(st: _Setting, x: np.ndarray) -> np.ndarray:
     :math:`\sigma_h^4 x_a/\lambda_a\,(\sum_{b=1}^{N_v} 1/\lambda_b + 1/\lambda_a)`, the
     ``N_v - N_h`` directions outside the range of ``W`` having :math:`\lambda = \mu^2`.
     """
-    lam = st.mu2 - st.s * x
-    total = np.sum(1.0 / lam) + (st.n_v - st.n_h) / st.mu2
-    return st.s**2 * x / lam * (total + 1.0 / lam)
+    out = np.empty(x.shape[0])
+    _second_order(np.ascontiguousarray(x, dtype=np.float64), st.mu2, st.s,
+                  float(st.n_v - st.n_h), out)  # fmt: skip
+    return out
 
 
 def _small_noise(st: _Setting, discrete_map: bool = True):
@@ -221,32 +223,26 @@ def _small_noise(st: _Setting, discrete_map: bool = True):
 
 # --------------------------------------------------------------------------- DBM kernels
 @jit
-def _couplings(x, mu2, s, k, g):
-    n = x.shape[0]
-    for i in range(n):
-        ai = 2.0 * s * x[i] / (mu2 - s * x[i])
-        ri = s * x[i] / mu2
-        for j in range(i, n):
-            gij = ai * 2.0 * s * x[j] / (mu2 - s * x[j])
-            if k > 0:
-                c = (ri * s * x[j] / mu2) ** k
-                gij *= (1.0 + c) / (1.0 - c)
-            g[i, j] = gij
-            g[j, i] = gij
+def _second_order(x, mu2, s, n_extra, out):
+    """``out_a = s^2 x_a/lambda_a (sum_b 1/lambda_b + 1/lambda_a)``, see ``_second_order_drift``."""
+    inv_sum = n_extra / mu2
+    for i in range(x.shape[0]):
+        inv_sum += 1.0 / (mu2 - s * x[i])
+    for i in range(x.shape[0]):
+        lam = mu2 - s * x[i]
+        out[i] = s * s * x[i] / lam * (inv_sum + 1.0 / lam)
 
 
 @jit
-def _mean_drift(x, kappa, mu2, s, ab, n_extra, second_order, g, drift):
-    n = x.shape[0]
-    inv_sum = n_extra / mu2
-    for i in range(n):
-        inv_sum += 1.0 / (mu2 - s * x[i])
-    for i in range(n):
-        lam = mu2 - s * x[i]
-        d = 2.0 * s * x[i] * (1.0 / kappa[i] - 1.0 / lam)
-        if second_order:
-            d += ab * s * s * x[i] / lam * (inv_sum + 1.0 / lam)
-        drift[i] = d
+def _mean_drift(x, kappa, mu2, s, ab, n_extra, second_order, drift):
+    """Drift per unit alpha ("training" convention) plus ``ab`` times the second-order mean."""
+    if second_order:
+        _second_order(x, mu2, s, n_extra, drift)
+        for i in range(x.shape[0]):
+            drift[i] = _rbm_drift(x[i], 2.0 * s, kappa[i], mu2, s) + ab * drift[i]
+    else:
+        for i in range(x.shape[0]):
+            drift[i] = _rbm_drift(x[i], 2.0 * s, kappa[i], mu2, s)
 
 
 @jit
@@ -287,11 +283,11 @@ def _jacobi_eigenvalues(a, out):
 
 @jit
 def _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, gen,
-              g, a, drift, eta, trial, counters):
+              g, factor, a, drift, eta, trial, counters):
     """One step of the eigenvalue map in place; False (x untouched) if it leaves the domain."""
     n = x.shape[0]
-    _couplings(x, mu2, s, k, g)
-    _mean_drift(x, kappa, mu2, s, ab, n_extra, second_order, g, drift)
+    _pcd_coupling(x, mu2, s, k, g, factor)
+    _mean_drift(x, kappa, mu2, s, ab, n_extra, second_order, drift)
     for i in range(n):
         eta[i] = gen.standard_normal()
     # perturbative step unless two neighbours are within `near` off-diagonal kicks
@@ -333,6 +329,7 @@ def _dbm_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, n
                 burn_in, pi, pj, gen, sum_x, sum_x2, sum_s, counters):
     n_rep, n = x0.shape
     g = np.empty((n, n))
+    factor = np.empty((n, n))
     a = np.empty((n, n))
     drift = np.empty(n)
     eta = np.empty(n)
@@ -341,7 +338,7 @@ def _dbm_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, n
         x = x0[r].copy()
         for step in range(n_steps):
             if not _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near,
-                             gen, g, a, drift, eta, trial, counters):
+                             gen, g, factor, a, drift, eta, trial, counters):
                 return
             if step >= burn_in:
                 for i in range(n):
@@ -357,6 +354,7 @@ def _paths_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order,
     """Iterate from ``x0`` and store the state at the steps ``snaps`` (ascending) in ``out``."""
     n = x0.shape[0]
     g = np.empty((n, n))
+    factor = np.empty((n, n))
     a = np.empty((n, n))
     drift = np.empty(n)
     eta = np.empty(n)
@@ -370,7 +368,7 @@ def _paths_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order,
             j += 1
             continue
         if not _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near,
-                         gen, g, a, drift, eta, trial, counters):
+                         gen, g, factor, a, drift, eta, trial, counters):
             return False
         step += 1
     return True

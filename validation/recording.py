@@ -209,18 +209,11 @@ class Recording:
         mean = sel.mean(axis=0)
         artists = list(ax.plot(self.steps, mean, lw=1.0))
         if self.attrs.get("model") == "gaussian_rbm":
-            x_s = _rbm_fixed_points(self.attrs)
+            x_s = [m.x_stable for m in self.rbm_modes()]
             artists += [ax.axhline(x, ls="--", lw=0.6, color="0.5") for x in np.unique(x_s)]
         ax.set_xlabel("step")
         ax.set_ylabel("eigenvalue $x$ of $W^T W$")
         return artists
-
-
-def _rbm_fixed_points(attrs) -> np.ndarray:
-    """Ascending ``x_s = (mu2 - kappa)/sigma_h^2`` of the ``n_h`` largest learned modes."""
-    kappa = np.sort(np.asarray(attrs["kappa"], dtype=np.float64))[: int(attrs["n_h"])]
-    x_s = (float(attrs["mu2"]) - kappa) / float(attrs["sigma_h"]) ** 2
-    return np.sort(x_s)
 
 
 # --------------------------------------------------------------------------- reading

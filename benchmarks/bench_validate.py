@@ -25,7 +25,7 @@ BUDGET_S = 600.0
 
 def main() -> None:
     from validation import compare, dynamics, predict, rbm
-    from validation.demo import DEMO_SETTINGS
+    from validation.demo import demo_grid
     from validation.pipeline import validate
     from validation.recording import read
 
@@ -39,12 +39,7 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}"
     )
-    grid = []
-    for s in DEMO_SETTINGS:
-        n_steps = round(args.span / s["alpha"])
-        grid.append({**s, "n_runs": args.runs, "n_steps": n_steps,
-                     "record_every": max(n_steps // 60, 1),
-                     "name": f"alpha{s['alpha']:g}_B{s['batch_size']}"})  # fmt: skip
+    grid = demo_grid(n_runs=args.runs, time_span=args.span)
     times = {}
     t = time.perf_counter()
     res = rbm.sweep(grid, directory=os.path.join(args.out, "recordings"), rng=1,

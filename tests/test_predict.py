@@ -355,3 +355,20 @@ def test_real_rbm_widths_match_predictions():
         assert cmp.learned[0] > pred.kappa[0] + 3 * cmp.learned_error[0]
         assert cmp.learned[-1] < pred.kappa[-1] - 3 * cmp.learned_error[-1]
         assert np.sign(pred.learned[0] - pred.kappa[0]) == 1
+
+
+def test_predicted_a_fit_tends_to_sqrt_2pi_over_sigma_h():
+    # No chain correlation (k large: c = rho^(2k) ~ 0) and alpha -> 0 (discrete-map factor
+    # 1 + O(alpha Omega)): every pair gives a = sqrt(2 pi)/sigma_h, so the spread vanishes.
+    from validation.predict import predicted_a_fit
+
+    recs = [
+        Recording(np.zeros((2, 1, 6)), np.zeros(1, np.int64),
+                  _attrs(alpha=1e-6, batch_size=b, n_v=6, sigma_h=1.3, k=200))
+        for b in (4, 64)
+    ]  # fmt: skip
+    value, spread = predicted_a_fit(recs)
+    assert value == pytest.approx(math.sqrt(2 * math.pi) / 1.3, rel=1e-5)
+    assert spread < 1e-5
+    imported = Recording(np.zeros((2, 1, 6)), np.zeros(1, np.int64), {"model": "imported"})
+    assert predicted_a_fit([recs[0], imported]) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-__all__ = ["DEMO_SETTINGS", "run_demo"]
+__all__ = ["DEMO_SETTINGS", "demo_grid", "run_demo"]
 
 DEMO_SETTINGS = (
     {"alpha": 0.1, "batch_size": 8},
@@ -17,6 +17,28 @@ DEMO_SETTINGS = (
 whose ``alpha/|B|`` equals that of ``(0.1, 32)``, so the collapse of the two series is tested."""
 
 _QUICK_SETTINGS = ({"alpha": 0.1, "batch_size": 8}, {"alpha": 0.1, "batch_size": 32})
+
+
+def demo_grid(*, quick: bool = False, n_runs: int | None = None, time_span=None) -> list[dict]:
+    r"""The settings of the demo sweep, as :func:`validation.rbm.sweep` takes them.
+
+    Each setting of :data:`DEMO_SETTINGS` (quick: two of them) trains ``n_runs``
+    runs (default 200, quick 40) for the same training time
+    :math:`t = \alpha\,n_{steps}` (``time_span``, default 1200, quick 300), with
+    60 snapshots, into the file ``alpha{alpha}_B{batch_size}.h5``.
+    """
+    from fpsolve._validate import check_int, check_positive
+
+    n_runs = check_int("n_runs", (40 if quick else 200) if n_runs is None else n_runs, minimum=10)
+    span = check_positive("time_span", (300.0 if quick else 1200.0) if time_span is None
+                          else time_span)  # fmt: skip
+    grid = []
+    for s in _QUICK_SETTINGS if quick else DEMO_SETTINGS:
+        n_steps = round(span / s["alpha"])
+        grid.append({**s, "n_runs": n_runs, "n_steps": n_steps,
+                     "record_every": max(n_steps // 60, 1),
+                     "name": f"alpha{s['alpha']:g}_B{s['batch_size']}"})  # fmt: skip
+    return grid
 
 
 def run_demo(
@@ -65,21 +87,11 @@ def run_demo(
     validation : Validation
         The result of :func:`validation.validate`.
     """
-    from fpsolve._validate import check_int, check_positive
     from validation import rbm
     from validation.pipeline import validate
 
-    settings = _QUICK_SETTINGS if quick else DEMO_SETTINGS
-    n_runs = check_int("n_runs", (40 if quick else 200) if n_runs is None else n_runs, minimum=10)
-    span = check_positive("time_span", (300.0 if quick else 1200.0) if time_span is None
-                          else time_span)
+    grid = demo_grid(quick=quick, n_runs=n_runs, time_span=time_span)
     out = Path(directory)
-    grid = []
-    for s in settings:
-        n_steps = round(span / s["alpha"])
-        grid.append({**s, "n_runs": n_runs, "n_steps": n_steps,
-                     "record_every": max(n_steps // 60, 1),
-                     "name": f"alpha{s['alpha']:g}_B{s['batch_size']}"})
     start = time.perf_counter()
     result = rbm.sweep(grid, directory=out / "recordings", rng=seed, progress=progress,
                        overwrite=overwrite, max_workers=max_workers)
@@ -87,6 +99,6 @@ def run_demo(
     validation = validate(list(result.paths), rng=seed, progress=progress)
     report = validation.write(out, progress=progress)
     validated = time.perf_counter() - start - trained
-    print(f"trained {len(grid)} settings x {n_runs} runs in {trained:.0f} s; "
+    print(f"trained {len(grid)} settings x {grid[0]['n_runs']} runs in {trained:.0f} s; "
           f"validated and reported in {validated:.0f} s")
     return report, validation

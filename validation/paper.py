@@ -161,7 +161,6 @@ def reproduce(recordings, *, burn_in=None, dbm: bool = True, rng=None, progress=
     """
     from fpsolve._validate import as_rng
     from validation import compare, predict
-    from validation.pipeline import _predicted_a
 
     recs = [r if isinstance(r, Recording) else read(r) for r in recordings]
     if len(recs) < 2:
@@ -201,7 +200,7 @@ def reproduce(recordings, *, burn_in=None, dbm: bool = True, rng=None, progress=
                 row.update(S_dbm=s1, S_dbm_error=ds1, ratio_dbm=s / s1,
                            ratio_dbm_error=s / s1 * np.hypot(ds / s, ds1 / s1))  # fmt: skip
             rows.append(row)
-    pred_a = _predicted_a(recs)
+    pred_a = predict.predicted_a_fit(recs)
     fit = compare.scaling(recs, burn_in=burn_in, predicted_a=pred_a)
     return PaperReproduction(rows, fit, pred_a, failures)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpsolve._validate import check_positive
+from fpsolve._validate import as_rng, check_positive
 from validation.recording import Recording, read
 from validation.stats import N_SIGMA, Entry
 
@@ -357,11 +357,7 @@ def validate(
     n_sigma = check_positive("n_sigma", n_sigma)
     used: set = set()
     labels = tuple(_label(r, used) for r in recs)
-    seeds = np.random.SeedSequence(
-        rng
-        if isinstance(rng, (int, np.integer)) or rng is None
-        else np.random.default_rng(rng).integers(2**63)
-    ).spawn(len(recs) + 1)
+    gens = as_rng(rng).spawn(len(recs))
 
     sections: list[Section] = []
     skipped: list[tuple] = []
@@ -374,10 +370,9 @@ def validate(
         sections.append(Section(key, label, result, entries))
 
     stationary_kw = {"groups": groups, "burn_in": burn_in}
-    for label, rec, seed in zip(labels, recs, seeds[:-1], strict=True):
+    for label, rec, gen in zip(labels, recs, gens, strict=True):
         is_rbm = rec.attrs.get("model") == "gaussian_rbm"
         pairs = groups is not None or _has_groups(rec)
-        gen = np.random.default_rng(seed)
         for key in keys:
             if key in ("scaling", "repulsion"):
                 continue
@@ -417,7 +412,9 @@ def validate(
             add(
                 "scaling",
                 sweep_label,
-                compare.scaling(with_pairs, **stationary_kw, predicted_a=_predicted_a(with_pairs)),
+                compare.scaling(
+                    with_pairs, **stationary_kw, predicted_a=predict.predicted_a_fit(with_pairs)
+                ),
             )
         else:
             skipped.append(("scaling", sweep_label, "needs >= 2 settings with degenerate pairs"))
@@ -452,33 +449,6 @@ def validate(
 def _setting_key(rec: Recording) -> tuple:
     a = rec.attrs
     return tuple(float(a.get(k, np.nan)) for k in ("alpha", "batch_size", "noise"))
-
-
-def _predicted_a(recs) -> tuple | None:
-    r"""Predicted :math:`a_{fit}` of an RBM sweep, ``(value, error)``, or None.
-
-    The small-noise prediction gives each pair
-    :math:`\langle S_i\rangle = a_i\sqrt{(\alpha/|B|)(\mu^2 - \kappa_i)}` with
-    :math:`a_i = \sqrt{2\pi}/\sigma_h` times the chain-correlation and discrete-map
-    factors of :func:`validation.predict.predict`; the value is the mean of the
-    :math:`a_i` over pairs and settings and the error their standard deviation
-    (the spread of the one-parameter form itself).
-    """
-    from validation import predict
-
-    if not recs or any(r.attrs.get("model") != "gaussian_rbm" for r in recs):
-        return None
-    values = []
-    for rec in recs:
-        p = predict.predict(rec, method="small_noise")
-        mu2, kappa = float(rec.attrs["mu2"]), np.array([m.kappa for m in rec.rbm_modes()])
-        ab = float(rec.attrs["alpha"]) / float(rec.attrs["batch_size"])
-        values += [
-            s / np.sqrt(ab * (mu2 - kappa[i])) for s, (i, _) in zip(p.spacing, p.pairs, strict=True)
-        ]
-    if not values:
-        return None
-    return float(np.mean(values)), float(np.std(values))
 
 
 def _rejudge(e: Entry, n_sigma: float) -> Entry:

@@ -55,6 +55,7 @@ __all__ = [
     "Repulsion",
     "compare_predictions",
     "predict",
+    "predicted_a_fit",
     "repulsion",
 ]
 
@@ -1138,3 +1139,39 @@ def repulsion(
         n_eff=np.array(rows["neff"]),
         params={"method": methods.pop(), "alpha": rows["alpha"], "batch_size": rows["b"]},
     )
+
+
+def predicted_a_fit(recordings) -> tuple | None:
+    r"""Predicted :math:`a_{fit}` of an RBM sweep, ``(value, spread)``, or None.
+
+    The paper's one-parameter form is
+    :math:`\langle S_i\rangle = a_{fit}\sqrt{(\alpha/|B|)\,\kappa_i^2\Omega_i}` with
+    :math:`\kappa_i^2\Omega_i = \mu^2 - \kappa_i` (talk convention).  The small-noise
+    prediction (:func:`predict`, ``method="small_noise"``) gives each pair
+    :math:`a_i = \langle S_i\rangle/\sqrt{(\alpha/|B|)(\mu^2 - \kappa_i)}`, which is
+    :math:`\sqrt{2\pi}/\sigma_h` times the chain-correlation and discrete-map factors;
+    the value is the mean of the :math:`a_i` over pairs and settings and the spread
+    their standard deviation (how far the one-parameter form is from the prediction).
+
+    Parameters
+    ----------
+    recordings : sequence of Recording
+        Gaussian-RBM recordings (one per setting).
+
+    Returns
+    -------
+    tuple of float or None
+        ``(value, spread)``; None if a recording is not a Gaussian-RBM recording or
+        there are no degenerate pairs.
+    """
+    recs = list(recordings)
+    if not recs or any(r.attrs.get("model") != "gaussian_rbm" for r in recs):
+        return None
+    values = []
+    for rec in recs:
+        p = predict(rec, method="small_noise")
+        v = p.alpha_over_b * (p.params["mu2"] - p.kappa)
+        values += [s / np.sqrt(v[i]) for s, (i, _) in zip(p.spacing, p.pairs, strict=True)]
+    if not values:
+        return None
+    return float(np.mean(values)), float(np.std(values))

@@ -4,8 +4,11 @@ One paper setting (N_v = N_h = 10, |B| = 16, k = 3, alpha = 0.1), timed side by 
 
 * a straightforward vectorised numpy implementation of the same algorithm (all runs
   advanced together with batched matmuls, written below), and
-* the random-number limit: the time to draw, from numpy Generators inside Numba, exactly
-  the normals the algorithm needs (k |B| (N_v + N_h) per update), with the same threads.
+* the random-number limit: the time to draw, with the trainer's generator (one xoshiro256++
+  stream per run, ziggurat normals, filled in the trainer's blocks of |B| N_h and |B| N_v),
+  exactly the normals the algorithm needs (k |B| (N_v + N_h) per update), with the same
+  threads; for comparison also the same count drawn one by one from numpy Generators
+  (PCG64) inside Numba.
 
 Usage::
 
@@ -28,8 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from validation._rbm_kernels import _draw_normals
-from validation.rbm import run_generator, target_matrix, train
+from fpsolve._xoshiro import _fill_normals
+from validation.rbm import run_stream, target_matrix, train
 
 N_V = N_H = 10
 BATCH = 16
@@ -60,14 +63,45 @@ def numpy_pcd(n_runs: int, n_steps: int, seed: int) -> np.ndarray:
     return np.linalg.eigvalsh(np.swapaxes(w, 1, 2) @ w)
 
 
-def rng_limit(n_runs: int, n_steps: int, n_threads: int) -> float:
-    """Seconds to draw k|B|(N_v+N_h) normals per update for every run (one Generator per run)."""
+@numba.njit(nogil=True)
+def _draw_blocks(s, n_updates, z_h, z_v):
+    """The normals of ``n_updates`` updates, in the trainer's blocks, and nothing else."""
+    for _ in range(n_updates * K):
+        _fill_normals(s, z_h)
+        _fill_normals(s, z_v)
+
+
+@numba.njit(nogil=True)
+def _draw_numpy(g, n):
+    acc = 0.0
+    for _ in range(n):
+        acc += g.standard_normal()
+    return acc
+
+
+def numpy_generator_limit(n_runs: int, n_steps: int, n_threads: int) -> float:
+    """Seconds to draw the same normals from one numpy Generator per run, inside Numba."""
+    gens = np.random.default_rng(0).spawn(n_runs)
+    _draw_numpy(gens[0], 10)
     per_run = n_steps * K * BATCH * (N_V + N_H)
-    gens = [run_generator(0, r) for r in range(n_runs)]
-    _draw_normals(gens[0], 10)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(n_threads) as pool:
-        list(pool.map(lambda g: _draw_normals(g, per_run), gens))
+        list(pool.map(lambda g: _draw_numpy(g, per_run), gens))
+    return time.perf_counter() - t0
+
+
+def rng_limit(n_runs: int, n_steps: int, n_threads: int) -> float:
+    """Seconds to draw k|B|(N_v+N_h) normals per update for every run (one stream per run)."""
+    streams = [run_stream(0, r) for r in range(n_runs)]
+    z_h, z_v = np.empty(BATCH * N_H), np.empty(BATCH * N_V)
+    _draw_blocks(streams[0].copy(), 1, z_h, z_v)
+
+    def one(s):
+        _draw_blocks(s, n_steps, np.empty(BATCH * N_H), np.empty(BATCH * N_V))
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(n_threads) as pool:
+        list(pool.map(one, streams))
     return time.perf_counter() - t0
 
 
@@ -105,6 +139,7 @@ def main() -> None:
         if n_threads == args.threads:
             x_final = rec.eigenvalues[:, -1].mean(axis=0)
         t_rng = rng_limit(runs, n_steps, n_threads)
+        t_pcg = numpy_generator_limit(runs, n_steps, n_threads)
         rate = n_updates / t_numba
         limit = n_updates / t_rng
         results[n_threads] = rate
@@ -113,7 +148,9 @@ def main() -> None:
             f"{rate:,.0f} run-updates/s; RNG limit {limit:,.0f} run-updates/s "
             f"({normals_per_update} normals each, "
             f"{t_rng / (n_updates * normals_per_update) * 1e9:.2f} ns/normal); "
-            f"fraction of limit {rate / limit:.2f}"
+            f"fraction of limit {rate / limit:.2f}; numpy Generator limit "
+            f"{n_updates / t_pcg:,.0f} run-updates/s "
+            f"({t_pcg / (n_updates * normals_per_update) * 1e9:.2f} ns/normal)"
         )
 
     t0 = time.perf_counter()

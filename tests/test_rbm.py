@@ -8,33 +8,34 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from fpsolve._xoshiro import normals, stream
 from fpsolve.analytic import marchenko_pastur, sample_laguerre
 from fpsolve.models import RBMModel, lattice_scalar_spectrum
 from validation import rbm
 from validation._rbm_kernels import _gibbs_sweeps, _train_run
-from validation.rbm import run_generator, target_matrix, train
+from validation.rbm import run_stream, target_matrix, train
 
 SMALL = {"n_v": 4, "n_h": 3, "batch_size": 5, "k": 2, "progress": False}
 
 
 # --------------------------------------------------------------------------- reference
-def _reference(w, phi, rng, n_updates, *, alpha, sigma_h2, mu2, k, c_target, chol, data_mode):
-    """Plain-numpy PCD with the kernel's order of random numbers (module docstring)."""
+def _reference(w, phi, s, n_updates, *, alpha, sigma_h2, mu2, k, c_target, chol, data_mode):
+    """Plain-numpy PCD taking the kernel's normals from stream ``s`` in its order."""
     w = w.copy()
     phi = phi.copy()
     n_chains, n_v = phi.shape
     n_h = w.shape[1]
     for _ in range(n_updates):
         if data_mode:
-            z = rng.standard_normal((n_chains, n_v))
+            z = normals(s, (n_chains, n_v))
             data = z @ chol.T
             c_t = data.T @ data / n_chains
         else:
             c_t = c_target
         for _ in range(k):
-            z_h = rng.standard_normal((n_chains, n_h))
+            z_h = normals(s, (n_chains, n_h))
             h = sigma_h2 * phi @ w + math.sqrt(sigma_h2) * z_h
-            z_v = rng.standard_normal((n_chains, n_v))
+            z_v = normals(s, (n_chains, n_v))
             phi = h @ w.T / mu2 + z_v / math.sqrt(mu2)
         c_m = phi.T @ phi / n_chains
         w = w + alpha * sigma_h2 * (c_t - c_m) @ w
@@ -53,17 +54,17 @@ def test_kernel_matches_numpy_reference(data_mode):
     w, phi = w0.copy(), phi0.copy()
     out = np.empty((2, n_v, n_h))
     stop = _train_run(
-        w, phi, np.random.default_rng(7), 6, opts["alpha"], opts["sigma_h2"], opts["mu2"],
+        w, phi, stream(np.random.SeedSequence(7)), 6, opts["alpha"], opts["sigma_h2"], opts["mu2"],
         opts["k"], c_t, chol, data_mode, np.array([3, 6], dtype=np.int64), out,
     )  # fmt: skip
     assert stop == -1
     w_ref3, _ = _reference(
-        w0, phi0, np.random.default_rng(7), 3, c_target=c_t, chol=chol, data_mode=data_mode,
-        **opts,
+        w0, phi0, stream(np.random.SeedSequence(7)), 3, c_target=c_t, chol=chol,
+        data_mode=data_mode, **opts,
     )  # fmt: skip
     w_ref, phi_ref = _reference(
-        w0, phi0, np.random.default_rng(7), 6, c_target=c_t, chol=chol, data_mode=data_mode,
-        **opts,
+        w0, phi0, stream(np.random.SeedSequence(7)), 6, c_target=c_t, chol=chol,
+        data_mode=data_mode, **opts,
     )  # fmt: skip
     np.testing.assert_allclose(w, w_ref, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(phi, phi_ref, rtol=1e-12, atol=1e-14)
@@ -80,8 +81,7 @@ def test_target_matrix_spectrum():
 def test_train_first_snapshot_is_initial_weights():
     rec = train(3, n_steps=10, record_every=5, record_weights=True, rng=4, **SMALL)
     for r in range(3):
-        g = run_generator(4, r)
-        w0 = 0.1 * g.standard_normal((4, 3))
+        w0 = 0.1 * normals(run_stream(4, r), (4, 3))
         np.testing.assert_array_equal(rec.weights[r, 0], w0)
     np.testing.assert_allclose(
         rec.eigenvalues, np.linalg.eigvalsh(np.swapaxes(rec.weights, -1, -2) @ rec.weights)
@@ -185,7 +185,7 @@ def test_gibbs_chains_stationary_covariance():
     assert rho < 0.9  # K positive definite, geometric mixing
     n_sweeps = math.ceil(math.log(1e-12) / math.log(rho))
     phi = np.ones((n_chains, n_v))
-    _gibbs_sweeps(w, phi, np.empty((n_chains, n_h)), np.random.default_rng(3), n_sweeps, s, mu2)
+    _gibbs_sweeps(w, phi, stream(np.random.SeedSequence(3)), n_sweeps, s, mu2)
     cov = np.linalg.inv(k_mat)
     emp = phi.T @ phi / n_chains
     se = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / n_chains)

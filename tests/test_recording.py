@@ -183,6 +183,18 @@ def test_resume_uses_a_valid_state_slot(tmp_path, monkeypatch):
     np.testing.assert_array_equal(rbm.resume(path, progress=False).eigenvalues, full.eigenvalues)
 
 
+def test_resume_rejects_a_foreign_generator_state(tmp_path, monkeypatch):
+    monkeypatch.setattr(rbm, "_CHUNK_STEPS", 30)
+    path = tmp_path / "t.h5"
+    rbm.train(2, n_steps=200, record_every=10, rng=8, path=path, _max_chunks=1, **SMALL)
+    with h5py.File(path, "r+") as f:
+        for slot in ("slot0", "slot1"):
+            del f["state"][slot]["rng"]
+            f["state"][slot]["rng"] = np.zeros((2, 6), np.uint64)  # e.g. a PCG64 state
+    with pytest.raises(ValueError, match=r"state/rng .* shape \(2, 6\); resume needs \(2, 4\)"):
+        rbm.resume(path, progress=False)
+
+
 WRITER = textwrap.dedent(
     """
     import sys, time

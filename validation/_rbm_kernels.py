@@ -10,11 +10,19 @@ sweep draws
 for all chains at once.  One update (a step) is: in data mode draw ``batch_size``
 target samples ``L z`` (``n_v`` normals each, ``L L^T = K_target^{-1}``), then
 ``k`` sweeps of every chain, then ``W <- W + alpha s (C_target - C_model) W``.
-Every random number comes from the one Generator of the run, in exactly this
-order, so a plain-numpy implementation drawing in the same order reproduces
-the kernel to rounding.  The matrix products go through BLAS (``np.dot`` with
-an output array); the noise is drawn with numba's implementation of
-``Generator.standard_normal``, which reproduces numpy's stream.
+Every random number comes from the one stream of the run (``fpsolve._xoshiro``:
+xoshiro256++ with a ziggurat), in exactly this order, so a plain-numpy
+implementation taking its normals from the same stream in the same order
+reproduces the kernel to rounding.
+
+Speed: the normals of a block are filled at once (the generator's hot loop keeps
+its state in registers).  The matrices are too small for BLAS to pay (and
+OpenBLAS serialises concurrent small calls from several threads), so the
+products are plain loops: inside a sweep the chains are held transposed,
+``(n_v, batch_size)`` and ``(n_h, batch_size)``, and every inner loop runs over
+the chains (contiguous, vectorised); the second moment and ``(C_target -
+C_model) W`` run their inner loops over contiguous rows.  Each loop sums in a
+fixed order, so results do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -24,58 +32,90 @@ import math
 import numpy as np
 
 from fpsolve._numba import jit
+from fpsolve._xoshiro import _fill_normals
 
 __all__: list[str] = []
 
 
 @jit
-def _gibbs_sweeps(w, phi, h, rng, n_sweeps, sigma_h2, mu2):
-    """Advance the chains ``phi`` (``(n_chains, n_v)``, in place) by ``n_sweeps`` sweeps.
+def _sweeps_t(w, phi_t, h_t, s, n_sweeps, sigma_h2, mu2, z_h, z_v):
+    """``n_sweeps`` block-Gibbs sweeps of the transposed chains ``phi_t`` (``(n_v, B)``).
 
-    Per sweep: draw ``(n_chains, n_h)`` normals ``z`` (C order) and set every
-    hidden vector ``h = sigma_h2 W^T phi + sigma_h z``, then draw
-    ``(n_chains, n_v)`` normals (C order) and set every visible vector
-    ``phi = W h / mu2 + z / mu``.  ``h`` (``(n_chains, n_h)``) is a work array;
-    the matrix products go through BLAS.
+    ``h_t`` (``(n_h, B)``), ``z_h`` (``B n_h``) and ``z_v`` (``B n_v``) are work
+    arrays; the normals are drawn in the C order of ``(B, n_h)`` and ``(B, n_v)``.
     """
+    n_v, n_b = phi_t.shape
+    n_h = w.shape[1]
     sd_h = math.sqrt(sigma_h2)
     sd_v = 1.0 / math.sqrt(mu2)
     inv_mu2 = 1.0 / mu2
-    w_t = w.T
-    h_flat = h.ravel()
-    phi_flat = phi.ravel()
-    z_h = np.empty(h_flat.shape[0])
-    z_v = np.empty(phi_flat.shape[0])
     for _ in range(n_sweeps):
-        for q in range(z_h.shape[0]):
-            z_h[q] = rng.standard_normal()
-        np.dot(phi, w, h)
-        for q in range(h_flat.shape[0]):
-            h_flat[q] = sigma_h2 * h_flat[q] + sd_h * z_h[q]
-        for q in range(z_v.shape[0]):
-            z_v[q] = rng.standard_normal()
-        np.dot(h, w_t, phi)
-        for q in range(phi_flat.shape[0]):
-            phi_flat[q] = phi_flat[q] * inv_mu2 + sd_v * z_v[q]
+        _fill_normals(s, z_h)
+        for j in range(n_h):
+            hj = h_t[j]
+            for b in range(n_b):
+                hj[b] = 0.0
+            for i in range(n_v):
+                a = w[i, j]
+                pi = phi_t[i]
+                for b in range(n_b):
+                    hj[b] += a * pi[b]
+            for b in range(n_b):
+                hj[b] = sigma_h2 * hj[b] + sd_h * z_h[b * n_h + j]
+        _fill_normals(s, z_v)
+        for i in range(n_v):
+            pi = phi_t[i]
+            for b in range(n_b):
+                pi[b] = 0.0
+            for j in range(n_h):
+                a = w[i, j]
+                hj = h_t[j]
+                for b in range(n_b):
+                    pi[b] += a * hj[b]
+            for b in range(n_b):
+                pi[b] = pi[b] * inv_mu2 + sd_v * z_v[b * n_v + i]
+
+
+@jit
+def _gibbs_sweeps(w, phi, s, n_sweeps, sigma_h2, mu2):
+    """Advance the chains ``phi`` (``(n_chains, n_v)``, in place) by ``n_sweeps`` sweeps.
+
+    Per sweep: draw ``(n_chains, n_h)`` normals ``z`` (C order) from the stream
+    ``s`` and set every hidden vector ``h = sigma_h2 W^T phi + sigma_h z``, then
+    draw ``(n_chains, n_v)`` normals (C order) and set every visible vector
+    ``phi = W h / mu2 + z / mu``.
+    """
+    n_chains, n_v = phi.shape
+    n_h = w.shape[1]
+    phi_t = np.ascontiguousarray(phi.T)
+    _sweeps_t(
+        w, phi_t, np.empty((n_h, n_chains)), s, n_sweeps, sigma_h2, mu2,
+        np.empty(n_chains * n_h), np.empty(n_chains * n_v),
+    )  # fmt: skip
+    phi[:] = phi_t.T
 
 
 @jit
 def _second_moment(phi, out):
-    """``out = (1/B) sum_b phi_b phi_b^T`` for chains ``(B, n_v)`` (symmetrised)."""
+    """``out = (1/B) sum_b phi_b phi_b^T`` for chains ``(B, n_v)`` (summed over ``b`` in order)."""
     n_chains, n_v = phi.shape
-    np.dot(phi.T, phi, out)
+    out[:] = 0.0
+    for b in range(n_chains):
+        pb = phi[b]
+        for i in range(n_v):
+            a = pb[i]
+            oi = out[i]
+            for l in range(n_v):  # noqa: E741
+                oi[l] += a * pb[l]
     inv = 1.0 / n_chains
     for i in range(n_v):
-        out[i, i] *= inv
-        for l in range(i + 1, n_v):  # noqa: E741
-            v = 0.5 * (out[i, l] + out[l, i]) * inv
-            out[i, l] = v
-            out[l, i] = v
+        for l in range(n_v):  # noqa: E741
+            out[i, l] *= inv
 
 
 @jit
 def _train_run(
-    w, phi, rng, n_updates, alpha, sigma_h2, mu2, k, c_target, chol, data_mode, record_at, w_out
+    w, phi, s, n_updates, alpha, sigma_h2, mu2, k, c_target, chol, data_mode, record_at, w_out
 ):
     """Train one run for ``n_updates`` PCD updates, in place.
 
@@ -83,7 +123,7 @@ def _train_run(
     ----------
     w : (n_v, n_h) float64, updated in place.
     phi : (batch_size, n_v) float64 persistent chains, updated in place.
-    rng : numpy Generator of this run.
+    s : (4,) uint64 stream of this run (``fpsolve._xoshiro``), advanced in place.
     c_target : (n_v, n_v) exact target second moment (used when not ``data_mode``).
     chol : (n_v, n_v) lower Cholesky factor of the target covariance (data mode).
     record_at : sorted int64 array of update counts ``1..n_updates`` after which
@@ -97,32 +137,50 @@ def _train_run(
     """
     n_chains, n_v = phi.shape
     n_h = w.shape[1]
-    h = np.empty((n_chains, n_h))
+    phi_t = np.ascontiguousarray(phi.T)
+    h_t = np.empty((n_h, n_chains))
+    z_h = np.empty(n_chains * n_h)
+    z_v = np.empty(n_chains * n_v)
     c_model = np.empty((n_v, n_v))
     c_data = np.empty((n_v, n_v))
     grad = np.empty((n_v, n_v))
     w_new = np.empty((n_v, n_h))
     z = np.empty((n_chains, n_v))
     data = np.empty((n_chains, n_v))
-    chol_t = chol.T
+    chol_t = np.ascontiguousarray(chol.T)
     rate = alpha * sigma_h2
     slot = 0
     n_rec = record_at.shape[0]
     stopped = -1
     for t in range(1, n_updates + 1):
         if data_mode:
-            z_flat = z.ravel()
-            for q in range(z_flat.shape[0]):
-                z_flat[q] = rng.standard_normal()
-            np.dot(z, chol_t, data)
+            _fill_normals(s, z.ravel())
+            data[:] = 0.0
+            for b in range(n_chains):
+                db = data[b]
+                for l in range(n_v):  # noqa: E741
+                    a = z[b, l]
+                    cl = chol_t[l]
+                    for i in range(n_v):
+                        db[i] += a * cl[i]
             _second_moment(data, c_data)
-        _gibbs_sweeps(w, phi, h, rng, k, sigma_h2, mu2)
+        _sweeps_t(w, phi_t, h_t, s, k, sigma_h2, mu2, z_h, z_v)
+        for b in range(n_chains):
+            for i in range(n_v):
+                phi[b, i] = phi_t[i, b]
         _second_moment(phi, c_model)
         for i in range(n_v):
             for l in range(n_v):  # noqa: E741
                 target = c_data[i, l] if data_mode else c_target[i, l]
                 grad[i, l] = target - c_model[i, l]
-        np.dot(grad, w, w_new)
+        w_new[:] = 0.0
+        for i in range(n_v):
+            wi = w_new[i]
+            for l in range(n_v):  # noqa: E741
+                a = grad[i, l]
+                wl = w[l]
+                for j in range(n_h):
+                    wi[j] += a * wl[j]
         finite = True
         for i in range(n_v):
             for j in range(n_h):
@@ -139,12 +197,3 @@ def _train_run(
                     w_out[slot, i, j] = w[i, j]
             slot += 1
     return stopped
-
-
-@jit
-def _draw_normals(rng, n):
-    """Draw ``n`` standard normals from ``rng`` and return their sum (the RNG speed limit)."""
-    acc = 0.0
-    for _ in range(n):
-        acc += rng.standard_normal()
-    return acc

@@ -40,9 +40,10 @@ In the instantaneous eigenbasis the update moves :math:`x_a` by
 (the ``"training"`` convention of :class:`fpsolve.models.RBMModel`), with the
 stable fixed point :math:`x_s = (\mu^2 - \kappa_a)/\sigma_h^2`.
 
-Randomness: run ``r`` of a call with seed ``s`` uses its own generator
-``PCG64(SeedSequence(s, spawn_key=(r,)))``: it first draws ``W`` and then every
-normal of the training, so a run's trajectory depends only on ``(s, r)`` and
+Randomness: run ``r`` of a call with seed ``s`` uses its own stream of normals
+(:func:`run_stream`: xoshiro256++ seeded by ``SeedSequence(s, spawn_key=(r,))``,
+normals by the ziggurat method): it first draws ``W`` and then every normal of
+the training, so a run's trajectory depends only on ``(s, r)`` and
 the hyperparameters, never on how runs are split over threads, processes or
 machines.
 """
@@ -60,6 +61,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fpsolve import _xoshiro
 from fpsolve._validate import check_int, check_positive
 from fpsolve.models import lattice_scalar_spectrum
 from validation import recording as _rec
@@ -73,7 +75,7 @@ __all__ = [
     "SweepResult",
     "grid",
     "resume",
-    "run_generator",
+    "run_stream",
     "sweep",
     "target_matrix",
     "train",
@@ -127,8 +129,15 @@ def target_matrix(n_v: int, m2: float) -> np.ndarray:
     return (m2 + 2.0) * eye - (shift + shift.T)
 
 
-def run_generator(seed: int, run: int) -> np.random.Generator:
-    """The generator of run ``run``: ``PCG64(SeedSequence(seed, spawn_key=(run,)))``.
+def run_stream(seed: int, run: int) -> np.ndarray:
+    """The random stream of run ``run``: the state of its xoshiro256++ generator.
+
+    The state is ``SeedSequence(seed, spawn_key=(run,)).generate_state(4, uint64)``.
+    Standard normals are drawn from it with the 256-layer ziggurat of Marsaglia and
+    Tsang (J. Stat. Softw. 5(8), 2000) in numpy's layout; xoshiro256++ is the
+    generator of Blackman and Vigna (ACM TOMS 47, 36, 2021).  The training kernel
+    advances the state in place; it is stored in recordings (``state/rng``) so that
+    :func:`resume` continues the stream exactly.
 
     Parameters
     ----------
@@ -139,11 +148,11 @@ def run_generator(seed: int, run: int) -> np.random.Generator:
 
     Returns
     -------
-    numpy.random.Generator
+    ndarray, shape (4,), uint64
     """
     seed = check_int("seed", seed, minimum=0)
     run = check_int("run", run, minimum=0)
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(run,))))
+    return _xoshiro.stream(np.random.SeedSequence(seed, spawn_key=(run,)))
 
 
 def _as_seed(rng) -> int:
@@ -160,28 +169,6 @@ def _as_seed(rng) -> int:
         f"rng must be None, a non-negative int seed, a numpy SeedSequence or a numpy Generator, "
         f"got {rng!r}"
     )
-
-
-def _pack_state(g: np.random.Generator) -> np.ndarray:
-    st = g.bit_generator.state
-    mask = (1 << 64) - 1
-    s, inc = st["state"]["state"], st["state"]["inc"]
-    return np.array(
-        [s >> 64, s & mask, inc >> 64, inc & mask, st["has_uint32"], st["uinteger"]],
-        dtype=np.uint64,
-    )
-
-
-def _unpack_state(packed) -> np.random.Generator:
-    p = [int(v) for v in packed]
-    g = np.random.Generator(np.random.PCG64(0))
-    g.bit_generator.state = {
-        "bit_generator": "PCG64",
-        "state": {"state": (p[0] << 64) | p[1], "inc": (p[2] << 64) | p[3]},
-        "has_uint32": p[4],
-        "uinteger": p[5],
-    }
-    return g
 
 
 def _snapshot_steps(n_steps, record_every, record_steps) -> np.ndarray:
@@ -286,13 +273,9 @@ class _Config:
 
 
 def _initial_state(cfg: _Config):
-    """Per-run generators, initial weights and chains (chains = ones)."""
-    gens, ws = [], []
-    for r in range(cfg.n_runs):
-        g = run_generator(cfg.seed, cfg.first_run + r)
-        ws.append(cfg.w_sigma * g.standard_normal((cfg.n_v, cfg.n_h)))
-        gens.append(g)
-    w = np.stack(ws)
+    """Per-run streams ``(n_runs, 4)``, initial weights and chains (chains = ones)."""
+    streams = np.stack([run_stream(cfg.seed, cfg.first_run + r) for r in range(cfg.n_runs)])
+    w = np.stack([cfg.w_sigma * _xoshiro.normals(s, (cfg.n_v, cfg.n_h)) for s in streams])
     s2 = cfg.sigma_h**2
     top = _rec.eigenvalues_of(w)[:, -1]
     bad = np.nonzero(cfg.mu2 - s2 * top <= 0)[0]
@@ -303,7 +286,7 @@ def _initial_state(cfg: _Config):
             f" >= mu2/sigma_h^2 = {cfg.mu2 / s2:.4g})"
         )
     phi = np.ones((cfg.n_runs, cfg.batch_size, cfg.n_v))
-    return gens, w, phi
+    return streams, w, phi
 
 
 def _progress_bar(total, initial, enabled, desc):
@@ -314,7 +297,7 @@ def _progress_bar(total, initial, enabled, desc):
 
 def _run_training(
     cfg: _Config,
-    gens,
+    streams,
     w,
     phi,
     snap_steps,
@@ -365,7 +348,7 @@ def _run_training(
 
             def one(r, n_upd=n_upd, rec_kernel=rec_kernel, buf=buf, n_now=n_now):
                 return _train_run(
-                    w[r], phi[r], gens[r], n_upd, cfg.alpha, s2, cfg.mu2, cfg.k,
+                    w[r], phi[r], streams[r], n_upd, cfg.alpha, s2, cfg.mu2, cfg.k,
                     c_target, chol, data_mode, rec_kernel, buf[r, n_now:],
                 )  # fmt: skip
 
@@ -391,7 +374,7 @@ def _run_training(
             step = int(snap_steps[q - 1])
             p = q
             if writer is not None:
-                writer.write_state(step, _state_arrays(gens, w, phi))
+                writer.write_state(step, _state_arrays(streams, w, phi))
             if callback is not None:
                 callback(step)
             chunks += 1
@@ -404,8 +387,8 @@ def _run_training(
     return eig_all, w_all
 
 
-def _state_arrays(gens, w, phi):
-    return {"weights": w, "chains": phi, "rng": np.stack([_pack_state(g) for g in gens])}
+def _state_arrays(streams, w, phi):
+    return {"weights": w, "chains": phi, "rng": streams}
 
 
 # --------------------------------------------------------------------------- public API
@@ -487,7 +470,7 @@ def train(
     overwrite : bool, optional
         Replace an existing ``path``.
     rng : int, numpy SeedSequence, numpy Generator or None, optional
-        The seed (SPEC 7).  Run ``r`` uses :func:`run_generator` ``(seed, first_run + r)``;
+        The seed (SPEC 7).  Run ``r`` uses the stream :func:`run_stream` ``(seed, first_run + r)``;
         a non-int ``rng`` is turned into an int seed, which is recorded.
     first_run : int, optional
         Global index of the first run, so that runs of one seed can be split
@@ -529,7 +512,7 @@ def train(
         n_threads = check_int("n_threads", n_threads, minimum=1)
     snap_steps = _snapshot_steps(cfg.n_steps, record_every, record_steps)
     attrs = cfg.attrs(provenance)
-    gens, w, phi = _initial_state(cfg)
+    streams, w, phi = _initial_state(cfg)
     writer = None
     if path is not None:
         writer = _rec._Writer.create(
@@ -543,15 +526,15 @@ def train(
             state_shapes={
                 "weights": (w.shape, np.float64),
                 "chains": (phi.shape, np.float64),
-                "rng": ((cfg.n_runs, 6), np.uint64),
+                "rng": ((cfg.n_runs, 4), np.uint64),
             },
             overwrite=overwrite,
         )
     try:
         if writer is not None:
-            writer.write_state(0, _state_arrays(gens, w, phi))
+            writer.write_state(0, _state_arrays(streams, w, phi))
         eig, w_all = _run_training(
-            cfg, gens, w, phi, snap_steps, 0, 0, writer=writer, record_weights=record_weights,
+            cfg, streams, w, phi, snap_steps, 0, 0, writer=writer, record_weights=record_weights,
             record_modes=record_modes, n_threads=n_threads, progress=progress,
             callback=callback, max_chunks=_max_chunks,
         )  # fmt: skip
@@ -611,11 +594,17 @@ def resume(
         step, state = writer.read_state()
         start = int(np.searchsorted(snap_steps, step, side="right"))
         if start < len(snap_steps):
-            gens = [_unpack_state(s) for s in state["rng"]]
+            streams = np.array(state["rng"], dtype=np.uint64)
+            if streams.shape != (cfg.n_runs, 4):
+                raise ValueError(
+                    f"state/rng of {str(path)!r} has shape {streams.shape}; resume needs "
+                    f"({cfg.n_runs}, 4), the xoshiro256++ states of the runs (a recording "
+                    "written by fpsolve before 0.2 cannot be resumed)"
+                )
             w = np.ascontiguousarray(state["weights"], dtype=np.float64)
             phi = np.ascontiguousarray(state["chains"], dtype=np.float64)
             _run_training(
-                cfg, gens, w, phi, snap_steps, start, step, writer=writer,
+                cfg, streams, w, phi, snap_steps, start, step, writer=writer,
                 record_weights=has_weights, record_modes=has_modes, n_threads=n_threads,
                 progress=progress, callback=callback,
             )  # fmt: skip

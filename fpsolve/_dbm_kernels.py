@@ -21,7 +21,7 @@ import types
 import numba
 import numpy as np
 
-from fpsolve._numba import jit
+from fpsolve._numba import jit, pjit
 
 __all__ = ["build_kernels", "default_kernels"]
 
@@ -40,6 +40,91 @@ STIFF = 4.0  # "safe" also redoes steps from states with a neighbour spacing d^2
 # IEEE division (x/0 = inf) instead of Python's ZeroDivisionError check: lets LLVM
 # vectorise the pair sum (about 2x faster); a collision then shows up as inf, never silently.
 _kjit = jit(error_model="numpy")
+
+# rows per block of the blocked pair sum of one large system (see _pair_rows_blocked)
+PAIR_BLOCKS = 16
+PAIR_BLOCKS_MIN_N = 512
+
+
+def pair_blocks(n: int) -> np.ndarray:
+    """Row bounds of the ``PAIR_BLOCKS`` blocks of the blocked pair sum (equal pair counts).
+
+    Block ``b`` holds rows ``bounds[b] <= i < bounds[b + 1]``; row ``i`` carries the
+    ``n - 1 - i`` pairs ``(i, j > i)``.  The bounds depend on ``n`` only, never on the
+    number of threads.
+    """
+    done = np.cumsum(np.arange(n - 1, -1, -1, dtype=np.float64))  # pairs in rows <= i
+    total = done[-1]
+    inner = np.searchsorted(done, total * np.arange(1, PAIR_BLOCKS) / PAIR_BLOCKS) + 1
+    return np.concatenate([[0], inner, [n]]).astype(np.int64)
+
+
+@_kjit
+def _pair_rows(xc, prc, pcoef, rowconst, pt, i0, i1):
+    """Add the pairs ``(i, j > i)`` of rows ``i0 <= i < i1`` of one system to ``pt``.
+
+    ``pt[i] += sum_{j > i} P_ij / (x_i - x_j)`` and ``pt[j] -= P_ji / (x_i - x_j)``, with
+    ``P_ij = prc[i]`` if ``rowconst`` else ``pcoef[i, j]``.  Each row is summed in four
+    interleaved partial sums (one pass that LLVM packs into one vector).
+    """
+    n = xc.shape[0]
+    for i in range(i0, i1):
+        xi = xc[i]
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        j = i + 1
+        if rowconst:  # pcoef[i, j] = prc[i]: contiguous access only
+            while j + 3 < n:
+                v0 = 1.0 / (xi - xc[j])
+                v1 = 1.0 / (xi - xc[j + 1])
+                v2 = 1.0 / (xi - xc[j + 2])
+                v3 = 1.0 / (xi - xc[j + 3])
+                pt[j] -= prc[j] * v0
+                pt[j + 1] -= prc[j + 1] * v1
+                pt[j + 2] -= prc[j + 2] * v2
+                pt[j + 3] -= prc[j + 3] * v3
+                a0 += v0
+                a1 += v1
+                a2 += v2
+                a3 += v3
+                j += 4
+            while j < n:
+                v0 = 1.0 / (xi - xc[j])
+                pt[j] -= prc[j] * v0
+                a0 += v0
+                j += 1
+            pt[i] += prc[i] * ((a0 + a1) + (a2 + a3))
+        else:
+            while j < n:
+                v0 = 1.0 / (xi - xc[j])
+                pt[j] -= pcoef[j, i] * v0
+                a0 += pcoef[i, j] * v0
+                j += 1
+            pt[i] += a0
+
+
+@pjit(error_model="numpy")
+def _pair_rows_blocked(xc, prc, pcoef, rowconst, out, partial, bounds):
+    """``out[i] = sum_{j != i} P_ij / (x_i - x_j)`` for one system, on all threads.
+
+    The rows are split into the fixed blocks ``bounds`` (:func:`pair_blocks`); block
+    ``b`` sums its pairs into ``partial[b]`` (:func:`_pair_rows`) and the blocks are
+    added in block order, so the result does not depend on the number of threads.
+    """
+    n = xc.shape[0]
+    nb = bounds.shape[0] - 1
+    for blk in numba.prange(nb):
+        pt = partial[blk]
+        pt[:] = 0.0
+        _pair_rows(xc, prc, pcoef, rowconst, pt, bounds[blk], bounds[blk + 1])
+    for q in numba.prange(n):
+        acc = 0.0
+        for blk in range(nb):
+            acc += partial[blk, q]
+        out[q] = acc
+
 
 # boundary kinds
 _NATURAL, _REFLECTING, _WALL = 0, 1, 2
@@ -319,7 +404,7 @@ def _sde_chunk(
     lo, hi, lok, hik, safe, gen,
     rec_start, rec_every, ref, mom, hist_lo, hist_w, hist, under, over,
     group_of, members, sp_w, sp_hist, sp_over,
-    snap_steps, snaps, snap_pos, counters, cross_r,
+    snap_steps, snaps, snap_pos, counters, cross_r, bounds,
 ):
     r"""Advance one chunk ``x`` (N, C) by ``n_steps`` steps of (``P_ij = prow_i B_ij`` with
     ``B`` symmetric; ``pcoef`` is ``P`` (n, n) or ``[[c]]`` for ``B_ij = c``, see ``_pco``)
@@ -332,7 +417,9 @@ def _sde_chunk(
     consecutive eigenvalues; inside each cluster the pair term is redone implicitly
     (closed form for two, Newton for more) with the same noise and the interactions
     with the rest explicit.  If the order is still broken, all pair terms are implicit.
-    Returns the next snapshot index.
+    With fewer than 8 replicas the pair sum runs per replica over the modes; if
+    ``bounds`` holds more than one block (:func:`pair_blocks`), it is the blocked
+    pair sum on all threads (one large system).  Returns the next snapshot index.
     """
     n, c = x.shape
     force = np.empty((n, c))
@@ -362,6 +449,8 @@ def _sde_chunk(
                     rowconst = False
     xcol = np.empty((c * few, n))  # replica-major copy of x for the few-replica pair sum
     psum_t = np.zeros((c * few, n))
+    blocked = few == 1 and bounds.shape[0] > 2
+    partial = np.empty((bounds.shape[0] - 1 if blocked else 0, n))
     bounded = False
     for i in range(n):
         bounded = bounded or lok[i] != _NATURAL or hik[i] != _NATURAL
@@ -389,46 +478,14 @@ def _sde_chunk(
                         inv = 1.0 / (x[i, r] - x[j, r])
                         psum[i, r] += pij * inv
                         psum[j, r] -= pji * inv
+        elif blocked:  # one large system: blocks of rows on all threads
+            for r in range(c):
+                _pair_rows_blocked(xcol[r], prc, pcoef, rowconst, psum_t[r], partial, bounds)
+                for i in range(n):
+                    psum[i, r] = psum_t[r, i]
         else:  # few replicas: vectorise over modes
             for r in range(c):
-                xc = xcol[r]
-                pt = psum_t[r]
-                for i in range(n):
-                    xi = xc[i]
-                    # four partial sums in one pass: LLVM packs them into one vector
-                    a0 = 0.0
-                    a1 = 0.0
-                    a2 = 0.0
-                    a3 = 0.0
-                    j = i + 1
-                    if rowconst:  # pcoef[i, j] = prc[i]: contiguous access only
-                        while j + 3 < n:
-                            v0 = 1.0 / (xi - xc[j])
-                            v1 = 1.0 / (xi - xc[j + 1])
-                            v2 = 1.0 / (xi - xc[j + 2])
-                            v3 = 1.0 / (xi - xc[j + 3])
-                            pt[j] -= prc[j] * v0
-                            pt[j + 1] -= prc[j + 1] * v1
-                            pt[j + 2] -= prc[j + 2] * v2
-                            pt[j + 3] -= prc[j + 3] * v3
-                            a0 += v0
-                            a1 += v1
-                            a2 += v2
-                            a3 += v3
-                            j += 4
-                        while j < n:
-                            v0 = 1.0 / (xi - xc[j])
-                            pt[j] -= prc[j] * v0
-                            a0 += v0
-                            j += 1
-                        pt[i] += prc[i] * ((a0 + a1) + (a2 + a3))
-                    else:
-                        while j < n:
-                            v0 = 1.0 / (xi - xc[j])
-                            pt[j] -= pcoef[j, i] * v0
-                            a0 += pcoef[i, j] * v0
-                            j += 1
-                        pt[i] += a0
+                _pair_rows(xcol[r], prc, pcoef, rowconst, psum_t[r], 0, n)
                 for i in range(n):
                     psum[i, r] = psum_t[r, i]
                     psum_t[r, i] = 0.0

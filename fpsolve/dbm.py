@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -82,6 +83,9 @@ SCHEMES = ("em", "safe")
 """Schemes of :func:`simulate`: plain Euler-Maruyama and the collision-safe scheme."""
 
 _MAX_CHUNKS = 4096
+# numba's workqueue threading layer (used when neither TBB nor OpenMP is available) must not
+# run two parallel regions at once: runs of one large system take turns.
+_PARALLEL_LOCK = threading.Lock()
 _CHUNK = 512  # replicas per random stream (cache-sized working set)
 _PROGRESS_WORK = 1e9  # pair-sum operations above which a progress bar is shown by default
 _BOUNDARY_CODE = {"natural": 0, "reflecting": 1, "wall": 2}
@@ -718,6 +722,9 @@ def _run(modes, x0, *, dt, n_steps, pcoef, prow, amp, noise_mode, noise, safe, g
     for k in range(len(chunks)):
         snap_pos[k] = _k._snapshot(xs[k], 0, rec.snap_steps, bufs[k]["snaps"], 0)
     kernel = table.kernels.sde_chunk
+    # one large system (one chunk, few replicas): the pair sum runs on all threads
+    blocked = len(chunks) == 1 and n_replicas < 8 and n >= _k.PAIR_BLOCKS_MIN_N
+    bounds = _k.pair_blocks(n) if blocked else np.zeros(1, dtype=np.int64)
     cost = n_replicas * (n + 0.5 * n * n)
     show = _show_progress(progress, cost * n_steps)
     block = max(1, int(2e8 // cost)) if show else n_steps
@@ -731,9 +738,12 @@ def _run(modes, x0, *, dt, n_steps, pcoef, prow, amp, noise_mode, noise, safe, g
             rec.rec_start, rec.every, rec.ref, b["mom"], rec.hist_lo, rec.hist_w, b["hist"],
             b["under"], b["over"], rec.group_of, rec.members, rec.sp_w, b["sp_hist"],
             b["sp_over"], rec.snap_steps, b["snaps"], snap_pos[k], counters[k], cross[k],
+            bounds,
         )
 
-    with tqdm(total=n_steps, disable=not show, unit="step", desc=method) as bar:
+    with _PARALLEL_LOCK if blocked else contextlib.nullcontext(), tqdm(
+        total=n_steps, disable=not show, unit="step", desc=method
+    ) as bar:
         step0 = 0
         while step0 < n_steps:
             steps = min(block, n_steps - step0)

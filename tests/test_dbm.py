@@ -3,7 +3,9 @@
 The statistical tests against exact Coulomb-gas results are in test_dbm_stats.py.
 """
 
+import itertools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fpsolve import _dbm_kernels as _k
 from fpsolve import dbm
 from fpsolve._dbm_kernels import _implicit_pair_solve
 from fpsolve.models import HarmonicModel, Modes, PotentialModel
@@ -187,8 +190,9 @@ r = dbm.simulate(Modes.harmonic([1.0] * 4), 1.0, dt=0.05, n_steps=40, n_replicas
 s = dbm.simulate_sgd(Modes.harmonic([1.0, 1.0]), alpha=0.1, batch_size=2, gt2=1.0,
                      n_steps=40, n_replicas=300, rng=6)
 c = dbm.sample_coulomb_gas(Modes.harmonic([1.0, 2.0]), 1.0, n_samples=300, burn_in=50, rng=3)
+big = dbm.simulate(Modes.harmonic([1.0] * 600), 1.0, dt=1e-4, n_steps=5, n_replicas=2, rng=7)
 h = hashlib.sha256()
-for a in (r.x, r.histograms.counts, r.crossing_steps, s.x, c.samples):
+for a in (r.x, r.histograms.counts, r.crossing_steps, s.x, c.samples, big.x):
     h.update(np.ascontiguousarray(a).tobytes())
 print(json.dumps({"hash": h.hexdigest(), "chunks": 0}))
 """
@@ -203,6 +207,36 @@ def test_thread_count_invariance():
                               capture_output=True, text=True, check=True, timeout=300)
         out.append(json.loads(proc.stdout.strip().splitlines()[-1])["hash"])
     assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("coupled", [False, True])
+def test_blocked_pair_sum_of_a_large_system(monkeypatch, coupled):
+    """One system with N >= 512 sums its pairs in fixed row blocks on all threads; the
+    result equals the sequential pair sum to rounding."""
+    n = 600
+    modes = Modes.harmonic(np.ones(n))
+    x0 = np.sort(np.random.default_rng(0).normal(size=n)) * math.sqrt(2 * n)
+    kw = {"dt": 1e-4, "n_steps": 1, "n_replicas": 2, "scheme": "em", "rng": 3}
+    p = np.ones((n, n))
+    if coupled:
+        g = np.random.default_rng(1).uniform(0.5, 1.5, size=(n, n))
+        kw["coupling"] = p = 0.5 * (g + g.T)
+    bounds = _k.pair_blocks(n)
+    pairs = [sum(n - 1 - i for i in range(a, b)) for a, b in itertools.pairwise(bounds)]
+    assert len(pairs) == _k.PAIR_BLOCKS
+    assert max(pairs) - min(pairs) <= 2 * n  # each end of a block within one row
+    used = []
+    monkeypatch.setattr(_k, "pair_blocks", lambda m: used.append(m) or bounds)
+    blocked = dbm.simulate(modes, 1.0, x0, **kw)
+    assert used == [n]
+    monkeypatch.setattr(_k, "PAIR_BLOCKS_MIN_N", 10**9)
+    sequential = dbm.simulate(modes, 1.0, x0, **kw)
+    assert used == [n]
+    # two summation orders of n terms differ by at most 2 (n - 1) eps sum_j |P_ij / (x_i - x_j)|
+    d = x0[:, None] - x0[None, :]
+    np.fill_diagonal(d, np.inf)
+    bound = kw["dt"] * 2 * (n - 1) * np.finfo(float).eps * np.abs(p / d).sum(axis=1)
+    assert np.all(np.abs(blocked.x - sequential.x) <= bound + 4 * np.finfo(float).eps * np.abs(x0))
 
 
 # --------------------------------------------------------------------------- bad input

@@ -454,6 +454,18 @@ def _sde_chunk(
     bounded = False
     for i in range(n):
         bounded = bounded or lok[i] != _NATURAL or hik[i] != _NATURAL
+    # replicas in identity order whose links are all sound skip the per-replica checks
+    prepass = c >= 8 and not bounded and n >= 2
+    ident = np.zeros(c if prepass else 0, dtype=np.uint8)
+    quiet = np.zeros(c if prepass else 0, dtype=np.uint8)
+    plink = np.empty(max(n - 1, 0))
+    for k in range(n - 1):
+        plink[k] = max(_pco(pcoef, prow, k, k + 1), _pco(pcoef, prow, k + 1, k))
+    for r in range(ident.shape[0]):
+        ident[r] = 1
+        for k in range(n):
+            if perm[k, r] != k:
+                ident[r] = 0
     for s in range(n_steps):
         step = step0 + s + 1
         if few:
@@ -505,7 +517,24 @@ def _sde_chunk(
                 for r in range(c):
                     xn[i, r] = x[i, r] + force[i, r] + psum[i, r] + a * eta[i, r]
         # domain ends, ordering
+        if prepass:
+            for r in range(c):
+                quiet[r] = ident[r]
+            for k in range(n - 1):
+                pk = plink[k]
+                for r in range(c):
+                    ok = xn[k, r] < xn[k + 1, r]
+                    if safe:
+                        d = x[k + 1, r] - x[k, r]
+                        p = pk
+                        if noise_mode == 1:
+                            p *= max(gval[k, r] * gval[k, r], gval[k + 1, r] * gval[k + 1, r])
+                        ok = ok and not d * d < STIFF * p
+                    if not ok:
+                        quiet[r] = 0
         for r in range(c):
+            if prepass and quiet[r]:
+                continue
             if bounded:
                 for i in range(n):
                     if lok[i] != _NATURAL or hik[i] != _NATURAL:
@@ -522,6 +551,11 @@ def _sde_chunk(
             if not safe:
                 if broken:
                     counters[PAIR_CROSSINGS] += _resort(xn, perm, r, n)
+                    if prepass:
+                        ident[r] = 1
+                        for k in range(n):
+                            if perm[k, r] != k:
+                                ident[r] = 0
                 continue
             # links k = (perm[k], perm[k+1]) that broke or start stiff
             any_bad = False

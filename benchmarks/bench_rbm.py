@@ -7,7 +7,7 @@ One paper setting (N_v = N_h = 10, |B| = 16, k = 3, alpha = 0.1), timed side by 
 * the random-number limit: the time to draw, with the trainer's generator (one xoshiro256++
   stream per run, ziggurat normals, filled in the trainer's blocks of |B| N_h and |B| N_v),
   exactly the normals the algorithm needs (k |B| (N_v + N_h) per update), with the same
-  threads; for comparison also the same count drawn one by one from numpy Generators
+  threads (timed just before and just after the trainer, and averaged); for comparison also the same count drawn one by one from numpy Generators
   (PCG64) inside Numba.
 
 Usage::
@@ -130,6 +130,7 @@ def main() -> None:
         plan.append((1, args.single_thread_steps))
     for n_threads, n_steps in plan:
         n_updates = runs * n_steps
+        t_before = rng_limit(runs, n_steps, n_threads)
         t0 = time.perf_counter()
         rec = train(
             runs, n_steps=n_steps, record_every=max(1, n_steps // 10), rng=1, progress=False,
@@ -138,7 +139,8 @@ def main() -> None:
         t_numba = time.perf_counter() - t0
         if n_threads == args.threads:
             x_final = rec.eigenvalues[:, -1].mean(axis=0)
-        t_rng = rng_limit(runs, n_steps, n_threads)
+        # the machine's speed drifts: the limit is the mean of runs just before and after
+        t_rng = 0.5 * (t_before + rng_limit(runs, n_steps, n_threads))
         t_pcg = numpy_generator_limit(runs, n_steps, n_threads)
         rate = n_updates / t_numba
         limit = n_updates / t_rng

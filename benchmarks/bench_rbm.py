@@ -7,8 +7,8 @@ One paper setting (N_v = N_h = 10, |B| = 16, k = 3, alpha = 0.1), timed side by 
 * the random-number limit: the time to draw, with the trainer's generator (one xoshiro256++
   stream per run, ziggurat normals, filled in the trainer's blocks of |B| N_h and |B| N_v),
   exactly the normals the algorithm needs (k |B| (N_v + N_h) per update), with the same
-  threads (timed just before and just after the trainer, and averaged); for comparison also the same count drawn one by one from numpy Generators
-  (PCG64) inside Numba.
+  threads (timed just before and just after the trainer, and averaged); for comparison
+  also the same count drawn one by one from numpy Generators (PCG64) inside Numba.
 
 Usage::
 

@@ -21,6 +21,12 @@ settings.register_profile("dev", deadline=None, max_examples=40)
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+TS_DIR = os.path.join(SHARED_DATA, "aarts2024-teacher-student")
+"""The released teacher-student recordings (read when present, never copied)."""
+TS_FILES = (
+    sorted(f for f in os.listdir(TS_DIR) if f.endswith(".npz")) if os.path.isdir(TS_DIR) else []
+)
+needs_ts = pytest.mark.skipif(not TS_FILES, reason="released teacher-student data absent")
 
 
 @pytest.fixture

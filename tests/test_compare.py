@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fpsolve.analytic import BINDER_TWO_MODE
-from tests.conftest import SHARED_DATA
+from tests.conftest import TS_DIR, TS_FILES, needs_ts
 from validation.compare import (
     KS_SIGNIFICANCE,
     WIGNER_RATIO,
@@ -26,12 +26,6 @@ from validation.compare import (
 from validation.importers import from_weights, load_teacher_student
 from validation.recording import Recording
 from validation.stats import Entry
-
-TS_DIR = os.path.join(SHARED_DATA, "aarts2024-teacher-student")
-TS_FILES = (
-    sorted(f for f in os.listdir(TS_DIR) if f.endswith(".npz")) if os.path.isdir(TS_DIR) else []
-)
-needs_ts = pytest.mark.skipif(not TS_FILES, reason="released teacher-student data absent")
 
 PAPER_KAPPA = np.array([4.0, 4.382, 5.382, 6.618, 7.618, 8.0, 7.618, 6.618, 5.382, 4.382])
 

@@ -6,18 +6,13 @@ import re
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import TS_DIR, TS_FILES, needs_ts
 from validation.importers import (
     TEACHER_STUDENT_KEYS,
     from_weights,
     load_teacher_student,
 )
 from validation.recording import SchemaError, import_npz
-
-TS_DIR = os.path.join(SHARED_DATA, "aarts2024-teacher-student")
-TS_FILES = (
-    sorted(f for f in os.listdir(TS_DIR) if f.endswith(".npz")) if os.path.isdir(TS_DIR) else []
-)
 
 
 def _weights(rng, shape=(4, 3, 5, 3)):
@@ -168,7 +163,7 @@ def test_import_npz_reports_nonfinite(tmp_path, rng, kind):
 
 
 # --------------------------------------------------------------------------- released data
-@pytest.mark.skipif(not TS_FILES, reason="released teacher-student data not in ../shared/data")
+@needs_ts
 def test_released_teacher_student_files_load():
     pattern = re.compile(r"TSmodel_lr([0-9.]+)n([0-9.]+)bs(\d+)\.npz")
     assert len(TS_FILES) == 14

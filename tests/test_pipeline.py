@@ -7,14 +7,12 @@ import os
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import TS_DIR
 from validation import Validation, validate
 from validation.pipeline import ANALYSES
 from validation.rbm import train
 from validation.recording import Recording
 from validation.stats import Entry
-
-TS_DIR = os.path.join(SHARED_DATA, "aarts2024-teacher-student")
 
 
 @pytest.fixture(scope="module")

@@ -73,8 +73,8 @@ def normals(state: np.ndarray, size) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _next_u64(s):
-    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
+def _advance(s0, s1, s2, s3):
+    """One xoshiro256++ step from the state words: ``(output, s0, s1, s2, s3)``."""
     a = s0 + s3
     res = ((a << _U(23)) | (a >> _U(41))) + s0
     t = s1 << _U(17)
@@ -83,8 +83,24 @@ def _next_u64(s):
     s1 ^= s2
     s0 ^= s3
     s2 ^= t
-    s[0], s[1], s[2] = s0, s1, s2
-    s[3] = (s3 << _U(45)) | (s3 >> _U(19))
+    return res, s0, s1, s2, (s3 << _U(45)) | (s3 >> _U(19))
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _ziggurat(r):
+    """The fast ziggurat draw from 64 bits ``r``: ``(layer, abscissa bits, x)``.
+
+    ``x`` is accepted when ``abscissa bits < _KI[layer]``; the sign comes without a branch.
+    """
+    idx = np.int64(r & _U(0xFF))
+    rabs = np.int64((r >> _U(9)) & _U(0x000FFFFFFFFFFFFF))
+    x = (1.0 - 2.0 * np.float64(np.int64((r >> _U(8)) & _U(1)))) * (rabs * _WI[idx])
+    return idx, rabs, x
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _next_u64(s):
+    res, s[0], s[1], s[2], s[3] = _advance(s[0], s[1], s[2], s[3])
     return res
 
 
@@ -106,10 +122,7 @@ def _finish_normal(s, idx, rabs, x):
                     return -(_R + xx) if (rabs >> 8) & 1 else _R + xx
         if (_FI[idx - 1] - _FI[idx]) * _next_double(s) + _FI[idx] < math.exp(-0.5 * x * x):
             return x
-        r = _next_u64(s)
-        idx = np.int64(r & _U(0xFF))
-        rabs = np.int64((r >> _U(9)) & _U(0x000FFFFFFFFFFFFF))
-        x = (1.0 - 2.0 * np.float64(np.int64((r >> _U(8)) & _U(1)))) * (rabs * _WI[idx])
+        idx, rabs, x = _ziggurat(_next_u64(s))
         if rabs < _KI[idx]:
             return x
 
@@ -124,19 +137,9 @@ def _fill_normals(s, out):
         idx = 0
         rabs = 0
         x = 0.0
-        while i < n:  # hot loop: state in registers, sign without a branch
-            a = s0 + s3
-            r = ((a << _U(23)) | (a >> _U(41))) + s0
-            t = s1 << _U(17)
-            s2 ^= s0
-            s3 ^= s1
-            s1 ^= s2
-            s0 ^= s3
-            s2 ^= t
-            s3 = (s3 << _U(45)) | (s3 >> _U(19))
-            idx = np.int64(r & _U(0xFF))
-            rabs = np.int64((r >> _U(9)) & _U(0x000FFFFFFFFFFFFF))
-            x = (1.0 - 2.0 * np.float64(np.int64((r >> _U(8)) & _U(1)))) * (rabs * _WI[idx])
+        while i < n:  # hot loop: state in registers
+            r, s0, s1, s2, s3 = _advance(s0, s1, s2, s3)
+            idx, rabs, x = _ziggurat(r)
             if rabs >= _KI[idx]:
                 break
             out[i] = x

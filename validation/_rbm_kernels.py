@@ -37,6 +37,27 @@ from fpsolve._xoshiro import _fill_normals
 __all__: list[str] = []
 
 
+@jit(inline="always")
+def _half_sweep(out, coef, rows, scale, sd, z):
+    """``out[m, b] = scale sum_k coef[k, m] rows[k, b] + sd z[b M + m]`` (``M`` rows of ``out``).
+
+    One half of a block-Gibbs sweep on transposed chains: every inner loop runs over
+    the chains ``b`` (contiguous, vectorised); ``k`` is summed in order.
+    """
+    n_out, n_b = out.shape
+    for m in range(n_out):
+        om = out[m]
+        for b in range(n_b):
+            om[b] = 0.0
+        for k in range(rows.shape[0]):
+            a = coef[k, m]
+            rk = rows[k]
+            for b in range(n_b):
+                om[b] += a * rk[b]
+        for b in range(n_b):
+            om[b] = scale * om[b] + sd * z[b * n_out + m]
+
+
 @jit
 def _sweeps_t(w, phi_t, h_t, s, n_sweeps, sigma_h2, mu2, z_h, z_v):
     """``n_sweeps`` block-Gibbs sweeps of the transposed chains ``phi_t`` (``(n_v, B)``).
@@ -44,36 +65,15 @@ def _sweeps_t(w, phi_t, h_t, s, n_sweeps, sigma_h2, mu2, z_h, z_v):
     ``h_t`` (``(n_h, B)``), ``z_h`` (``B n_h``) and ``z_v`` (``B n_v``) are work
     arrays; the normals are drawn in the C order of ``(B, n_h)`` and ``(B, n_v)``.
     """
-    n_v, n_b = phi_t.shape
-    n_h = w.shape[1]
     sd_h = math.sqrt(sigma_h2)
     sd_v = 1.0 / math.sqrt(mu2)
     inv_mu2 = 1.0 / mu2
+    w_t = np.ascontiguousarray(w.T)
     for _ in range(n_sweeps):
         _fill_normals(s, z_h)
-        for j in range(n_h):
-            hj = h_t[j]
-            for b in range(n_b):
-                hj[b] = 0.0
-            for i in range(n_v):
-                a = w[i, j]
-                pi = phi_t[i]
-                for b in range(n_b):
-                    hj[b] += a * pi[b]
-            for b in range(n_b):
-                hj[b] = sigma_h2 * hj[b] + sd_h * z_h[b * n_h + j]
+        _half_sweep(h_t, w, phi_t, sigma_h2, sd_h, z_h)  # h = s W^T phi + sigma_h z
         _fill_normals(s, z_v)
-        for i in range(n_v):
-            pi = phi_t[i]
-            for b in range(n_b):
-                pi[b] = 0.0
-            for j in range(n_h):
-                a = w[i, j]
-                hj = h_t[j]
-                for b in range(n_b):
-                    pi[b] += a * hj[b]
-            for b in range(n_b):
-                pi[b] = pi[b] * inv_mu2 + sd_v * z_v[b * n_v + i]
+        _half_sweep(phi_t, w_t, h_t, inv_mu2, sd_v, z_v)  # phi = W h / mu2 + z / mu
 
 
 @jit

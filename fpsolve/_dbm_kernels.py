@@ -242,6 +242,15 @@ def _resort(xn, perm, r, n):
 
 
 @_kjit
+def _is_identity(perm, r, n):
+    """Whether replica ``r`` holds its modes in index order (``perm[k, r] == k``)."""
+    for k in range(n):  # noqa: SIM110 (a loop: numba compiles no generator expressions)
+        if perm[k, r] != k:
+            return False
+    return True
+
+
+@_kjit
 def _implicit_pair_solve(y, z, prow, pbase, order, max_iter):
     """Solve ``z_i = y_i + prow_i sum_j pbase_ij / (z_i - z_j)`` keeping ``z[order]`` increasing.
 
@@ -462,10 +471,7 @@ def _sde_chunk(
     for k in range(n - 1):
         plink[k] = max(_pco(pcoef, prow, k, k + 1), _pco(pcoef, prow, k + 1, k))
     for r in range(ident.shape[0]):
-        ident[r] = 1
-        for k in range(n):
-            if perm[k, r] != k:
-                ident[r] = 0
+        ident[r] = _is_identity(perm, r, n)
     for s in range(n_steps):
         step = step0 + s + 1
         if few:
@@ -523,6 +529,7 @@ def _sde_chunk(
             for k in range(n - 1):
                 pk = plink[k]
                 for r in range(c):
+                    # the test of the per-replica loop below, written out for the hot loop
                     ok = xn[k, r] < xn[k + 1, r]
                     if safe:
                         d = x[k + 1, r] - x[k, r]
@@ -552,10 +559,7 @@ def _sde_chunk(
                 if broken:
                     counters[PAIR_CROSSINGS] += _resort(xn, perm, r, n)
                     if prepass:
-                        ident[r] = 1
-                        for k in range(n):
-                            if perm[k, r] != k:
-                                ident[r] = 0
+                        ident[r] = _is_identity(perm, r, n)
                 continue
             # links k = (perm[k], perm[k+1]) that broke or start stiff
             any_bad = False

@@ -95,6 +95,19 @@ def _gibbs_sweeps(w, phi, s, n_sweeps, sigma_h2, mu2):
     phi[:] = phi_t.T
 
 
+@jit(inline="always")
+def _matmul(out, a, b):
+    """``out = a @ b``, rows of ``b`` added in order (inner loops over contiguous rows)."""
+    out[:] = 0.0
+    for i in range(out.shape[0]):
+        oi = out[i]
+        for l in range(b.shape[0]):  # noqa: E741
+            c = a[i, l]
+            bl = b[l]
+            for j in range(out.shape[1]):
+                oi[j] += c * bl[j]
+
+
 @jit
 def _second_moment(phi, out):
     """``out = (1/B) sum_b phi_b phi_b^T`` for chains ``(B, n_v)`` (summed over ``b`` in order)."""
@@ -155,14 +168,7 @@ def _train_run(
     for t in range(1, n_updates + 1):
         if data_mode:
             _fill_normals(s, z.ravel())
-            data[:] = 0.0
-            for b in range(n_chains):
-                db = data[b]
-                for l in range(n_v):  # noqa: E741
-                    a = z[b, l]
-                    cl = chol_t[l]
-                    for i in range(n_v):
-                        db[i] += a * cl[i]
+            _matmul(data, z, chol_t)  # target samples L z
             _second_moment(data, c_data)
         _sweeps_t(w, phi_t, h_t, s, k, sigma_h2, mu2, z_h, z_v)
         for b in range(n_chains):
@@ -173,14 +179,7 @@ def _train_run(
             for l in range(n_v):  # noqa: E741
                 target = c_data[i, l] if data_mode else c_target[i, l]
                 grad[i, l] = target - c_model[i, l]
-        w_new[:] = 0.0
-        for i in range(n_v):
-            wi = w_new[i]
-            for l in range(n_v):  # noqa: E741
-                a = grad[i, l]
-                wl = w[l]
-                for j in range(n_h):
-                    wi[j] += a * wl[j]
+        _matmul(w_new, grad, w)
         finite = True
         for i in range(n_v):
             for j in range(n_h):

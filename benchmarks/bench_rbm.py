@@ -6,14 +6,15 @@ One paper setting (N_v = N_h = 10, |B| = 16, k = 3, alpha = 0.1), timed side by 
   advanced together with batched matmuls, written below), and
 * the random-number limit: the time to draw, with the trainer's generator (one xoshiro256++
   stream per run, ziggurat normals, filled in the trainer's blocks of |B| N_h and |B| N_v),
-  exactly the normals the algorithm needs (k |B| (N_v + N_h) per update), with the same
-  threads (timed just before and just after the trainer, and averaged); for comparison
-  also the same count drawn one by one from numpy Generators (PCG64) inside Numba.
+  exactly the normals the algorithm needs (k |B| (N_v + N_h) per update, plus |B| N_v for
+  the target samples with ``--target samples``), with the same threads (timed just before
+  and just after the trainer, and averaged); for comparison also the same count drawn one
+  by one from numpy Generators (PCG64) inside Numba.
 
 Usage::
 
     python benchmarks/bench_rbm.py [--runs 400] [--steps 20000] [--numpy-steps 2000]
-        [--threads N] [--single-thread-steps 2000]
+        [--threads N] [--single-thread-steps 2000] [--target exact|samples]
 
 The numpy baseline (and the single-thread numba run) are timed for fewer updates (the
 cost per update is constant) and reported as rates.
@@ -44,15 +45,19 @@ M2 = 4.0
 W_SIGMA = 0.1
 
 
-def numpy_pcd(n_runs: int, n_steps: int, seed: int) -> np.ndarray:
+def numpy_pcd(n_runs: int, n_steps: int, seed: int, samples: bool) -> np.ndarray:
     """Plain vectorised numpy PCD for all runs at once; returns the final eigenvalues."""
     rng = np.random.default_rng(seed)
     s2 = SIGMA_H**2
     c_target = np.linalg.inv(target_matrix(N_V, M2))
+    chol_t = np.linalg.cholesky(c_target).T
     w = W_SIGMA * rng.standard_normal((n_runs, N_V, N_H))
     phi = np.ones((n_runs, BATCH, N_V))
     sd_h, sd_v = math.sqrt(s2), 1.0 / math.sqrt(MU2)
     for _ in range(n_steps):
+        if samples:
+            data = rng.standard_normal((n_runs, BATCH, N_V)) @ chol_t
+            c_target = np.swapaxes(data, 1, 2) @ data / BATCH
         for _ in range(K):
             h = s2 * (phi @ w) + sd_h * rng.standard_normal((n_runs, BATCH, N_H))
             phi = (h @ np.swapaxes(w, 1, 2)) / MU2 + sd_v * rng.standard_normal(
@@ -64,11 +69,14 @@ def numpy_pcd(n_runs: int, n_steps: int, seed: int) -> np.ndarray:
 
 
 @numba.njit(nogil=True)
-def _draw_blocks(s, n_updates, z_h, z_v):
+def _draw_blocks(s, n_updates, z_h, z_v, samples):
     """The normals of ``n_updates`` updates, in the trainer's blocks, and nothing else."""
-    for _ in range(n_updates * K):
-        _fill_normals(s, z_h)
-        _fill_normals(s, z_v)
+    for _ in range(n_updates):
+        if samples:
+            _fill_normals(s, z_v)
+        for _ in range(K):
+            _fill_normals(s, z_h)
+            _fill_normals(s, z_v)
 
 
 @numba.njit(nogil=True)
@@ -79,25 +87,30 @@ def _draw_numpy(g, n):
     return acc
 
 
-def numpy_generator_limit(n_runs: int, n_steps: int, n_threads: int) -> float:
+def normals_per_update(samples: bool) -> int:
+    """k |B| (N_v + N_h), plus |B| N_v for the target samples."""
+    return K * BATCH * (N_V + N_H) + (BATCH * N_V if samples else 0)
+
+
+def numpy_generator_limit(n_runs: int, n_steps: int, n_threads: int, samples: bool) -> float:
     """Seconds to draw the same normals from one numpy Generator per run, inside Numba."""
     gens = np.random.default_rng(0).spawn(n_runs)
     _draw_numpy(gens[0], 10)
-    per_run = n_steps * K * BATCH * (N_V + N_H)
+    per_run = n_steps * normals_per_update(samples)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(n_threads) as pool:
         list(pool.map(lambda g: _draw_numpy(g, per_run), gens))
     return time.perf_counter() - t0
 
 
-def rng_limit(n_runs: int, n_steps: int, n_threads: int) -> float:
-    """Seconds to draw k|B|(N_v+N_h) normals per update for every run (one stream per run)."""
+def rng_limit(n_runs: int, n_steps: int, n_threads: int, samples: bool) -> float:
+    """Seconds to draw the normals of ``n_steps`` updates for every run (one stream per run)."""
     streams = [run_stream(0, r) for r in range(n_runs)]
     z_h, z_v = np.empty(BATCH * N_H), np.empty(BATCH * N_V)
-    _draw_blocks(streams[0].copy(), 1, z_h, z_v)
+    _draw_blocks(streams[0].copy(), 1, z_h, z_v, samples)
 
     def one(s):
-        _draw_blocks(s, n_steps, np.empty(BATCH * N_H), np.empty(BATCH * N_V))
+        _draw_blocks(s, n_steps, np.empty(BATCH * N_H), np.empty(BATCH * N_V), samples)
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(n_threads) as pool:
@@ -112,15 +125,18 @@ def main() -> None:
     parser.add_argument("--numpy-steps", type=int, default=2_000)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--single-thread-steps", type=int, default=2_000)
+    parser.add_argument("--target", choices=("exact", "samples"), default="exact")
     args = parser.parse_args()
     runs, steps = args.runs, args.steps
-    normals_per_update = K * BATCH * (N_V + N_H)
+    samples = args.target == "samples"
+    n_normals = normals_per_update(samples)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
         f", numpy {np.__version__}, numba {numba.__version__}"
     )
     print(
-        f"setting: N_v=N_h={N_V}, |B|={BATCH}, k={K}, alpha={ALPHA}; {runs} runs x {steps} updates"
+        f"setting: N_v=N_h={N_V}, |B|={BATCH}, k={K}, alpha={ALPHA}, target={args.target}; "
+        f"{runs} runs x {steps} updates"
     )
 
     train(2, n_steps=10, progress=False, rng=0)  # compile / load the kernel
@@ -130,33 +146,33 @@ def main() -> None:
         plan.append((1, args.single_thread_steps))
     for n_threads, n_steps in plan:
         n_updates = runs * n_steps
-        t_before = rng_limit(runs, n_steps, n_threads)
+        t_before = rng_limit(runs, n_steps, n_threads, samples)
         t0 = time.perf_counter()
         rec = train(
             runs, n_steps=n_steps, record_every=max(1, n_steps // 10), rng=1, progress=False,
-            n_threads=n_threads,
+            n_threads=n_threads, target=args.target,
         )  # fmt: skip
         t_numba = time.perf_counter() - t0
         if n_threads == args.threads:
             x_final = rec.eigenvalues[:, -1].mean(axis=0)
         # the machine's speed drifts: the limit is the mean of runs just before and after
-        t_rng = 0.5 * (t_before + rng_limit(runs, n_steps, n_threads))
-        t_pcg = numpy_generator_limit(runs, n_steps, n_threads)
+        t_rng = 0.5 * (t_before + rng_limit(runs, n_steps, n_threads, samples))
+        t_pcg = numpy_generator_limit(runs, n_steps, n_threads, samples)
         rate = n_updates / t_numba
         limit = n_updates / t_rng
         results[n_threads] = rate
         print(
             f"numba, {n_threads} thread(s), {n_steps} updates: {t_numba:.2f} s, "
             f"{rate:,.0f} run-updates/s; RNG limit {limit:,.0f} run-updates/s "
-            f"({normals_per_update} normals each, "
-            f"{t_rng / (n_updates * normals_per_update) * 1e9:.2f} ns/normal); "
+            f"({n_normals} normals each, "
+            f"{t_rng / (n_updates * n_normals) * 1e9:.2f} ns/normal); "
             f"fraction of limit {rate / limit:.2f}; numpy Generator limit "
             f"{n_updates / t_pcg:,.0f} run-updates/s "
-            f"({t_pcg / (n_updates * normals_per_update) * 1e9:.2f} ns/normal)"
+            f"({t_pcg / (n_updates * n_normals) * 1e9:.2f} ns/normal)"
         )
 
     t0 = time.perf_counter()
-    x_np = numpy_pcd(runs, args.numpy_steps, seed=2)
+    x_np = numpy_pcd(runs, args.numpy_steps, seed=2, samples=samples)
     t_np = time.perf_counter() - t0
     rate_np = runs * args.numpy_steps / t_np
     print(

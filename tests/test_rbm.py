@@ -12,7 +12,7 @@ from fpsolve._xoshiro import normals, stream
 from fpsolve.analytic import marchenko_pastur, sample_laguerre
 from fpsolve.models import RBMModel, lattice_scalar_spectrum
 from validation import rbm
-from validation._rbm_kernels import _gibbs_sweeps, _train_run
+from validation._rbm_kernels import _gibbs_sweeps, _product, _train_run
 from validation.rbm import run_stream, target_matrix, train
 
 SMALL = {"n_v": 4, "n_h": 3, "batch_size": 5, "k": 2, "progress": False}
@@ -27,15 +27,15 @@ def _reference(w, phi, s, n_updates, *, alpha, sigma_h2, mu2, k, c_target, chol,
     n_h = w.shape[1]
     for _ in range(n_updates):
         if data_mode:
-            z = normals(s, (n_chains, n_v))
+            z = normals(s, (n_v, n_chains)).T  # drawn unit by unit, one per chain
             data = z @ chol.T
             c_t = data.T @ data / n_chains
         else:
             c_t = c_target
         for _ in range(k):
-            z_h = normals(s, (n_chains, n_h))
+            z_h = normals(s, (n_h, n_chains)).T
             h = sigma_h2 * phi @ w + math.sqrt(sigma_h2) * z_h
-            z_v = normals(s, (n_chains, n_v))
+            z_v = normals(s, (n_v, n_chains)).T
             phi = h @ w.T / mu2 + z_v / math.sqrt(mu2)
         c_m = phi.T @ phi / n_chains
         w = w + alpha * sigma_h2 * (c_t - c_m) @ w
@@ -70,6 +70,24 @@ def test_kernel_matches_numpy_reference(data_mode):
     np.testing.assert_allclose(phi, phi_ref, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(out[0], w_ref3, rtol=1e-12, atol=1e-14)
     np.testing.assert_array_equal(out[1], w)
+
+
+@pytest.mark.parametrize("n_k", [0, 1, 3, 5, 7, 10, 16])
+def test_product_sums_in_order(n_k):
+    """The kernels' product (five terms per pass, then one) equals the in-order loop exactly."""
+    rng = np.random.default_rng(n_k)
+    coef = rng.standard_normal((n_k, 4))
+    rows = rng.standard_normal((n_k, 9))
+    out = np.full((4, 9), np.nan)
+    _product(out, coef, rows)
+    expected = np.zeros((4, 9))
+    for m in range(4):
+        for b in range(9):
+            acc = 0.0
+            for k in range(n_k):
+                acc += coef[k, m] * rows[k, b]
+            expected[m, b] = acc
+    np.testing.assert_array_equal(out, expected)
 
 
 def test_target_matrix_spectrum():

@@ -164,7 +164,11 @@ def _train_run(
     """
     n_chains, n_v = phi.shape
     n_h = w.shape[1]
+    # private copies: runs on other threads never write to the cache lines of this one
+    st = s.copy()
+    w_run = w.copy()
     phi_t = np.ascontiguousarray(phi.T)
+    phi_run = np.empty((n_chains, n_v))
     w_t = np.ascontiguousarray(w.T)
     h_t = np.empty((n_h, n_chains))
     z_h = np.empty((n_h, n_chains))
@@ -182,22 +186,22 @@ def _train_run(
     stopped = -1
     for t in range(1, n_updates + 1):
         if data_mode:  # target samples L z, z drawn unit by unit (C order of z_v)
-            _fill_normals(s, z_v.reshape(-1))
+            _fill_normals(st, z_v.reshape(-1))
             _product(data, z_v, chol_t)
             _product(c_data, data, data)
-        _sweeps_t(w, w_t, phi_t, h_t, s, k, sigma_h2, mu2, z_h, z_v)
-        _transpose(phi, phi_t)
-        _product(c_model, phi, phi)  # sum_b phi_b phi_b^T
+        _sweeps_t(w_run, w_t, phi_t, h_t, st, k, sigma_h2, mu2, z_h, z_v)
+        _transpose(phi_run, phi_t)
+        _product(c_model, phi_run, phi_run)  # sum_b phi_b phi_b^T
         for i in range(n_v):
             for l in range(n_v):  # noqa: E741
                 target = c_data[i, l] * inv_b if data_mode else c_target[i, l]
                 grad_t[l, i] = target - c_model[i, l] * inv_b
-        _product(w_new, grad_t, w)  # (C_target - C_model) W
+        _product(w_new, grad_t, w_run)  # (C_target - C_model) W
         finite = True
         for i in range(n_v):
             for j in range(n_h):
-                v = w[i, j] + rate * w_new[i, j]
-                w[i, j] = v
+                v = w_run[i, j] + rate * w_new[i, j]
+                w_run[i, j] = v
                 w_t[j, i] = v
                 if not math.isfinite(v):
                     finite = False
@@ -207,6 +211,9 @@ def _train_run(
         while slot < n_rec and record_at[slot] == t:
             for i in range(n_v):
                 for j in range(n_h):
-                    w_out[slot, i, j] = w[i, j]
+                    w_out[slot, i, j] = w_run[i, j]
             slot += 1
+    s[:] = st
+    w[:] = w_run
+    _transpose(phi, phi_t)
     return stopped

@@ -24,7 +24,11 @@ run over contiguous rows (vectorised) and whose consecutive updates touch differ
 rows of the result, so they do not wait on each other.  Inside a sweep the chains
 are held transposed, ``(n_v, batch_size)`` and ``(n_h, batch_size)``, so those rows
 are the chains and the noise is added row by row.  Each product sums in a fixed
-order, so results do not depend on the thread count.
+order, so results do not depend on the thread count.  A run works on private copies
+of its weights, chains and stream state and writes them back at the end: the
+callers' arrays hold many runs side by side (a stream state is 32 bytes, so two
+runs share a cache line), and runs advanced on different threads must not write to
+one line again and again.
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ def _product(out, coef, rows):
     ``out = coef^T rows`` as rank-one updates: for each ``k`` every row of ``out`` gets
     ``coef[k, m] rows[k]``, with inner loops over contiguous rows (vectorised), and
     consecutive updates touch different rows of ``out``, so they do not wait on each
-    other.  Five values of ``k`` go in one pass, added one after the other (the order
-    of the plain loop), so each row of ``out`` is loaded and stored a fifth as often;
+    other.  Five values of ``k`` go in one pass, added one after the other (the sums of
+    the plain loop, bit for bit up to the sign of a zero), so each row of ``out`` is
+    loaded and stored a fifth as often;
     the remaining values go one per pass.  (Five per pass was the fastest of 2, 4, 5
     and 6 for the ``10 x 16`` halves of a sweep on an AVX2 machine.)
     """

@@ -70,13 +70,19 @@ def numpy_pcd(n_runs: int, n_steps: int, seed: int, samples: bool) -> np.ndarray
 
 @numba.njit(nogil=True)
 def _draw_blocks(s, n_updates, z_h, z_v, samples):
-    """The normals of ``n_updates`` updates, in the trainer's blocks, and nothing else."""
+    """The normals of ``n_updates`` updates, in the trainer's blocks, and nothing else.
+
+    Like the trainer, it advances a private copy of the stream state (no cache line is
+    shared with the stream of a run on another thread) and writes it back at the end.
+    """
+    st = s.copy()
     for _ in range(n_updates):
         if samples:
-            _fill_normals(s, z_v)
+            _fill_normals(st, z_v)
         for _ in range(K):
-            _fill_normals(s, z_h)
-            _fill_normals(s, z_v)
+            _fill_normals(st, z_h)
+            _fill_normals(st, z_v)
+    s[:] = st
 
 
 @numba.njit(nogil=True)

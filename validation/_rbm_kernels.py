@@ -52,9 +52,9 @@ def _product(out, coef, rows):
     consecutive updates touch different rows of ``out``, so they do not wait on each
     other.  Five values of ``k`` go in one pass, added one after the other (the sums of
     the plain loop, bit for bit up to the sign of a zero), so each row of ``out`` is
-    loaded and stored a fifth as often;
-    the remaining values go one per pass.  (Five per pass was the fastest of 2, 4, 5
-    and 6 for the ``10 x 16`` halves of a sweep on an AVX2 machine.)
+    loaded and stored a fifth as often; the remaining values go one per pass.  (Five
+    per pass was the fastest of 2, 4, 5 and 6 for the ``10 x 16`` halves of a sweep on
+    an AVX2 machine.)
     """
     n_out, n_b = out.shape
     n_k = rows.shape[0]

@@ -599,7 +599,7 @@ def resume(
                 raise ValueError(
                     f"state/rng of {str(path)!r} has shape {streams.shape}; resume needs "
                     f"({cfg.n_runs}, 4), the xoshiro256++ states of the runs (a recording "
-                    "written by fpsolve before 0.2 cannot be resumed)"
+                    "written with the earlier PCG64 generators cannot be resumed)"
                 )
             w = np.ascontiguousarray(state["weights"], dtype=np.float64)
             phi = np.ascontiguousarray(state["chains"], dtype=np.float64)

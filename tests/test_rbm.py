@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from fpsolve._matmul import _product, _product_noise
 from fpsolve._xoshiro import normals, stream
 from fpsolve.analytic import marchenko_pastur, sample_laguerre
 from fpsolve.models import RBMModel, lattice_scalar_spectrum
 from validation import rbm
-from validation._rbm_kernels import _gibbs_sweeps, _product, _train_run
+from validation._rbm_kernels import _gibbs_sweeps, _train_run
 from validation.rbm import run_stream, target_matrix, train
 
 SMALL = {"n_v": 4, "n_h": 3, "batch_size": 5, "k": 2, "progress": False}
@@ -72,22 +73,37 @@ def test_kernel_matches_numpy_reference(data_mode):
     np.testing.assert_array_equal(out[1], w)
 
 
-@pytest.mark.parametrize("n_k", [0, 1, 3, 5, 7, 10, 16])
-def test_product_sums_in_order(n_k):
-    """The kernels' product (five terms per pass, then one) equals the in-order loop exactly."""
-    rng = np.random.default_rng(n_k)
-    coef = rng.standard_normal((n_k, 4))
-    rows = rng.standard_normal((n_k, 9))
-    out = np.full((4, 9), np.nan)
-    _product(out, coef, rows)
-    expected = np.zeros((4, 9))
-    for m in range(4):
-        for b in range(9):
+def _in_order(coef, rows):
+    n_k, n_out = coef.shape
+    out = np.zeros((n_out, rows.shape[1]))
+    for m in range(n_out):
+        for c in range(rows.shape[1]):
             acc = 0.0
             for k in range(n_k):
-                acc += coef[k, m] * rows[k, b]
-            expected[m, b] = acc
+                acc += coef[k, m] * rows[k, c]
+            out[m, c] = acc
+    return out
+
+
+# shapes that reach every block of fpsolve._matmul: 16-, 8- and 4-column blocks, shifted
+# last blocks of rows and columns, fewer rows than a block, fewer than 4 columns
+@pytest.mark.parametrize(
+    ("n_out", "n_c"), [(4, 9), (10, 16), (10, 10), (16, 10), (3, 37), (5, 4), (1, 3)]
+)
+@pytest.mark.parametrize("n_k", [0, 1, 3, 10, 16])
+def test_products_sum_in_order(n_out, n_c, n_k):
+    """The kernels' products equal the plain in-order loop exactly."""
+    rng = np.random.default_rng([n_out, n_c, n_k])
+    coef = rng.standard_normal((n_k, n_out))
+    rows = rng.standard_normal((n_k, n_c))
+    z = rng.standard_normal((n_out, n_c))
+    expected = _in_order(coef, rows)
+    out = np.full((n_out, n_c), np.nan)
+    _product(out, coef, rows)
     np.testing.assert_array_equal(out, expected)
+    out = np.full((n_out, n_c), np.nan)
+    _product_noise(out, coef, rows, 0.7, 1.3, z)
+    np.testing.assert_array_equal(out, 0.7 * expected + 1.3 * z)
 
 
 def test_target_matrix_spectrum():

@@ -17,18 +17,15 @@ implementation taking its normals from the same stream in the same order
 reproduces the kernel to rounding.
 
 Speed: the normals of a block are filled at once (the generator's hot loop keeps
-its state in registers).  The matrices are too small for BLAS to pay (and
-OpenBLAS serialises concurrent small calls from several threads), so every
-product is :func:`_product`, ``coef^T rows`` as rank-one updates whose inner loops
-run over contiguous rows (vectorised) and whose consecutive updates touch different
-rows of the result, so they do not wait on each other.  Inside a sweep the chains
-are held transposed, ``(n_v, batch_size)`` and ``(n_h, batch_size)``, so those rows
-are the chains and the noise is added row by row.  Each product sums in a fixed
-order, so results do not depend on the thread count.  A run works on private copies
-of its weights, chains and stream state and writes them back at the end: the
-callers' arrays hold many runs side by side (a stream state is 32 bytes, so two
-runs share a cache line), and runs advanced on different threads must not write to
-one line again and again.
+its state in registers).  Every matrix product is one of ``fpsolve._matmul``
+(register blocks of ``coef^T rows``, summed in a fixed order, so results do not
+depend on the thread count); the noise of a half sweep is added as each block of
+the product is stored.  Inside a sweep the chains are held transposed,
+``(n_v, batch_size)`` and ``(n_h, batch_size)``, so the columns of the products are
+the chains.  A run works on private copies of its weights, chains and stream state
+and writes them back at the end: the callers' arrays hold many runs side by side (a
+stream state is 32 bytes, so two runs share a cache line), and runs advanced on
+different threads must not write to one line again and again.
 """
 
 from __future__ import annotations
@@ -37,67 +34,11 @@ import math
 
 import numpy as np
 
+from fpsolve._matmul import _product, _product_noise
 from fpsolve._numba import jit
 from fpsolve._xoshiro import _fill_normals
 
 __all__: list[str] = []
-
-
-@jit(inline="always")
-def _product(out, coef, rows):
-    """``out[m, b] = sum_k coef[k, m] rows[k, b]``, ``k`` summed in order.
-
-    ``out = coef^T rows`` as rank-one updates: for each ``k`` every row of ``out`` gets
-    ``coef[k, m] rows[k]``, with inner loops over contiguous rows (vectorised), and
-    consecutive updates touch different rows of ``out``, so they do not wait on each
-    other.  Five values of ``k`` go in one pass, added one after the other (the sums of
-    the plain loop, bit for bit up to the sign of a zero), so each row of ``out`` is
-    loaded and stored a fifth as often; the remaining values go one per pass.  (Five
-    per pass was the fastest of 2, 4, 5 and 6 for the ``10 x 16`` halves of a sweep on
-    an AVX2 machine.)
-    """
-    n_out, n_b = out.shape
-    n_k = rows.shape[0]
-    k = 0
-    while k + 5 <= n_k:
-        for m in range(n_out):
-            a0 = coef[k, m]
-            a1 = coef[k + 1, m]
-            a2 = coef[k + 2, m]
-            a3 = coef[k + 3, m]
-            a4 = coef[k + 4, m]
-            if k == 0:
-                for b in range(n_b):
-                    out[m, b] = (
-                        (((a0 * rows[k, b] + a1 * rows[k + 1, b]) + a2 * rows[k + 2, b])
-                         + a3 * rows[k + 3, b]) + a4 * rows[k + 4, b]
-                    )  # fmt: skip
-            else:
-                for b in range(n_b):
-                    out[m, b] = (
-                        ((((out[m, b] + a0 * rows[k, b]) + a1 * rows[k + 1, b])
-                          + a2 * rows[k + 2, b]) + a3 * rows[k + 3, b]) + a4 * rows[k + 4, b]
-                    )  # fmt: skip
-        k += 5
-    if k == 0:
-        out[:] = 0.0
-    while k < n_k:
-        for m in range(n_out):
-            a = coef[k, m]
-            for b in range(n_b):
-                out[m, b] += a * rows[k, b]
-        k += 1
-
-
-@jit(inline="always")
-def _half_sweep(out, coef, rows, scale, sd, z):
-    """``out = scale coef^T rows + sd z`` (``z`` of the shape of ``out``): half a Gibbs sweep."""
-    _product(out, coef, rows)
-    for m in range(out.shape[0]):
-        om = out[m]
-        zm = z[m]
-        for b in range(out.shape[1]):
-            om[b] = scale * om[b] + sd * zm[b]
 
 
 @jit(inline="always")
@@ -121,9 +62,9 @@ def _sweeps_t(w, w_t, phi_t, h_t, s, n_sweeps, sigma_h2, mu2, z_h, z_v):
     inv_mu2 = 1.0 / mu2
     for _ in range(n_sweeps):
         _fill_normals(s, z_h.reshape(-1))
-        _half_sweep(h_t, w, phi_t, sigma_h2, sd_h, z_h)  # h = s W^T phi + sigma_h z
+        _product_noise(h_t, w, phi_t, sigma_h2, sd_h, z_h)  # h = s W^T phi + sigma_h z
         _fill_normals(s, z_v.reshape(-1))
-        _half_sweep(phi_t, w_t, h_t, inv_mu2, sd_v, z_v)  # phi = W h / mu2 + z / mu
+        _product_noise(phi_t, w_t, h_t, inv_mu2, sd_v, z_v)  # phi = W h / mu2 + z / mu
 
 
 @jit
@@ -139,8 +80,8 @@ def _gibbs_sweeps(w, phi, s, n_sweeps, sigma_h2, mu2):
     n_h = w.shape[1]
     phi_t = np.ascontiguousarray(phi.T)
     _sweeps_t(
-        w, np.ascontiguousarray(w.T), phi_t, np.empty((n_h, n_chains)), s, n_sweeps, sigma_h2,
-        mu2, np.empty((n_h, n_chains)), np.empty((n_v, n_chains)),
+        np.ascontiguousarray(w), np.ascontiguousarray(w.T), phi_t, np.empty((n_h, n_chains)), s,
+        n_sweeps, sigma_h2, mu2, np.empty((n_h, n_chains)), np.empty((n_v, n_chains)),
     )  # fmt: skip
     _transpose(phi, phi_t)
 

@@ -86,9 +86,11 @@ def _in_order(coef, rows):
 
 
 # shapes that reach every block of fpsolve._matmul: 16-, 8- and 4-column blocks, shifted
-# last blocks of rows and columns, fewer rows than a block, fewer than 4 columns
+# last blocks of rows and columns, fewer rows than a block (one-row blocks of 16, 8 and 4
+# columns), fewer than 4 columns
 @pytest.mark.parametrize(
-    ("n_out", "n_c"), [(4, 9), (10, 16), (10, 10), (16, 10), (3, 37), (5, 4), (1, 3)]
+    ("n_out", "n_c"),
+    [(4, 9), (10, 16), (10, 10), (16, 10), (3, 37), (5, 4), (1, 20), (2, 8), (1, 3)],
 )
 @pytest.mark.parametrize("n_k", [0, 1, 3, 10, 16])
 def test_products_sum_in_order(n_out, n_c, n_k):

@@ -21,7 +21,7 @@ import types
 import numba
 import numpy as np
 
-from fpsolve._numba import jit, pjit
+from fpsolve.jit import jit, pjit
 
 __all__ = ["build_kernels", "default_kernels"]
 

@@ -58,7 +58,7 @@ import numba
 import numpy as np
 
 from fpsolve import _dbm_kernels as _k
-from fpsolve._validate import (
+from fpsolve.checks import (
     as_rng,
     check_finite_array,
     check_in_range,

@@ -8,9 +8,9 @@ from scipy import stats
 
 from fpsolve.dbm import Record, simulate_sgd
 from fpsolve.models import Modes, rbm_pcd_noise
-from validation.dynamics import ANALYSIS, Dynamics, dynamics
-from validation.recording import Recording
-from validation.stats import N_SIGMA
+from validation.analyses.dynamics import ANALYSIS, Dynamics, dynamics
+from validation.analyses.stats import N_SIGMA
+from validation.data.recording import Recording
 
 MU2 = 9.0
 
@@ -36,7 +36,7 @@ def _rbm_attrs(kappa, *, alpha, batch_size, k=3, n_runs):
 
 def _dbm_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
     """A recording made by the analysis' own model: the RBM eigenvalue map of predict."""
-    from validation.predict import _paths, _setting
+    from validation.analyses.predict import _paths, _setting
 
     attrs = _rbm_attrs(kappa, alpha=alpha, batch_size=batch_size, k=k, n_runs=x0.shape[0])
     steps = np.asarray(steps, dtype=np.int64)
@@ -215,7 +215,7 @@ def test_diverged_dbm_replicas_are_reported():
 # ------------------------------------------------------------------------------ real RBM
 @pytest.mark.slow
 def test_real_rbm_recording():
-    from validation.rbm import train
+    from validation.training.rbm import train
 
     rec = train(150, n_steps=8000, n_v=4, n_h=4, record_every=100, rng=5, progress=False)
     d = dynamics(rec, rng=6)

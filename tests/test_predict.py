@@ -1,4 +1,5 @@
-"""Parameter-free predictions (validation.predict): formulas, DBM, comparisons, bad input."""
+"""Parameter-free predictions (validation.analyses.predict): formulas, DBM, comparisons,
+bad input."""
 
 import math
 
@@ -9,7 +10,7 @@ from scipy import stats as sps
 from fpsolve.analytic import sgd_stationary_variance
 from fpsolve.dbm import Record, simulate
 from fpsolve.models import lattice_scalar_spectrum, rbm_pcd_noise
-from validation.predict import (
+from validation.analyses.predict import (
     Prediction,
     PredictionComparison,
     Repulsion,
@@ -17,7 +18,7 @@ from validation.predict import (
     predict,
     repulsion,
 )
-from validation.recording import Recording
+from validation.data.recording import Recording
 
 PAIR_STD = math.sqrt(1.5 - math.pi / 4.0)  # labelled std of a Coulomb-gas pair / sigma
 
@@ -339,7 +340,7 @@ def test_real_rbm_widths_match_predictions():
     sigma_a / (distance to the nearest other group), about 0.14 here, which is the
     tolerance on top of 3 combined standard errors.
     """
-    from validation.rbm import train
+    from validation.training.rbm import train
 
     rec = train(300, n_steps=4000, alpha=0.1, batch_size=16, n_v=4, n_h=4, m2=4.0, mu2=12.0,
                 record_every=10, rng=7, progress=False)
@@ -360,7 +361,7 @@ def test_real_rbm_widths_match_predictions():
 def test_predicted_a_fit_tends_to_sqrt_2pi_over_sigma_h():
     # No chain correlation (k large: c = rho^(2k) ~ 0) and alpha -> 0 (discrete-map factor
     # 1 + O(alpha Omega)): every pair gives a = sqrt(2 pi)/sigma_h, so the spread vanishes.
-    from validation.predict import predicted_a_fit
+    from validation.analyses.predict import predicted_a_fit
 
     recs = [
         Recording(np.zeros((2, 1, 6)), np.zeros(1, np.int64),

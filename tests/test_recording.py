@@ -1,4 +1,4 @@
-"""Tests of validation.recording: the HDF5 schema, reader, writer, importer, resume."""
+"""Tests of validation.data.recording: the HDF5 schema, reader, writer, importer, resume."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fpsolve
-from validation import rbm
-from validation.recording import (
+from validation.data.recording import (
     FORMAT,
     FORMAT_VERSION,
     SchemaError,
@@ -25,6 +24,7 @@ from validation.recording import (
     read,
     write,
 )
+from validation.training import rbm
 
 SMALL = {"n_v": 4, "n_h": 3, "batch_size": 8, "k": 1, "progress": False}
 
@@ -198,7 +198,7 @@ def test_resume_rejects_a_foreign_generator_state(tmp_path, monkeypatch):
 WRITER = textwrap.dedent(
     """
     import sys, time
-    from validation import rbm
+    from validation.training import rbm
     rbm._CHUNK_STEPS = 20
 
     def slow(step):

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Execute ``fpsolve demo``."""
-    from validation.demo import run_demo
+    from validation.report.demo import run_demo
 
     report, validation = run_demo(
         args.output, quick=args.quick, n_runs=args.runs, seed=args.seed,

@@ -60,8 +60,8 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Execute ``fpsolve spectra``."""
-    from validation.checkpoints import FusedAttention, read_checkpoint
-    from validation.spectra import spectra_evolution, write_report
+    from validation.analyses.spectra import spectra_evolution, write_report
+    from validation.data.checkpoints import FusedAttention, read_checkpoint
 
     fused = None
     if args.fused:

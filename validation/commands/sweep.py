@@ -34,8 +34,8 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run ``fpsolve sweep``."""
-    from validation import rbm
     from validation.commands.train import training_kwargs
+    from validation.training import rbm
 
     if args.preset is not None:
         if args.alpha is not None or args.batch_size is not None:

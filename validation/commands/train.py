@@ -32,8 +32,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def training_kwargs(args) -> dict:
-    """The :func:`validation.rbm.train` keywords given by the shared options."""
-    from validation.rbm import PAPER_STEPS
+    """The :func:`validation.training.rbm.train` keywords given by the shared options."""
+    from validation.training.rbm import PAPER_STEPS
 
     return {
         "n_runs": args.runs,
@@ -80,7 +80,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run ``fpsolve train``."""
-    from validation import rbm
+    from validation.training import rbm
 
     progress = not args.no_progress
     if args.resume:

@@ -7,7 +7,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers) -> None:
     """Add the ``validate`` subcommand."""
-    from validation.pipeline import ANALYSES
+    from validation.report.pipeline import ANALYSES
 
     p = subparsers.add_parser(
         "validate",
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Execute ``fpsolve validate``."""
-    from validation.pipeline import validate
+    from validation.report.pipeline import validate
 
     result = validate(
         args.recordings, analyses=args.analyses, burn_in=args.burn_in, n_sigma=args.n_sigma,

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from fpsolve._validate import as_rng, check_finite_array, check_int, check_positive
 from fpsolve.analytic import (
     RATIO_MEAN_GOE,
     RATIO_MEAN_GSE,
@@ -47,6 +46,7 @@ from fpsolve.analytic import (
     spacing_ratios,
     wigner_surmise,
 )
+from fpsolve.checks import as_rng, check_finite_array, check_int, check_positive
 
 __all__ = [
     "MPFit",
@@ -1002,7 +1002,7 @@ def spectra_evolution(
     ----------
     checkpoints : sequence
         Items with ``iteration`` and ``matrices`` (a mapping name -> 2-D array),
-        e.g. from :func:`validation.checkpoints.read_checkpoint`, or
+        e.g. from :func:`validation.data.checkpoints.read_checkpoint`, or
         ``(iteration, mapping)`` pairs.
     group : "kind", "matrix" or callable, optional
         ``"kind"`` pools the heads of one layer and kind (the head index is

@@ -9,7 +9,7 @@ group, the mean spacing :math:`\langle S\rangle`, and compare them with the
 recording.
 
 Conventions.  Eigenvalue index ``a`` is matched to its target by
-:meth:`validation.recording.Recording.rbm_modes` (``x`` ascends while the
+:meth:`validation.data.recording.Recording.rbm_modes` (``x`` ascends while the
 learned modes :math:`\lambda_a = \mu^2 - \sigma_h^2 x_a` descend); drifts are
 in the ``"training"`` convention of :class:`fpsolve.models.RBMModel`, per unit
 of :math:`\alpha`,
@@ -42,11 +42,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fpsolve._dbm_kernels import _pcd_coupling, _rbm_drift
-from fpsolve._numba import jit
-from fpsolve._validate import as_rng, check_int
+from fpsolve.checks import as_rng, check_int
+from fpsolve.jit import jit
 from fpsolve.models import Modes, rbm_pcd_noise
-from validation.recording import Recording
-from validation.stats import Entry, effective_samples, run_jackknife
+from validation.analyses.stats import Entry, effective_samples, run_jackknife
+from validation.data.recording import Recording
 
 __all__ = [
     "REQUIRED_ATTRS",
@@ -673,7 +673,7 @@ def predict(
 
     Examples
     --------
-    >>> from validation.predict import predict
+    >>> from validation.analyses.predict import predict
     >>> attrs = dict(mu2=9.0, sigma_h=1.0, kappa=[4.0, 8.0], n_v=2, n_h=2,
     ...              alpha=0.1, batch_size=16, k=3)
     >>> p = predict(attrs, k=None, discrete_map=False)

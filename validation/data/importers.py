@@ -1,4 +1,5 @@
-r"""Importers: weight-matrix recordings of any model as :class:`~validation.recording.Recording`.
+r"""Importers: weight-matrix recordings of any model as
+:class:`~validation.data.recording.Recording`.
 
 A recording of another model (for example a teacher-student linear network)
 is a stack of weight matrices ``W[run, snapshot, M, N]``.  It is analysed
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from validation.recording import (
+from validation.data.recording import (
     Recording,
     SchemaError,
     _base_attrs,
@@ -108,7 +109,7 @@ def from_weights(
         Model kind (``attrs["model"]``).
     groups : array_like of int, shape (n,), optional
         One group label per mode (equal labels: degenerate modes), stored in
-        ``attrs["groups"]`` for :meth:`~validation.recording.Recording.mode_groups`.
+        ``attrs["groups"]`` for :meth:`~validation.data.recording.Recording.mode_groups`.
     provenance : str, optional
         Where the data come from.
 
@@ -213,7 +214,7 @@ def load_teacher_student(path, *, quantity: str = "singular") -> Recording:
     ------
     FileNotFoundError
         If ``path`` does not exist.
-    validation.recording.SchemaError
+    validation.data.recording.SchemaError
         If a key of :data:`TEACHER_STUDENT_KEYS` is missing or malformed (the
         message names the key and the file).
     ValueError

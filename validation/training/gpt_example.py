@@ -15,8 +15,8 @@ functions (``pip install 'fpsolve[torch]'``).
 
 Run::
 
-    python -m validation.gpt_example input.txt -o gpt-run            # 5000 iterations
-    python -m validation.gpt_example tiny.txt -o ci-run --iters 20 --every 10  # CI
+    python -m validation.training.gpt_example input.txt -o gpt-run            # 5000 iterations
+    python -m validation.training.gpt_example tiny.txt -o ci-run --iters 20 --every 10  # CI
 
 then ``fpsolve spectra gpt-run/checkpoints/*.pt -o gpt-run/spectra``.
 """
@@ -29,7 +29,7 @@ import os
 
 import numpy as np
 
-from fpsolve._validate import check_int, check_positive
+from fpsolve.checks import check_int, check_positive
 
 __all__ = ["ATTENTION_PATTERNS", "build_model", "main", "train_gpt"]
 
@@ -257,7 +257,7 @@ def _train(
 def main(argv=None) -> int:
     """Command line: train, then run the spectra analysis on the checkpoints."""
     p = argparse.ArgumentParser(
-        prog="python -m validation.gpt_example",
+        prog="python -m validation.training.gpt_example",
         description="Train the talk's character-level GPT on TEXT and analyse its spectra.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -278,8 +278,8 @@ def main(argv=None) -> int:
         rng=args.seed,
         progress=not args.no_progress,
     )
-    from validation.checkpoints import read_checkpoint
-    from validation.spectra import spectra_evolution, write_report
+    from validation.analyses.spectra import spectra_evolution, write_report
+    from validation.data.checkpoints import read_checkpoint
 
     cks = [read_checkpoint(q, patterns=list(ATTENTION_PATTERNS)) for q in paths]
     evo = spectra_evolution(

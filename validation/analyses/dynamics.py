@@ -8,7 +8,7 @@ They are compared with
 (a) the DBM ensemble, started from the recorded initial eigenvalues of each
     run and recorded at the recording's steps.  For Gaussian-RBM recordings
     (no ``modes`` or ``gt2`` given) it is the eigenvalue map of
-    :func:`validation.predict.predict`: the RBM drift in the ``"training"``
+    :func:`validation.analyses.predict.predict`: the RBM drift in the ``"training"``
     convention (drift per unit :math:`\alpha`,
     :math:`K = 2\sigma_h^2 x(1/\kappa - 1/(\mu^2 - \sigma_h^2 x))`), the PCD noise
     and pair coupling :math:`\tilde G_{ab}(x)` of
@@ -61,10 +61,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fpsolve._validate import as_rng, check_finite_array, check_int
+from fpsolve.checks import as_rng, check_finite_array, check_int
 from fpsolve.models import Model, Modes, RBMModel, rbm_pcd_noise
-from validation.recording import Recording
-from validation.stats import Entry, run_jackknife
+from validation.analyses.stats import Entry, run_jackknife
+from validation.data.recording import Recording
 
 __all__ = ["ANALYSIS", "Dynamics", "dynamics"]
 
@@ -421,7 +421,8 @@ class Dynamics:
 def _check_recording(recording) -> Recording:
     if not isinstance(recording, Recording):
         raise TypeError(
-            f"recording must be a validation.recording.Recording, got {type(recording).__name__}"
+            f"recording must be a validation.data.recording.Recording, "
+            f"got {type(recording).__name__}"
         )
     r, s, _ = recording.eigenvalues.shape
     if s < _MIN_SNAPSHOTS:
@@ -737,7 +738,7 @@ def dynamics(
     1/(\mu^2 - \sigma_h^2 x))`).  The DBM ensemble (module docstring) starts
     from the recorded initial eigenvalues (each run's start used by
     ``n_replicas / R`` replicas): for RBM recordings the eigenvalue map of
-    :func:`validation.predict.predict` with state-dependent PCD noise, otherwise
+    :func:`validation.analyses.predict.predict` with state-dependent PCD noise, otherwise
     the SGD map of :func:`fpsolve.dbm.simulate_sgd` with constant ``gt2``.
     The one-mode FPE :math:`\partial_t P = \partial_x[(g_a^2\partial_x - K_a)P]`
     of each index starts from the recorded initial values of that index,
@@ -847,8 +848,8 @@ def dynamics(
         )
     )
     if dbm and rbm_map:
-        from validation.predict import _paths
-        from validation.predict import _setting as _rbm_setting
+        from validation.analyses.predict import _paths
+        from validation.analyses.predict import _setting as _rbm_setting
 
         sim, div, _ = _paths(
             _rbm_setting(rec, "auto"), np.tile(x0, (n_replicas // n_runs, 1)), rel,

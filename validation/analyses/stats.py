@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from fpsolve._validate import check_int, check_positive
 from fpsolve.analytic import Estimate
+from fpsolve.checks import check_int, check_positive
 
 __all__ = [
     "N_SIGMA",

@@ -1,10 +1,10 @@
 r"""Every comparison of recorded dynamics with theory, in one call.
 
-:func:`validate` runs the analyses of :mod:`validation.compare`,
-:mod:`validation.predict` and :mod:`validation.dynamics` on one or more
+:func:`validate` runs the analyses of :mod:`validation.analyses.compare`,
+:mod:`validation.analyses.predict` and :mod:`validation.analyses.dynamics` on one or more
 recordings and returns a :class:`Validation`: for every prediction of the
 theory the measured value with its error, the predicted value and a verdict
-(:func:`validation.stats.verdict`: agreement within ``n_sigma`` combined standard
+(:func:`validation.analyses.stats.verdict`: agreement within ``n_sigma`` combined standard
 errors), plus the figures.  :meth:`Validation.write` produces ``report.html``
 (self-contained), one PNG per figure and ``results.json``.
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fpsolve._validate import as_rng, check_positive
-from validation.recording import Recording, read
-from validation.stats import N_SIGMA, Entry
+from fpsolve.checks import as_rng, check_positive
+from validation.analyses.stats import N_SIGMA, Entry
+from validation.data.recording import Recording, read
 
 __all__ = ["ANALYSES", "Section", "Validation", "validate"]
 
@@ -228,7 +228,7 @@ class Validation:
 
         Returns the path of ``report.html``.
         """
-        from validation.report import write_report
+        from validation.report.html import write_report
 
         return write_report(self, directory, progress=progress)
 
@@ -240,7 +240,7 @@ class Validation:
 
 
 def _recording_summary(label: str, rec: Recording) -> dict:
-    from validation.stats import _plain
+    from validation.analyses.stats import _plain
 
     keys = ("model", "alpha", "batch_size", "noise", "n_v", "n_h", "mu2", "sigma_h", "k")
     out = {"label": label, "path": None if rec.path is None else str(rec.path)}
@@ -314,13 +314,13 @@ def validate(
     Parameters
     ----------
     recordings : Recording, path, or sequence of them
-        Recordings (:mod:`validation.recording`; other formats via
-        :mod:`validation.importers`).
+        Recordings (:mod:`validation.data.recording`; other formats via
+        :mod:`validation.data.importers`).
     analyses : sequence of str, optional
         Subset of :data:`ANALYSES` keys to run (default all that apply).
     groups : sequence of sequence of int, optional
         Degenerate groups of eigenvalue indices, overriding
-        :meth:`Recording.mode_groups <validation.recording.Recording.mode_groups>`.
+        :meth:`Recording.mode_groups <validation.data.recording.Recording.mode_groups>`.
     burn_in : int, optional
         Snapshots with ``step < burn_in`` are excluded from stationary
         statistics (default: the first half of the recorded steps).
@@ -343,7 +343,7 @@ def validate(
     >>> result = validate(["alpha0.1_B16.h5", "alpha0.1_B32.h5"], rng=1)  # doctest: +SKIP
     >>> result.write("report")                              # doctest: +SKIP
     """
-    from validation import compare, dynamics, predict
+    from validation.analyses import compare, dynamics, predict
 
     if isinstance(recordings, (Recording, str, os.PathLike)):
         recordings = [recordings]

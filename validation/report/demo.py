@@ -20,14 +20,14 @@ _QUICK_SETTINGS = ({"alpha": 0.1, "batch_size": 8}, {"alpha": 0.1, "batch_size":
 
 
 def demo_grid(*, quick: bool = False, n_runs: int | None = None, time_span=None) -> list[dict]:
-    r"""The settings of the demo sweep, as :func:`validation.rbm.sweep` takes them.
+    r"""The settings of the demo sweep, as :func:`validation.training.rbm.sweep` takes them.
 
     Each setting of :data:`DEMO_SETTINGS` (quick: two of them) trains ``n_runs``
     runs (default 200, quick 40) for the same training time
     :math:`t = \alpha\,n_{steps}` (``time_span``, default 1200, quick 300), with
     60 snapshots, into the file ``alpha{alpha}_B{batch_size}.h5``.
     """
-    from fpsolve._validate import check_int, check_positive
+    from fpsolve.checks import check_int, check_positive
 
     n_runs = check_int("n_runs", (40 if quick else 200) if n_runs is None else n_runs, minimum=10)
     span = check_positive("time_span", (300.0 if quick else 1200.0) if time_span is None
@@ -87,8 +87,8 @@ def run_demo(
     validation : Validation
         The result of :func:`validation.validate`.
     """
-    from validation import rbm
-    from validation.pipeline import validate
+    from validation.report.pipeline import validate
+    from validation.training import rbm
 
     grid = demo_grid(quick=quick, n_runs=n_runs, time_span=time_span)
     out = Path(directory)

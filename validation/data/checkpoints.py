@@ -1,4 +1,4 @@
-r"""Readers of weight-matrix checkpoints for :mod:`validation.spectra`.
+r"""Readers of weight-matrix checkpoints for :mod:`validation.analyses.spectra`.
 
 Two formats:
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fpsolve._validate import check_int
+from fpsolve.checks import check_int
 
 __all__ = [
     "Checkpoint",

@@ -61,12 +61,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fpsolve import _xoshiro
-from fpsolve._validate import check_int, check_positive
+from fpsolve import streams as _streams
+from fpsolve.checks import check_int, check_positive
 from fpsolve.models import lattice_scalar_spectrum
-from validation import recording as _rec
-from validation._rbm_kernels import _train_run
-from validation.recording import Recording
+from validation.data import recording as _rec
+from validation.data.recording import Recording
+from validation.training._kernels import _train_run
 
 __all__ = [
     "PAPER_STEPS",
@@ -152,7 +152,7 @@ def run_stream(seed: int, run: int) -> np.ndarray:
     """
     seed = check_int("seed", seed, minimum=0)
     run = check_int("run", run, minimum=0)
-    return _xoshiro.stream(np.random.SeedSequence(seed, spawn_key=(run,)))
+    return _streams.stream(np.random.SeedSequence(seed, spawn_key=(run,)))
 
 
 def _as_seed(rng) -> int:
@@ -275,7 +275,7 @@ class _Config:
 def _initial_state(cfg: _Config):
     """Per-run streams ``(n_runs, 4)``, initial weights and chains (chains = ones)."""
     streams = np.stack([run_stream(cfg.seed, cfg.first_run + r) for r in range(cfg.n_runs)])
-    w = np.stack([cfg.w_sigma * _xoshiro.normals(s, (cfg.n_v, cfg.n_h)) for s in streams])
+    w = np.stack([cfg.w_sigma * _streams.normals(s, (cfg.n_v, cfg.n_h)) for s in streams])
     s2 = cfg.sigma_h**2
     top = _rec.eigenvalues_of(w)[:, -1]
     bad = np.nonzero(cfg.mu2 - s2 * top <= 0)[0]
@@ -498,7 +498,7 @@ def train(
 
     Examples
     --------
-    >>> from validation.rbm import train
+    >>> from validation.training.rbm import train
     >>> rec = train(2, n_steps=200, record_every=100, rng=1, progress=False)
     >>> rec.eigenvalues.shape, rec.steps.tolist()
     ((2, 3, 10), [0, 100, 200])
@@ -822,7 +822,7 @@ def grid(**axes) -> list[dict]:
 
     Examples
     --------
-    >>> from validation.rbm import grid
+    >>> from validation.training.rbm import grid
     >>> grid(alpha=[0.1, 0.05], batch_size=[16])
     [{'alpha': 0.1, 'batch_size': 16}, {'alpha': 0.05, 'batch_size': 16}]
     """

@@ -1,7 +1,7 @@
 r"""Measured statistics of recorded eigenvalue dynamics, with errors, against the theory.
 
 Four analyses, each a function returning a frozen result with ``.entries()``
-(every number as a :class:`validation.stats.Entry`: measured value, error,
+(every number as a :class:`validation.analyses.stats.Entry`: measured value, error,
 prediction where the theory makes one, verdict, effective sample size) and
 ``.plot(ax=None)`` (returns the matplotlib Figure):
 
@@ -23,7 +23,7 @@ prediction where the theory makes one, verdict, effective sample size) and
 Statistics (the same in every analysis)
 ---------------------------------------
 Independent training runs are the unit: every error is a jackknife over runs
-(:func:`validation.stats.run_jackknife`, at most 100 delete-a-block replicas)
+(:func:`validation.analyses.stats.run_jackknife`, at most 100 delete-a-block replicas)
 of the full statistic computed from all selected snapshots of the remaining
 runs, so correlations between snapshots of one run are accounted for.  When
 ``T`` snapshots per run are used, an autocorrelation time :math:`\tau` in
@@ -31,7 +31,7 @@ snapshot units gives the number of effectively independent samples
 :math:`n_{eff} = R\,T/\tau`, reported with every entry (with one snapshot,
 :math:`n_{eff} = R`).  :math:`\tau` is the larger of the integrated
 autocorrelation time of the per-run series
-(:func:`validation.stats.autocorrelation_time`, Sokal's window) and the
+(:func:`validation.analyses.stats.autocorrelation_time`, Sokal's window) and the
 blocking estimate :math:`T\,\mathrm{Var}(\bar x_{run})/\mathrm{Var}(x)` with whole
 runs as blocks (which sees correlations longer than a run, e.g. a run that has
 not moved between snapshots), and lies in ``[1, T]``.  Analyses need at least
@@ -63,8 +63,8 @@ from fpsolve.analytic import (
     two_mode_density,
     wigner_surmise,
 )
-from validation.recording import Recording, _check_finite_snapshots
-from validation.stats import Entry, autocorrelation_time, run_jackknife
+from validation.analyses.stats import Entry, autocorrelation_time, run_jackknife
+from validation.data.recording import Recording, _check_finite_snapshots
 
 __all__ = [
     "KS_SIGNIFICANCE",
@@ -100,7 +100,7 @@ def _check_recording(rec, name: str = "rec") -> np.ndarray:
     """The eigenvalue array of a usable recording (type, shape, runs, finiteness)."""
     if not isinstance(rec, Recording):
         raise TypeError(
-            f"{name} must be a validation.recording.Recording, got {type(rec).__name__}"
+            f"{name} must be a validation.data.recording.Recording, got {type(rec).__name__}"
         )
     eig = np.asarray(rec.eigenvalues, dtype=np.float64)
     if eig.ndim != 3 or 0 in eig.shape:
@@ -200,7 +200,7 @@ def _tau(series: np.ndarray) -> float:
     r"""Autocorrelation time of ``series[R, T]`` in snapshots, between 1 and ``T``.
 
     The larger of the integrated autocorrelation time
-    (:func:`validation.stats.autocorrelation_time`, which measures
+    (:func:`validation.analyses.stats.autocorrelation_time`, which measures
     fluctuations about each run's own mean) and the blocking estimate with
     whole runs as blocks, :math:`T\,\mathrm{Var}(\bar x_{run})/\mathrm{Var}(x)`,
     which also sees correlations longer than the run (a series constant in

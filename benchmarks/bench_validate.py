@@ -72,8 +72,10 @@ def main() -> None:
     width = max(map(len, times))
     for name, s in times.items():
         print(f"{name:<{width}}  {s:8.1f} s")
-    print(f"{'main job total':<{width}}  {total:8.1f} s   budget {BUDGET_S:.0f} s, "
-          f"ratio budget/total = {BUDGET_S / total:.2f}")
+    print(
+        f"{'main job total':<{width}}  {total:8.1f} s   budget {BUDGET_S:.0f} s, "
+        f"ratio budget/total = {BUDGET_S / total:.2f}"
+    )
 
 
 if __name__ == "__main__":

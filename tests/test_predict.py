@@ -70,8 +70,7 @@ def test_discrete_map_factor():
     cont = predict(attrs, discrete_map=False)
     disc = predict(attrs)
     modes = Recording(np.zeros((1, 1, 4)), np.zeros(1, dtype=np.int64), attrs).rbm_modes()
-    np.testing.assert_allclose(disc.width**2 * (1 - 0.1 * modes.omega), cont.width**2,
-                               rtol=1e-12)
+    np.testing.assert_allclose(disc.width**2 * (1 - 0.1 * modes.omega), cont.width**2, rtol=1e-12)
     # check the factor on the AR(1) process itself (exact stationary variance of the map)
     a, noise_var = 1 - 0.2 * modes.omega, 2 * 0.2**2 * rbm_pcd_noise(modes, k=3).gt2 / 64
     np.testing.assert_allclose(disc.width**2, noise_var / (1 - a**2), rtol=1e-12)
@@ -163,9 +162,17 @@ def test_dbm_matches_fpsolve_simulate_with_fixed_coupling():
     modes = Recording(np.zeros((1, 1, 4)), np.zeros(1, dtype=np.int64), attrs).rbm_modes()
     noise = rbm_pcd_noise(modes)
     n_steps = p.params["n_steps"]
-    res = simulate(modes, alpha * noise.gt2 / batch, dt=alpha, n_steps=n_steps,
-                   n_replicas=128, scheme="safe", coupling=alpha * noise.coupling / batch,
-                   record=Record(burn_in=p.params["burn_in"]), rng=3)
+    res = simulate(
+        modes,
+        alpha * noise.gt2 / batch,
+        dt=alpha,
+        n_steps=n_steps,
+        n_replicas=128,
+        scheme="safe",
+        coupling=alpha * noise.coupling / batch,
+        record=Record(burn_in=p.params["burn_in"]),
+        rng=3,
+    )
     z = _bonferroni(8)
     err_mean = math.sqrt(2) * p.mean_x_error  # the two runs have the same sample sizes
     assert np.all(np.abs(res.mean - p.mean_x) <= z * err_mean)
@@ -181,10 +188,27 @@ def test_simulate_coupling_is_per_unit_time():
 
     modes = Modes.harmonic([1.0, 1.0, 1.0], [0.0, 3.0, 6.0])
     alpha, batch, gt2 = 0.05, 8, 0.5
-    a = simulate_sgd(modes, alpha=alpha, batch_size=batch, gt2=gt2, x0=[0, 3, 6],
-                     n_steps=500, n_replicas=16, rng=4)
-    b = simulate(modes, alpha * gt2 / batch, [0, 3, 6], dt=alpha, n_steps=500, n_replicas=16,
-                 scheme="em", coupling=np.full((3, 3), alpha * gt2 / batch), rng=4)
+    a = simulate_sgd(
+        modes,
+        alpha=alpha,
+        batch_size=batch,
+        gt2=gt2,
+        x0=[0, 3, 6],
+        n_steps=500,
+        n_replicas=16,
+        rng=4,
+    )
+    b = simulate(
+        modes,
+        alpha * gt2 / batch,
+        [0, 3, 6],
+        dt=alpha,
+        n_steps=500,
+        n_replicas=16,
+        scheme="em",
+        coupling=np.full((3, 3), alpha * gt2 / batch),
+        rng=4,
+    )
     np.testing.assert_array_equal(a.x, b.x)
 
 
@@ -342,8 +366,19 @@ def test_real_rbm_widths_match_predictions():
     """
     from validation.training.rbm import train
 
-    rec = train(300, n_steps=4000, alpha=0.1, batch_size=16, n_v=4, n_h=4, m2=4.0, mu2=12.0,
-                record_every=10, rng=7, progress=False)
+    rec = train(
+        300,
+        n_steps=4000,
+        alpha=0.1,
+        batch_size=16,
+        n_v=4,
+        n_h=4,
+        m2=4.0,
+        mu2=12.0,
+        record_every=10,
+        rng=7,
+        progress=False,
+    )
     for method in ("small_noise", "dbm"):
         pred = predict(rec, method=method, rng=3)
         cmp = compare_predictions(rec, pred, burn_in=2000)

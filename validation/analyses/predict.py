@@ -121,8 +121,9 @@ def _setting(source, k) -> _Setting:
         )
     alpha = float(attrs["alpha"])
     if not (math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"attrs['alpha'] must be > 0 (a stationary state needs training), "
-                         f"got {alpha!r}")
+        raise ValueError(
+            f"attrs['alpha'] must be > 0 (a stationary state needs training), got {alpha!r}"
+        )
     batch_size = check_int("attrs['batch_size']", attrs["batch_size"], minimum=1)
     if k == "auto":
         if "k" not in attrs:
@@ -283,8 +284,27 @@ def _jacobi_eigenvalues(a, out):
 
 
 @jit
-def _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, gen,
-              g, factor, a, drift, eta, trial, counters):
+def _map_step(
+    x,
+    kappa,
+    mu2,
+    s,
+    alpha,
+    ab,
+    inv_b,
+    k,
+    n_extra,
+    second_order,
+    near,
+    gen,
+    g,
+    factor,
+    a,
+    drift,
+    eta,
+    trial,
+    counters,
+):
     """One step of the eigenvalue map in place; False (x untouched) if it leaves the domain."""
     n = x.shape[0]
     _pcd_coupling(x, mu2, s, k, g, factor)
@@ -302,8 +322,11 @@ def _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near
             for j in range(n):
                 if j != i:
                     pair += g[i, j] / (x[i] - x[j])
-            trial[i] = x[i] + alpha * (drift[i] + ab * pair) + alpha * math.sqrt(
-                2.0 * inv_b * g[i, i]) * eta[i]
+            trial[i] = (
+                x[i]
+                + alpha * (drift[i] + ab * pair)
+                + alpha * math.sqrt(2.0 * inv_b * g[i, i]) * eta[i]
+            )
         for i in range(n - 1):
             if not trial[i + 1] > trial[i]:
                 exact = True
@@ -326,8 +349,28 @@ def _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near
 
 
 @jit
-def _dbm_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, n_steps,
-                burn_in, pi, pj, gen, sum_x, sum_x2, sum_s, counters):
+def _dbm_kernel(
+    x0,
+    kappa,
+    mu2,
+    s,
+    alpha,
+    ab,
+    inv_b,
+    k,
+    n_extra,
+    second_order,
+    near,
+    n_steps,
+    burn_in,
+    pi,
+    pj,
+    gen,
+    sum_x,
+    sum_x2,
+    sum_s,
+    counters,
+):
     n_rep, n = x0.shape
     g = np.empty((n, n))
     factor = np.empty((n, n))
@@ -338,8 +381,27 @@ def _dbm_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, n
     for r in range(n_rep):
         x = x0[r].copy()
         for step in range(n_steps):
-            if not _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near,
-                             gen, g, factor, a, drift, eta, trial, counters):
+            if not _map_step(
+                x,
+                kappa,
+                mu2,
+                s,
+                alpha,
+                ab,
+                inv_b,
+                k,
+                n_extra,
+                second_order,
+                near,
+                gen,
+                g,
+                factor,
+                a,
+                drift,
+                eta,
+                trial,
+                counters,
+            ):
                 return
             if step >= burn_in:
                 for i in range(n):
@@ -350,8 +412,9 @@ def _dbm_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, n
 
 
 @jit
-def _paths_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, snaps,
-                  gen, out, counters):
+def _paths_kernel(
+    x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, snaps, gen, out, counters
+):
     """Iterate from ``x0`` and store the state at the steps ``snaps`` (ascending) in ``out``."""
     n = x0.shape[0]
     g = np.empty((n, n))
@@ -368,8 +431,27 @@ def _paths_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order,
             out[j] = x
             j += 1
             continue
-        if not _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near,
-                         gen, g, factor, a, drift, eta, trial, counters):
+        if not _map_step(
+            x,
+            kappa,
+            mu2,
+            s,
+            alpha,
+            ab,
+            inv_b,
+            k,
+            n_extra,
+            second_order,
+            near,
+            gen,
+            g,
+            factor,
+            a,
+            drift,
+            eta,
+            trial,
+            counters,
+        ):
             return False
         step += 1
     return True
@@ -392,15 +474,26 @@ def _paths(st: _Setting, x0, snapshot_steps, *, second_order=True, rng=None, pro
     gens = as_rng(rng).spawn(x0.shape[0])
     for r in tqdm(range(x0.shape[0]), disable=not progress, unit="replica", desc="rbm map"):
         diverged[r] = not _paths_kernel(
-            x0[r], st.kappa, st.mu2, st.s, st.alpha, st.ab, 1.0 / st.batch_size,
-            0 if st.k is None else st.k, float(st.n_v - st.n_h), bool(second_order), 2.0,
-            snaps, gens[r], out[r], counters,
+            x0[r],
+            st.kappa,
+            st.mu2,
+            st.s,
+            st.alpha,
+            st.ab,
+            1.0 / st.batch_size,
+            0 if st.k is None else st.k,
+            float(st.n_v - st.n_h),
+            bool(second_order),
+            2.0,
+            snaps,
+            gens[r],
+            out[r],
+            counters,
         )
     return out, diverged, int(counters[0])
 
 
-def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_map, rng,
-         progress):
+def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_map, rng, progress):
     modes = st.modes
     n = modes.n_modes
     tau = 1.0 / (st.alpha * modes.omega.min())
@@ -436,9 +529,26 @@ def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_m
         sl = slice(r, r + 1)
         before = counters[1]
         _dbm_kernel(
-            x0[sl], st.kappa, st.mu2, st.s, st.alpha, st.ab, 1.0 / st.batch_size,
-            0 if st.k is None else st.k, float(st.n_v - st.n_h), bool(second_order), 2.0,
-            n_steps, burn_in, pi, pj, gens[r], sum_x[sl], sum_x2[sl], sum_s[sl], counters,
+            x0[sl],
+            st.kappa,
+            st.mu2,
+            st.s,
+            st.alpha,
+            st.ab,
+            1.0 / st.batch_size,
+            0 if st.k is None else st.k,
+            float(st.n_v - st.n_h),
+            bool(second_order),
+            2.0,
+            n_steps,
+            burn_in,
+            pi,
+            pj,
+            gens[r],
+            sum_x[sl],
+            sum_x2[sl],
+            sum_s[sl],
+            counters,
         )
         diverged[r] = counters[1] > before
     if diverged.sum() > n_replicas // 2:
@@ -531,8 +641,11 @@ class Prediction:
 
     def entries(self) -> list[Entry]:
         """Every predicted number as an entry without a verdict (analysis ``"prediction"``)."""
-        ctx = {"method": self.method, "alpha": self.params["alpha"],
-               "batch_size": self.params["batch_size"]}
+        ctx = {
+            "method": self.method,
+            "alpha": self.params["alpha"],
+            "batch_size": self.params["batch_size"],
+        }
         out = []
         for a in range(len(self.kappa)):
             for name, val, err in (
@@ -540,11 +653,28 @@ class Prediction:
                 ("lambda", self.learned, self.learned_error),
                 ("std x", self.std, self.std_error),
             ):
-                out.append(Entry.compare("prediction", f"{name} mode {a}", val[a], err[a],
-                                         mode=a, kappa=self.kappa[a], **ctx))
+                out.append(
+                    Entry.compare(
+                        "prediction",
+                        f"{name} mode {a}",
+                        val[a],
+                        err[a],
+                        mode=a,
+                        kappa=self.kappa[a],
+                        **ctx,
+                    )
+                )
         for p, pair in enumerate(self.pairs):
-            out.append(Entry.compare("prediction", f"<S> pair {pair}", self.spacing[p],
-                                     self.spacing_error[p], pair=pair, **ctx))
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"<S> pair {pair}",
+                    self.spacing[p],
+                    self.spacing_error[p],
+                    pair=pair,
+                    **ctx,
+                )
+            )
         return out
 
     def plot(self, ax=None):
@@ -556,8 +686,14 @@ class Prediction:
         else:
             fig = ax.figure
         idx = np.arange(len(self.kappa))
-        ax.errorbar(idx, self.mean_x, yerr=self.std, fmt="o", capsize=3,
-                    label=f"{self.method}: mean $\\pm$ std")
+        ax.errorbar(
+            idx,
+            self.mean_x,
+            yerr=self.std,
+            fmt="o",
+            capsize=3,
+            label=f"{self.method}: mean $\\pm$ std",
+        )
         ax.plot(idx, self.x_stable, "k_", ms=14, label="fixed point $x_s$")
         ax.set_xlabel("eigenvalue index $a$")
         ax.set_ylabel("$x_a$")
@@ -686,9 +822,15 @@ def predict(
     mean_x, std, width, spacing, shift = _small_noise(st, discrete_map)
     zeros = np.zeros_like(mean_x)
     params = {
-        "mu2": st.mu2, "sigma_h2": st.s, "n_v": st.n_v, "n_h": st.n_h,
-        "alpha": st.alpha, "batch_size": st.batch_size, "k": st.k,
-        "second_order": bool(second_order), "discrete_map": bool(discrete_map),
+        "mu2": st.mu2,
+        "sigma_h2": st.s,
+        "n_v": st.n_v,
+        "n_h": st.n_h,
+        "alpha": st.alpha,
+        "batch_size": st.batch_size,
+        "k": st.k,
+        "second_order": bool(second_order),
+        "discrete_map": bool(discrete_map),
     }
     if not second_order:
         shift = shift - st.ab * _second_order_drift(st, st.modes.x_stable) / st.modes.omega
@@ -697,8 +839,14 @@ def predict(
         mean_err, std_err, sp_err = zeros, zeros, np.zeros_like(spacing)
     else:
         mean, sd, (spacing, sp_err), run = _dbm(
-            st, n_replicas=n_replicas, n_steps=n_steps, burn_in=burn_in,
-            second_order=second_order, discrete_map=discrete_map, rng=rng, progress=progress,
+            st,
+            n_replicas=n_replicas,
+            n_steps=n_steps,
+            burn_in=burn_in,
+            second_order=second_order,
+            discrete_map=discrete_map,
+            rng=rng,
+            progress=progress,
         )
         mean_x, mean_err = np.asarray(mean.value), np.asarray(mean.error)
         std, std_err = np.asarray(sd.value), np.asarray(sd.error)
@@ -762,8 +910,16 @@ def _measure(ev: np.ndarray, pairs):
     else:
         sp_v = sp_e = sp_n = np.zeros(0)
     n_eff = np.array([effective_samples(ev[:, :, a]) for a in range(ev.shape[2])])
-    return (np.asarray(mean.value), np.asarray(mean.error), np.asarray(std.value),
-            np.asarray(std.error), sp_v, sp_e, n_eff, sp_n)
+    return (
+        np.asarray(mean.value),
+        np.asarray(mean.error),
+        np.asarray(std.value),
+        np.asarray(std.error),
+        sp_v,
+        sp_e,
+        n_eff,
+        sp_n,
+    )
 
 
 def _check_match(recording: Recording, prediction: Prediction):
@@ -784,8 +940,9 @@ def _check_match(recording: Recording, prediction: Prediction):
                 f"has {key}={val!r}"
             )
     if not np.allclose(st.kappa, prediction.kappa, rtol=1e-12, atol=0.0):
-        raise ValueError(f"prediction targets {prediction.kappa} differ from the recording's "
-                         f"{st.kappa}")
+        raise ValueError(
+            f"prediction targets {prediction.kappa} differ from the recording's {st.kappa}"
+        )
     return st
 
 
@@ -847,28 +1004,81 @@ class PredictionComparison:
         out = []
         for a in range(len(self.mean_x)):
             c = {**ctx, "mode": a, "kappa": p.kappa[a]}
-            out.append(Entry.compare("prediction", f"mean x mode {a}", self.mean_x[a],
-                                     self.mean_x_error[a], p.mean_x[a], p.mean_x_error[a],
-                                     n_eff=self.n_eff[a], **c))
-            out.append(Entry.compare("prediction", f"lambda mode {a}", self.learned[a],
-                                     self.learned_error[a], p.learned[a], p.learned_error[a],
-                                     n_eff=self.n_eff[a], **c))
-            out.append(Entry.compare("prediction", f"std x mode {a}", self.std[a],
-                                     self.std_error[a], p.std[a], p.std_error[a],
-                                     n_eff=self.n_eff[a], **c))
-            out.append(Entry.compare("prediction", f"std ratio mode {a}", self.std_ratio[a],
-                                     self.std_ratio_error[a], 1.0, 0.0,
-                                     n_eff=self.n_eff[a], **c))
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"mean x mode {a}",
+                    self.mean_x[a],
+                    self.mean_x_error[a],
+                    p.mean_x[a],
+                    p.mean_x_error[a],
+                    n_eff=self.n_eff[a],
+                    **c,
+                )
+            )
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"lambda mode {a}",
+                    self.learned[a],
+                    self.learned_error[a],
+                    p.learned[a],
+                    p.learned_error[a],
+                    n_eff=self.n_eff[a],
+                    **c,
+                )
+            )
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"std x mode {a}",
+                    self.std[a],
+                    self.std_error[a],
+                    p.std[a],
+                    p.std_error[a],
+                    n_eff=self.n_eff[a],
+                    **c,
+                )
+            )
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"std ratio mode {a}",
+                    self.std_ratio[a],
+                    self.std_ratio_error[a],
+                    1.0,
+                    0.0,
+                    n_eff=self.n_eff[a],
+                    **c,
+                )
+            )
         index = {pair: q for q, pair in enumerate(p.pairs)}
         for q, pair in enumerate(self.pairs):
             c = {**ctx, "pair": pair, "kappa": p.kappa[pair[0]]}
-            out.append(Entry.compare("prediction", f"<S> pair {pair}", self.spacing[q],
-                                     self.spacing_error[q], p.spacing[index[pair]],
-                                     p.spacing_error[index[pair]],
-                                     n_eff=self.spacing_n_eff[q], **c))
-            out.append(Entry.compare("prediction", f"<S> ratio pair {pair}",
-                                     self.spacing_ratio[q], self.spacing_ratio_error[q], 1.0,
-                                     0.0, n_eff=self.spacing_n_eff[q], **c))
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"<S> pair {pair}",
+                    self.spacing[q],
+                    self.spacing_error[q],
+                    p.spacing[index[pair]],
+                    p.spacing_error[index[pair]],
+                    n_eff=self.spacing_n_eff[q],
+                    **c,
+                )
+            )
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"<S> ratio pair {pair}",
+                    self.spacing_ratio[q],
+                    self.spacing_ratio_error[q],
+                    1.0,
+                    0.0,
+                    n_eff=self.spacing_n_eff[q],
+                    **c,
+                )
+            )
         return out
 
     def plot(self, ax=None):
@@ -883,17 +1093,25 @@ class PredictionComparison:
         else:
             fig = ax.figure
         idx = np.arange(len(self.std_ratio))
-        ax.errorbar(idx, self.std_ratio, yerr=self.std_ratio_error, fmt="o", capsize=3,
-                    label="std $x_a$")
+        ax.errorbar(
+            idx, self.std_ratio, yerr=self.std_ratio_error, fmt="o", capsize=3, label="std $x_a$"
+        )
         if len(self.pairs):
             centre = np.array([(i + j) / 2.0 for i, j in self.pairs])
-            ax.errorbar(centre, self.spacing_ratio, yerr=self.spacing_ratio_error, fmt="s",
-                        capsize=3, label=r"$\langle S\rangle$ pair")
+            ax.errorbar(
+                centre,
+                self.spacing_ratio,
+                yerr=self.spacing_ratio_error,
+                fmt="s",
+                capsize=3,
+                label=r"$\langle S\rangle$ pair",
+            )
         ax.axhline(1.0, color="0.4", lw=0.8)
         ax.set_xlabel("eigenvalue index $a$")
         ax.set_ylabel("measured / predicted")
-        ax.set_title(f"{self.prediction.method}, $\\alpha/|B|$ = "
-                     f"{self.prediction.alpha_over_b:.3g}")
+        ax.set_title(
+            f"{self.prediction.method}, $\\alpha/|B|$ = {self.prediction.alpha_over_b:.3g}"
+        )
         ax.legend(fontsize="small")
         return fig
 
@@ -946,8 +1164,10 @@ def compare_predictions(
         pairs = _pairs(tuple(tuple(int(i) for i in g) for g in groups))
         unknown = [pr for pr in pairs if pr not in prediction.pairs]
         if unknown:
-            raise ValueError(f"groups give pairs {unknown} that the prediction does not have "
-                             f"(it has {list(prediction.pairs)})")
+            raise ValueError(
+                f"groups give pairs {unknown} that the prediction does not have "
+                f"(it has {list(prediction.pairs)})"
+            )
     ev, burn = _stationary(recording, burn_in)
     mean, mean_e, std, std_e, sp, sp_e, n_eff, sp_n = _measure(ev, pairs)
     index = {pair: q for q, pair in enumerate(prediction.pairs)}
@@ -976,8 +1196,13 @@ def compare_predictions(
         spacing_ratio_error=sp_re,
         learned_ratio=l_r,
         learned_ratio_error=l_re,
-        params={"method": prediction.method, "alpha": st.alpha, "batch_size": st.batch_size,
-                "k": prediction.params["k"], "burn_in": burn},
+        params={
+            "method": prediction.method,
+            "alpha": st.alpha,
+            "batch_size": st.batch_size,
+            "k": prediction.params["k"],
+            "burn_in": burn,
+        },
     )
 
 
@@ -1018,11 +1243,18 @@ class Repulsion:
         """One entry per setting and mode: measured vs predicted :math:`\\lambda/\\kappa`."""
         return [
             Entry.compare(
-                "repulsion", f"lambda/kappa mode {a}", self.measured[s, a],
-                self.measured_error[s, a], self.predicted[s, a],
-                self.predicted_error[s, a], n_eff=self.n_eff[s, a], mode=a,
-                kappa=self.kappa[a], alpha=self.params["alpha"][s],
-                batch_size=self.params["batch_size"][s], method=self.params["method"],
+                "repulsion",
+                f"lambda/kappa mode {a}",
+                self.measured[s, a],
+                self.measured_error[s, a],
+                self.predicted[s, a],
+                self.predicted_error[s, a],
+                n_eff=self.n_eff[s, a],
+                mode=a,
+                kappa=self.kappa[a],
+                alpha=self.params["alpha"][s],
+                batch_size=self.params["batch_size"][s],
+                method=self.params["method"],
             )
             for s in range(len(self.alpha_over_b))
             for a in range(len(self.kappa))
@@ -1045,9 +1277,16 @@ class Repulsion:
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for a in range(len(self.kappa)):
             col = colors[a % len(colors)]
-            ax.errorbar(xv, self.measured[order, a], yerr=self.measured_error[order, a],
-                        fmt="o", ms=3, capsize=2, color=col,
-                        label=f"$a$={a}, $\\kappa$={self.kappa[a]:.3g}")
+            ax.errorbar(
+                xv,
+                self.measured[order, a],
+                yerr=self.measured_error[order, a],
+                fmt="o",
+                ms=3,
+                capsize=2,
+                color=col,
+                label=f"$a$={a}, $\\kappa$={self.kappa[a]:.3g}",
+            )
             ax.plot(xv, self.predicted[order, a], "-", color=col, lw=1)
             ax.plot(xv, self.small_noise[order, a], ":", color=col, lw=1)
         ax.axhline(1.0, color="0.4", lw=0.8)
@@ -1099,12 +1338,16 @@ def repulsion(
         raise ValueError("recordings must hold at least one recording")
     if predictions is None:
         gens = as_rng(rng).spawn(len(recordings))
-        predictions = [predict(r, method=method, rng=g, **predict_options)
-                       for r, g in zip(recordings, gens, strict=True)]
+        predictions = [
+            predict(r, method=method, rng=g, **predict_options)
+            for r, g in zip(recordings, gens, strict=True)
+        ]
     predictions = list(predictions)
     if len(predictions) != len(recordings):
-        raise ValueError(f"predictions must hold one Prediction per recording "
-                         f"({len(recordings)}), got {len(predictions)}")
+        raise ValueError(
+            f"predictions must hold one Prediction per recording "
+            f"({len(recordings)}), got {len(predictions)}"
+        )
     methods = {p.method for p in predictions}
     if len(methods) != 1:
         raise ValueError(f"predictions must share one method, got {sorted(methods)}")
@@ -1115,10 +1358,14 @@ def repulsion(
         if not np.allclose(pred.kappa, kappa, rtol=1e-12, atol=0.0):
             raise ValueError("recordings must share one target spectrum kappa")
         ev, _ = _stationary(rec, burn_in)
-        learned = run_jackknife(lambda d, st=st: (st.mu2 - st.s * d.mean(axis=(0, 1))), ev)
-        sn = predict(rec, method="small_noise", k=pred.params["k"],
-                     second_order=pred.params["second_order"],
-                     discrete_map=pred.params["discrete_map"])
+        learned = run_jackknife(lambda d, st=st: st.mu2 - st.s * d.mean(axis=(0, 1)), ev)
+        sn = predict(
+            rec,
+            method="small_noise",
+            k=pred.params["k"],
+            second_order=pred.params["second_order"],
+            discrete_map=pred.params["discrete_map"],
+        )
         rows["ab"].append(st.ab)
         rows["m"].append(np.asarray(learned.value) / kappa)
         rows["me"].append(np.asarray(learned.error) / kappa)

@@ -22,8 +22,12 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--analyses", nargs="+", choices=tuple(ANALYSES), default=None,
                    help="run only these analyses")  # fmt: skip
-    p.add_argument("--burn-in", type=int, default=None,
-                   help="first step used for stationary statistics (default: half the run)")
+    p.add_argument(
+        "--burn-in",
+        type=int,
+        default=None,
+        help="first step used for stationary statistics (default: half the run)",
+    )
     p.add_argument("--n-sigma", type=float, default=3.0, help="verdict threshold")
     p.add_argument("--seed", type=int, default=None, help="seed of the simulations")
     p.set_defaults(func=run)

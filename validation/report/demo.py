@@ -93,12 +93,20 @@ def run_demo(
     grid = demo_grid(quick=quick, n_runs=n_runs, time_span=time_span)
     out = Path(directory)
     start = time.perf_counter()
-    result = rbm.sweep(grid, directory=out / "recordings", rng=seed, progress=progress,
-                       overwrite=overwrite, max_workers=max_workers)
+    result = rbm.sweep(
+        grid,
+        directory=out / "recordings",
+        rng=seed,
+        progress=progress,
+        overwrite=overwrite,
+        max_workers=max_workers,
+    )
     trained = time.perf_counter() - start
     validation = validate(list(result.paths), rng=seed, progress=progress)
     report = validation.write(out, progress=progress)
     validated = time.perf_counter() - start - trained
-    print(f"trained {len(grid)} settings x {grid[0]['n_runs']} runs in {trained:.0f} s; "
-          f"validated and reported in {validated:.0f} s")
+    print(
+        f"trained {len(grid)} settings x {grid[0]['n_runs']} runs in {trained:.0f} s; "
+        f"validated and reported in {validated:.0f} s"
+    )
     return report, validation

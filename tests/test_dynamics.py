@@ -11,6 +11,7 @@ from fpsolve.models import Modes, rbm_pcd_noise
 from validation.analyses.dynamics import ANALYSIS, Dynamics, dynamics
 from validation.analyses.stats import N_SIGMA
 from validation.data.recording import Recording
+from validation.data.setting import RBMSetting
 
 MU2 = 9.0
 
@@ -48,8 +49,7 @@ def _dbm_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
 def _sgd_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
     """A recording made by the SGD map with noise at the fixed points, ascending per run."""
     attrs = _rbm_attrs(kappa, alpha=alpha, batch_size=batch_size, k=k, n_runs=x0.shape[0])
-    probe = Recording(np.zeros((x0.shape[0], 1, len(kappa))), np.zeros(1, np.int64), attrs)
-    modes = probe.rbm_modes()
+    modes = RBMSetting.from_attrs(attrs).modes(convention="training")
     gt2 = rbm_pcd_noise(modes, k=k).gt2
     steps = np.asarray(steps, dtype=np.int64)
     res = simulate_sgd(
@@ -279,7 +279,7 @@ def test_bad_options():
         dynamics(rec, compare_at=(7,))
     attrs = dict(rec.attrs)
     del attrs["alpha"]
-    with pytest.raises(ValueError, match="'alpha' is required"):
+    with pytest.raises(ValueError, match="recording attribute 'alpha' is missing"):
         dynamics(Recording(rec.eigenvalues, rec.steps, attrs))
 
 

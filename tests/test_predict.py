@@ -19,6 +19,7 @@ from validation.analyses.predict import (
     repulsion,
 )
 from validation.data.recording import Recording
+from validation.data.setting import RBMSetting
 
 PAIR_STD = math.sqrt(1.5 - math.pi / 4.0)  # labelled std of a Coulomb-gas pair / sigma
 
@@ -54,7 +55,7 @@ def test_small_noise_width_closed_form(sigma_h):
     np.testing.assert_allclose(p.width**2, 2 * ab * (9.0 - p.kappa) / sigma_h**2, rtol=1e-12)
     np.testing.assert_allclose(p.x_stable, (9.0 - p.kappa) / sigma_h**2, rtol=1e-12)
     # against the generic linear-scaling formula with the PCD noise
-    modes = Recording(np.zeros((1, 1, 6)), np.zeros(1, dtype=np.int64), attrs).rbm_modes()
+    modes = RBMSetting.from_attrs(attrs).modes(convention="training")
     gt2 = rbm_pcd_noise(modes).gt2
     np.testing.assert_allclose(
         p.width**2, sgd_stationary_variance(0.05, 8, gt2, modes.omega), rtol=1e-12
@@ -69,7 +70,7 @@ def test_discrete_map_factor():
     attrs = _attrs(alpha=0.2, batch_size=64)
     cont = predict(attrs, discrete_map=False)
     disc = predict(attrs)
-    modes = Recording(np.zeros((1, 1, 4)), np.zeros(1, dtype=np.int64), attrs).rbm_modes()
+    modes = RBMSetting.from_attrs(attrs).modes(convention="training")
     np.testing.assert_allclose(disc.width**2 * (1 - 0.1 * modes.omega), cont.width**2, rtol=1e-12)
     # check the factor on the AR(1) process itself (exact stationary variance of the map)
     a, noise_var = 1 - 0.2 * modes.omega, 2 * 0.2**2 * rbm_pcd_noise(modes, k=3).gt2 / 64
@@ -83,7 +84,7 @@ def test_small_noise_pairs_and_chain_factor():
     assert p3.params["k"] == 3
     assert p0.groups == ((0,), (1, 2), (3, 4), (5,))
     assert p0.pairs == ((1, 2), (3, 4))
-    modes = Recording(np.zeros((1, 1, 6)), np.zeros(1, dtype=np.int64), attrs).rbm_modes()
+    modes = RBMSetting.from_attrs(attrs).modes(convention="training")
     factor = np.diag(rbm_pcd_noise(modes, k=3).chain_factor)
     np.testing.assert_allclose(p3.width, p0.width * np.sqrt(factor), rtol=1e-12)
     assert np.all(factor > 1)
@@ -159,7 +160,7 @@ def test_dbm_matches_fpsolve_simulate_with_fixed_coupling():
     alpha, batch = 0.1, 2000
     attrs = _attrs(alpha=alpha, batch_size=batch)
     p = predict(attrs, method="dbm", k=None, second_order=False, rng=2)
-    modes = Recording(np.zeros((1, 1, 4)), np.zeros(1, dtype=np.int64), attrs).rbm_modes()
+    modes = RBMSetting.from_attrs(attrs).modes(convention="training")
     noise = rbm_pcd_noise(modes)
     n_steps = p.params["n_steps"]
     res = simulate(
@@ -314,7 +315,7 @@ def test_bad_input():
     attrs = _attrs()
     with pytest.raises(ValueError, match="method must be one of"):
         predict(attrs, method="exact")
-    with pytest.raises(ValueError, match=r"\['batch_size'\] are missing"):
+    with pytest.raises(ValueError, match="recording attribute 'batch_size' is missing"):
         predict({key: v for key, v in attrs.items() if key != "batch_size"})
     with pytest.raises(ValueError, match="needs the attribute 'k'"):
         predict({key: v for key, v in attrs.items() if key != "k"})

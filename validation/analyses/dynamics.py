@@ -65,6 +65,7 @@ from fpsolve.checks import as_rng, check_finite_array, check_int
 from fpsolve.models import Model, Modes, RBMModel, rbm_pcd_noise
 from validation.analyses.stats import Entry, run_jackknife
 from validation.data.recording import Recording
+from validation.data.setting import sgd_rate
 
 __all__ = ["ANALYSIS", "Dynamics", "dynamics"]
 
@@ -480,26 +481,24 @@ def _check_groups(recording: Recording, modes: Modes, groups) -> tuple:
     return out
 
 
-def _setting(recording: Recording) -> tuple[float, int]:
+def _setting(recording: Recording) -> tuple[float, int, int | None]:
+    """``(alpha, batch_size, k)`` of a recording; ``k`` (Gibbs sweeps) None when not recorded."""
     attrs = recording.attrs
-    for name in ("alpha", "batch_size"):
-        if name not in attrs:
-            raise ValueError(
-                f"recording attribute {name!r} is required (the time t = alpha * step and "
-                f"g^2 = alpha * gt^2 / batch_size need it)"
-            )
-    alpha = float(attrs["alpha"])
-    if not (math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"recording attribute 'alpha' must be > 0, got {attrs['alpha']!r}")
-    batch_size = int(attrs["batch_size"])
-    if batch_size < 1 or batch_size != attrs["batch_size"]:
+    if attrs.get("model") == "gaussian_rbm":
+        setting = recording.rbm_setting()
+        alpha, batch_size, k = setting.alpha, setting.batch_size, setting.k
+    else:
+        alpha, batch_size = sgd_rate(attrs)
+        k = attrs.get("k")
+        k = None if k is None else check_int("recording attribute 'k'", k, minimum=1)
+    if alpha == 0:
         raise ValueError(
-            f"recording attribute 'batch_size' must be an integer >= 1, got {attrs['batch_size']!r}"
+            "recording attribute 'alpha' must be > 0 (the time t = alpha * step needs it), got 0.0"
         )
-    return alpha, batch_size
+    return alpha, batch_size, k
 
 
-def _check_gt2(recording: Recording, modes: Modes, gt2) -> np.ndarray:
+def _check_gt2(modes: Modes, gt2, k: int | None) -> np.ndarray:
     n = len(modes)
     if gt2 is None:
         if not all(isinstance(m, RBMModel) for m in modes):
@@ -507,8 +506,7 @@ def _check_gt2(recording: Recording, modes: Modes, gt2) -> np.ndarray:
                 "gt2 is required when the modes are not all RBMModel (the PCD noise model "
                 "fpsolve.models.rbm_pcd_noise only applies to the Gaussian RBM)"
             )
-        k = recording.attrs.get("k")
-        return rbm_pcd_noise(modes, k=None if k is None else int(k)).gt2
+        return rbm_pcd_noise(modes, k=k).gt2
     arr = check_finite_array("gt2", gt2)
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
@@ -796,8 +794,8 @@ def dynamics(
     rbm_map = modes is None and gt2 is None and rec.attrs.get("model") == "gaussian_rbm"
     modes = _check_modes(rec, modes)
     groups = _check_groups(rec, modes, groups)
-    alpha, batch_size = _setting(rec)
-    gt2 = _check_gt2(rec, modes, gt2)
+    alpha, batch_size, k = _setting(rec)
+    gt2 = _check_gt2(modes, gt2, k)
     g2 = alpha * gt2 / batch_size
     f_lo, f_hi = _check_window(escape_window)
     fpe_n = check_int("fpe_n", fpe_n, minimum=3)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,7 @@ from fpsolve.jit import jit
 from fpsolve.models import Modes, rbm_pcd_noise
 from validation.analyses.stats import Entry, effective_samples, run_jackknife
 from validation.data.recording import Recording
+from validation.data.setting import RBMSetting
 
 __all__ = [
     "REQUIRED_ATTRS",
@@ -86,17 +88,17 @@ class _Setting:
         return self.alpha / self.batch_size
 
 
-def _setting(source, k) -> _Setting:
+def _setting(source: Recording | Mapping[str, Any], k: int | str | None) -> _Setting:
     if isinstance(source, Recording):
-        attrs = dict(source.attrs)
+        attrs = source.attrs
         if attrs.get("model") != "gaussian_rbm":
             raise ValueError(
                 "predictions need a Gaussian-RBM recording (attribute model='gaussian_rbm'), "
                 f"got model={attrs.get('model')!r}"
             )
     elif isinstance(source, Mapping):
-        attrs = dict(source)
-        model = attrs.setdefault("model", "gaussian_rbm")
+        attrs = source
+        model = attrs.get("model", "gaussian_rbm")
         if model != "gaussian_rbm":
             raise ValueError(f"attrs must describe a Gaussian RBM, got model={model!r}")
     else:
@@ -104,46 +106,29 @@ def _setting(source, k) -> _Setting:
             f"attrs_or_recording must be a Recording or a mapping of its attributes, "
             f"got {type(source).__name__}"
         )
-    missing = [key for key in REQUIRED_ATTRS if key not in attrs]
-    if missing:
+    setting = RBMSetting.from_attrs(attrs)
+    if setting.alpha == 0:
         raise ValueError(
-            f"the RBM hyperparameters {missing} are missing; a prediction needs all of "
-            f"{list(REQUIRED_ATTRS)}"
+            "recording attribute 'alpha' must be > 0 (a stationary state needs training), got 0.0"
         )
-    n_v = check_int("attrs['n_v']", attrs["n_v"], minimum=1)
-    n_h = check_int("attrs['n_h']", attrs["n_h"], minimum=1)
-    if n_h > n_v:
-        raise ValueError(f"attrs['n_h'] must be <= n_v={n_v}, got {n_h}")
-    kappa_all = np.asarray(attrs["kappa"], dtype=np.float64).ravel()
-    if kappa_all.shape != (n_v,):
-        raise ValueError(
-            f"attrs['kappa'] must hold n_v={n_v} target eigenvalues, got shape {kappa_all.shape}"
-        )
-    alpha = float(attrs["alpha"])
-    if not (math.isfinite(alpha) and alpha > 0):
-        raise ValueError(
-            f"attrs['alpha'] must be > 0 (a stationary state needs training), got {alpha!r}"
-        )
-    batch_size = check_int("attrs['batch_size']", attrs["batch_size"], minimum=1)
     if k == "auto":
-        if "k" not in attrs:
+        if setting.k is None:
             raise ValueError("k='auto' needs the attribute 'k' (Gibbs sweeps per update)")
-        k = check_int("attrs['k']", attrs["k"], minimum=1)
+        k = setting.k
     elif k is not None:
         k = check_int("k", k, minimum=1)
-    probe = Recording(np.zeros((1, 1, n_h)), np.zeros(1, dtype=np.int64), attrs=attrs)
-    modes = probe.rbm_modes(convention="training")
+    modes = setting.modes(convention="training")
     return _Setting(
         modes=modes,
-        kappa=np.array([m.kappa for m in modes]),
-        mu2=float(attrs["mu2"]),
-        s=float(attrs["sigma_h"]) ** 2,
-        n_v=n_v,
-        n_h=n_h,
-        alpha=alpha,
-        batch_size=batch_size,
+        kappa=setting.learned_kappa,
+        mu2=setting.mu2,
+        s=setting.sigma_h2,
+        n_v=setting.n_v,
+        n_h=setting.n_h,
+        alpha=setting.alpha,
+        batch_size=setting.batch_size,
         k=k,
-        groups=probe.mode_groups(),
+        groups=setting.mode_groups(),
     )
 
 

@@ -33,11 +33,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import h5py
 import numpy as np
 
 import fpsolve
+from fpsolve.models import Modes
+from validation.data.setting import RBMSetting, label_groups
 
 __all__ = [
     "FORMAT",
@@ -129,32 +132,37 @@ class Recording:
         """Whether every planned snapshot was written."""
         return self.n_planned is None or self.n_planned == len(self.steps)
 
-    def rbm_modes(self, *, convention: str = "training"):
+    def rbm_setting(self) -> RBMSetting:
+        """The Gaussian-RBM setting stated by the attributes (:meth:`RBMSetting.from_attrs`).
+
+        Raises
+        ------
+        ValueError
+            If the recording is not a Gaussian-RBM recording, or an attribute
+            of the setting is missing or invalid.
+        """
+        if self.attrs.get("model") != "gaussian_rbm":
+            raise ValueError(
+                f"an RBM setting needs a recording with model='gaussian_rbm', "
+                f"got model={self.attrs.get('model')!r}"
+            )
+        return RBMSetting.from_attrs(self.attrs)
+
+    def rbm_modes(self, *, convention: Literal["talk", "training"] = "training") -> Modes:
         r"""The RBM mode of each eigenvalue index, as :class:`fpsolve.models.Modes`.
 
         Eigenvalue index ``a`` (ascending ``x``) belongs to the ``a``-th largest of
-        the ``n_h`` learned targets: the learned modes
-        :math:`\lambda_a = \mu^2 - \sigma_h^2 x_a` descend while ``x`` ascends,
-        and the ``n_h`` smallest :math:`\kappa` are learned.  ``convention``
-        defaults to ``"training"``, the drift of the recorded update per unit
-        :math:`\alpha` (see :class:`fpsolve.models.RBMModel`).
+        the ``n_h`` learned targets (:attr:`RBMSetting.learned_kappa`).
+        ``convention`` defaults to ``"training"``, the drift of the recorded
+        update per unit :math:`\alpha` (see :class:`fpsolve.models.RBMModel`);
+        shorthand for ``rbm_setting().modes(convention=convention)``.
 
         Raises
         ------
         ValueError
             If the recording is not a Gaussian-RBM recording.
         """
-        from fpsolve.models import Modes
-
-        if self.attrs.get("model") != "gaussian_rbm":
-            raise ValueError(
-                f"rbm_modes needs a recording with model='gaussian_rbm', "
-                f"got model={self.attrs.get('model')!r}"
-            )
-        kappa = np.sort(np.asarray(self.attrs["kappa"], dtype=np.float64))
-        kappa = kappa[: int(self.attrs["n_h"])][::-1]
-        sigma_h2 = float(self.attrs["sigma_h"]) ** 2
-        return Modes.rbm(kappa, float(self.attrs["mu2"]), sigma_h2, convention=convention)
+        return self.rbm_setting().modes(convention=convention)
 
     def mode_groups(self) -> tuple[tuple[int, ...], ...]:
         r"""Groups of eigenvalue indices with the same target, in ascending order.
@@ -170,25 +178,19 @@ class Recording:
             If the recording carries neither an RBM target nor ``groups``.
         """
         if self.attrs.get("model") == "gaussian_rbm":
-            kappa = np.array([m.kappa for m in self.rbm_modes()])
-            new_group = np.abs(np.diff(kappa)) > 1e-9 * kappa[1:]
-            labels = np.concatenate([[0], np.cumsum(new_group)])
-        elif "groups" in self.attrs:
-            labels = np.asarray(self.attrs["groups"]).ravel()
-            if labels.shape != (self.n_modes,):
-                raise ValueError(
-                    f"attribute groups must hold one label per mode ({self.n_modes}), "
-                    f"got shape {labels.shape}"
-                )
-        else:
+            return self.rbm_setting().mode_groups()
+        if "groups" not in self.attrs:
             raise ValueError(
                 "mode_groups needs a Gaussian-RBM recording or a 'groups' attribute "
                 "(one label per mode); give the groups explicitly instead"
             )
-        return tuple(
-            tuple(int(i) for i in np.flatnonzero(labels == lab))
-            for lab in dict.fromkeys(labels.tolist())
-        )
+        labels = np.asarray(self.attrs["groups"]).ravel()
+        if labels.shape != (self.n_modes,):
+            raise ValueError(
+                f"attribute groups must hold one label per mode ({self.n_modes}), "
+                f"got shape {labels.shape}"
+            )
+        return label_groups(labels)
 
     def plot(self, ax=None, *, runs=None):
         r"""Plot each eigenvalue against the step, averaged over ``runs`` (default all).
@@ -209,7 +211,7 @@ class Recording:
         mean = sel.mean(axis=0)
         artists = list(ax.plot(self.steps, mean, lw=1.0))
         if self.attrs.get("model") == "gaussian_rbm":
-            x_s = [m.x_stable for m in self.rbm_modes()]
+            x_s = [m.x_stable for m in self.rbm_modes(convention="training")]
             artists += [ax.axhline(x, ls="--", lw=0.6, color="0.5") for x in np.unique(x_s)]
         ax.set_xlabel("step")
         ax.set_ylabel("eigenvalue $x$ of $W^T W$")

@@ -171,6 +171,8 @@ def reproduce(recordings, *, burn_in=None, dbm: bool = True, rng=None, progress=
     gens = as_rng(rng).spawn(len(recs))
     rows, failures = [], []
     for rec, gen in zip(recs, gens, strict=True):
+        st = rec.rbm_setting()
+        alpha, batch, mu2, kappa = st.alpha, st.batch_size, st.mu2, st.learned_kappa
         sp = compare.spacings(rec, burn_in=burn_in)
         small = predict.predict(rec, method="small_noise")
         sim = None
@@ -178,11 +180,7 @@ def reproduce(recordings, *, burn_in=None, dbm: bool = True, rng=None, progress=
             try:
                 sim = predict.predict(rec, method="dbm", rng=gen, progress=progress)
             except ValueError as exc:
-                setting = f"alpha={rec.attrs['alpha']:g}, |B|={rec.attrs['batch_size']}"
-                failures.append(f"{setting}: {exc}")
-        alpha, batch = float(rec.attrs["alpha"]), int(rec.attrs["batch_size"])
-        mu2 = float(rec.attrs["mu2"])
-        kappa = np.array([m.kappa for m in rec.rbm_modes()])
+                failures.append(f"alpha={alpha:g}, |B|={batch}: {exc}")
         for p, pair in enumerate(sp.pairs):
             q = small.pairs.index(tuple(pair))
             s, ds, s0 = float(sp.mean[p]), float(sp.mean_error[p]), float(small.spacing[q])

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from validation.analyses.stats import Entry, autocorrelation_time
 from validation.data.recording import Recording, _check_finite_snapshots
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["KS_SIGNIFICANCE", "MIN_RUNS"]
 
@@ -159,7 +163,7 @@ def _setting_labels(rec) -> dict:
     return out
 
 
-def _new_figure(n_panels: int):
+def _new_figure(n_panels: int) -> tuple[Figure, np.ndarray]:
     import matplotlib.pyplot as plt
 
     cols = min(n_panels, 3)
@@ -190,7 +194,7 @@ def _ks_entry(analysis, quantity, d, p, crit, n, n_eff, **context) -> Entry:
     return replace(entry, error=math.nan, verdict="agree" if p >= KS_SIGNIFICANCE else "disagree")
 
 
-def _ks_one_sample(values, cdf, n_eff: float):
+def _ks_one_sample(values, cdf, n_eff: float) -> tuple[float, float, float]:
     """KS distance of ``values`` to ``cdf``; p-value and critical D for ``n_eff`` samples."""
     d = float(stats.kstest(values, cdf).statistic)
     n = max(math.floor(n_eff), 1)

@@ -57,15 +57,23 @@ carried as the prediction's error.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fpsolve.checks import as_rng, check_finite_array, check_int
 from fpsolve.models import Model, Modes, RBMModel, rbm_pcd_noise
+from validation._typing import Groups, RNGLike
 from validation.analyses.stats import Entry, run_jackknife
 from validation.data.recording import Recording
 from validation.data.setting import sgd_rate
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import FigureBase
 
 __all__ = ["ANALYSIS", "Dynamics", "dynamics"]
 
@@ -251,7 +259,7 @@ class Dynamics:
                 ("mean", self.chi2_mean, self.chi2_spread_mean),
                 ("width", self.chi2_width, self.chi2_spread_width),
             ):
-                if chi2 is None:
+                if chi2 is None or spread is None:
                     continue
                 if not (math.isfinite(chi2[a]) and math.isfinite(spread[a])):
                     out.append(
@@ -325,7 +333,7 @@ class Dynamics:
             )
         return out
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         """Mean +- width bands vs step with DBM and FPE curves; escape times.
 
         With ``ax=None`` a figure with one panel per group of indices plus a
@@ -716,15 +724,15 @@ def dynamics(
     recording: Recording,
     *,
     modes: Modes | None = None,
-    groups=None,
-    gt2=None,
+    groups: Groups | None = None,
+    gt2: ArrayLike | None = None,
     n_replicas: int | None = None,
     fpe: bool = True,
     dbm: bool = True,
-    escape_window=(0.005, 0.05),
-    compare_at=None,
+    escape_window: tuple[float, float] = (0.005, 0.05),
+    compare_at: Sequence[int] | None = None,
     fpe_n: int = 2000,
-    rng=None,
+    rng: RNGLike = None,
     progress: bool | None = None,
 ) -> Dynamics:
     r"""Per-index mean and width vs training step against the DBM and the one-mode FPE.

@@ -8,14 +8,21 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fpsolve.checks import as_rng
-from validation.analyses.level_spacings import Unfolded, spacing_statistics
-from validation.analyses.spectrum_fits import fit_mp_bulk, fit_power_law, spectrum
+from validation._typing import PathLike, RNGLike
+from validation.analyses.level_spacings import SpacingStatistics, Unfolded, spacing_statistics
+from validation.analyses.spectrum_fits import MPFit, fit_mp_bulk, fit_power_law, spectrum
+from validation.data.checkpoints import Checkpoint
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["SpectraEvolution", "spectra_evolution", "write_report"]
 
@@ -87,7 +94,7 @@ class SpectraEvolution:
             "ks_goe_p": clean(self.ks_goe),
         }
 
-    def plot(self, ax=None):
+    def plot(self, ax: Sequence[Axes] | None = None) -> list[Any]:
         """``A`` and ``s2`` against iteration for each group; returns the artists.
 
         ``ax`` is a pair of axes (created when None).
@@ -100,7 +107,12 @@ class SpectraEvolution:
         artists = []
         colors = plt.get_cmap("tab20")
         for g, name in enumerate(self.groups):
-            style = {"color": colors(g % 20), "marker": "osd^v<>"[g % 7], "ms": 3, "label": name}
+            style: dict[str, Any] = {
+                "color": colors(g % 20),
+                "marker": "osd^v<>"[g % 7],
+                "ms": 3,
+                "label": name,
+            }
             artists.append(
                 ax_a.errorbar(self.iterations, self.area[:, g], self.area_err[:, g], **style)
             )
@@ -114,7 +126,12 @@ class SpectraEvolution:
         ax_a.legend(fontsize="x-small")
         return artists
 
-    def plot_spectra(self, group: int | str = 0, iterations=None, axes=None):
+    def plot_spectra(
+        self,
+        group: int | str = 0,
+        iterations: ArrayLike | None = None,
+        axes: Sequence[Axes] | None = None,
+    ) -> list[Any]:
         """Spectra with their MP fits at the chosen iterations (default: first, middle, last)."""
         import matplotlib.pyplot as plt
 
@@ -122,10 +139,9 @@ class SpectraEvolution:
         if iterations is None:
             idx = sorted({0, len(self.iterations) // 2, len(self.iterations) - 1})
         else:
-            idx = [int(np.argmin(np.abs(self.iterations - it))) for it in iterations]
+            idx = [int(np.argmin(np.abs(self.iterations - it))) for it in np.atleast_1d(iterations)]
         if axes is None:
-            _, axes = plt.subplots(1, len(idx), figsize=(4 * len(idx), 3.5), squeeze=False)
-            axes = axes[0]
+            axes = plt.subplots(1, len(idx), figsize=(4 * len(idx), 3.5), squeeze=False)[1][0]
         artists = []
         for a, t in zip(axes, idx, strict=False):
             artists.extend(self.fits[t][g].plot(a))
@@ -134,12 +150,12 @@ class SpectraEvolution:
 
 
 def spectra_evolution(
-    checkpoints,
+    checkpoints: Iterable[Checkpoint | tuple[int, Mapping[str, ArrayLike]]],
     *,
     group: str | Callable[[str], str] = "kind",
     power_law: bool = True,
     n_bootstrap: int = 20,
-    rng=None,
+    rng: RNGLike = None,
     progress: bool = False,
 ) -> SpectraEvolution:
     r"""MP bulk, tail and spacing statistics of every checkpoint of a training run.
@@ -186,6 +202,7 @@ def spectra_evolution(
     if not items:
         raise ValueError("checkpoints is empty")
     items.sort(key=lambda p: p[0])
+    key: Callable[[str], str]
     if group == "kind":
         key = _default_group
     elif group == "matrix":
@@ -222,7 +239,8 @@ def spectra_evolution(
     from tqdm.auto import tqdm
 
     for t, (_, mats) in enumerate(tqdm(items, disable=not progress, desc="checkpoints")):
-        row_fits, row_sp = [], []
+        row_fits: list[MPFit | None] = []
+        row_sp: list[SpacingStatistics | None] = []
         for g, gname in enumerate(groups):
             specs = [spectrum(w, name=nm) for nm, w in mats.items() if key(nm) == gname]
             if not specs:
@@ -285,7 +303,9 @@ def spectra_evolution(
     )
 
 
-def write_report(evolution: SpectraEvolution, out_dir, *, iterations=None) -> str:
+def write_report(
+    evolution: SpectraEvolution, out_dir: PathLike, *, iterations: Sequence[int] | None = None
+) -> str:
     """Write ``results.json`` and figures of a :class:`SpectraEvolution` into ``out_dir``.
 
     Files: ``results.json`` (:meth:`SpectraEvolution.as_dict` plus the pooled

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
@@ -14,6 +15,7 @@ from fpsolve.analytic import (
     MarchenkoPastur,
     sample_laguerre,
 )
+from validation._typing import RNGLike
 from validation.analyses._common import (
     KS_SIGNIFICANCE,
     _check_recording,
@@ -24,6 +26,10 @@ from validation.analyses._common import (
 )
 from validation.analyses.stats import Entry, run_jackknife
 from validation.data.recording import Recording
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import FigureBase
 
 __all__ = ["InitialSpectrum", "initial_spectrum"]
 
@@ -65,8 +71,8 @@ class InitialSpectrum:
     snapshot: int
     step: int
     n_runs: int
-    ks_mp: tuple
-    ks_laguerre: tuple
+    ks_mp: tuple[float, float, float]
+    ks_laguerre: tuple[float, float, float]
     mean: float
     mean_error: float
     second: float
@@ -137,10 +143,10 @@ class InitialSpectrum:
             ),
         ]
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         """Histogram of the pooled eigenvalues with the MP density and the Laguerre reference."""
         if ax is None:
-            fig, (ax,) = _new_figure(1)
+            _, (ax,) = _new_figure(1)
         fig = ax.figure
         hi = max(float(np.max(self.values)), float(np.quantile(self.reference, 0.999)))
         bins = np.linspace(0.0, hi, 60)
@@ -178,7 +184,7 @@ def initial_spectrum(
     s2: float | None = None,
     ratio: float | None = None,
     n_reference: int = 20_000,
-    rng=None,
+    rng: RNGLike = None,
 ) -> InitialSpectrum:
     r"""Spectrum at initialisation against Marchenko-Pastur and the finite-N Laguerre ensemble.
 

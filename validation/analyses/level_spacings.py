@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from fpsolve.analytic import (
@@ -22,7 +25,10 @@ from fpsolve.analytic import (
     wigner_surmise,
 )
 from fpsolve.checks import check_finite_array, check_int
-from validation.analyses.spectrum_fits import MPFit, _eigenvalues, fit_mp_bulk
+from validation.analyses.spectrum_fits import MPFit, Spectrum, _eigenvalues, fit_mp_bulk
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["RATIO_REFERENCE", "SpacingStatistics", "Unfolded", "spacing_statistics", "unfold"]
 
@@ -63,7 +69,7 @@ class Unfolded:
     degree: int | None = None
     fit: MPFit | None = None
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> list[Any]:
         """Staircase of the raw levels with the smooth counting function."""
         import matplotlib.pyplot as plt
 
@@ -76,7 +82,7 @@ class Unfolded:
 
 
 def unfold(
-    eigenvalues,
+    eigenvalues: ArrayLike | Spectrum,
     method: str,
     *,
     fit: MPFit | None = None,
@@ -108,8 +114,8 @@ def unfold(
     -------
     Unfolded
     """
-    x = _eigenvalues(eigenvalues, minimum=3) if method == "mp" else None
     if method == "mp":
+        x = _eigenvalues(eigenvalues, minimum=3)
         if degree is not None:
             raise ValueError("degree applies to method='polynomial' only")
         if fit is None:
@@ -192,7 +198,7 @@ class SpacingStatistics:
             "ratio_err": self.ratio_err,
         }
 
-    def plot(self, ax=None, *, bins=30):
+    def plot(self, ax: Axes | None = None, *, bins: int = 30) -> list[Any]:
         """Spacing histogram with the Wigner surmises and Poisson; returns the artists."""
         import matplotlib.pyplot as plt
 
@@ -201,7 +207,7 @@ class SpacingStatistics:
             self.spacings, bins=bins, density=True, alpha=0.5, label=f"{self.n_spacings} spacings"
         )
         s = np.linspace(0, max(4.0, float(self.spacings.max())), 300)
-        lines = [patches]
+        lines: list[Any] = [patches]
         for lab, beta in _BETAS.items():
             (ln,) = ax.plot(s, wigner_surmise(beta).pdf(s), label=f"surmise beta={beta} ({lab})")
             lines.append(ln)
@@ -213,7 +219,9 @@ class SpacingStatistics:
         return lines
 
 
-def spacing_statistics(unfolded, *, min_spacings: int = 50) -> SpacingStatistics:
+def spacing_statistics(
+    unfolded: Unfolded | Sequence[Unfolded], *, min_spacings: int = 50
+) -> SpacingStatistics:
     r"""Spacings against the Wigner surmises and Poisson, and :math:`\langle\tilde r\rangle`.
 
     Each set of unfolded spacings is divided by its mean and the sets are

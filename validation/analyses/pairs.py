@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
 from fpsolve.analytic import (
@@ -19,6 +21,7 @@ from fpsolve.analytic import (
     two_mode_density,
     wigner_surmise,
 )
+from validation._typing import Groups
 from validation.analyses._common import (
     _check_recording,
     _ks_entry,
@@ -31,6 +34,10 @@ from validation.analyses._common import (
 )
 from validation.analyses.stats import Entry, run_jackknife
 from validation.data.recording import Recording
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import FigureBase
 
 __all__ = ["WIGNER_RATIO", "OnePoint", "Spacings", "one_point", "spacings"]
 
@@ -223,7 +230,7 @@ class OnePoint:
             ]
         return out
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         r"""Histograms of the pooled groups with the fitted density.
 
         With ``ax=None`` one panel per group: pairs with the fitted two-mode
@@ -266,7 +273,13 @@ def _one_point_panel(ax, values, loc, sigma, pair, title):
     ax.legend(fontsize=7)
 
 
-def one_point(rec: Recording, *, groups=None, burn_in=None, snapshots=None) -> OnePoint:
+def one_point(
+    rec: Recording,
+    *,
+    groups: Groups | None = None,
+    burn_in: float | None = None,
+    snapshots: ArrayLike | None = None,
+) -> OnePoint:
     r"""Fit the pooled one-point density of every degenerate pair and single mode.
 
     A degenerate pair (both modes pooled, never sorted into modes by hand) is
@@ -411,8 +424,8 @@ class Spacings:
     tau: np.ndarray
     n_eff: np.ndarray
     s: np.ndarray
-    ks_wigner: tuple
-    ks_poisson: tuple
+    ks_wigner: tuple[float, float, float]
+    ks_poisson: tuple[float, float, float]
     setting: dict = field(default_factory=dict)
 
     def entries(self) -> list[Entry]:
@@ -469,7 +482,7 @@ class Spacings:
         ]
         return out
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         """Histogram of :math:`P(s)` with the Wigner surmises (beta 1, 2, 4) and Poisson."""
         if ax is None:
             _, (ax,) = _new_figure(1)
@@ -491,7 +504,13 @@ class Spacings:
         return ax.figure
 
 
-def spacings(rec: Recording, *, groups=None, burn_in=None, snapshots=None) -> Spacings:
+def spacings(
+    rec: Recording,
+    *,
+    groups: Groups | None = None,
+    burn_in: float | None = None,
+    snapshots: ArrayLike | None = None,
+) -> Spacings:
     r"""Level spacings of degenerate pairs against the Wigner surmise and Poisson.
 
     For each pair :math:`S = |x_1 - x_2|` at every selected snapshot of every

@@ -36,9 +36,9 @@ two-mode Coulomb gas, ``std`` :math:`= \sigma\sqrt{3/2 - \pi/4}`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -46,9 +46,14 @@ from fpsolve._dbm_kernels import _pcd_coupling, _rbm_drift
 from fpsolve.checks import as_rng, check_int
 from fpsolve.jit import jit
 from fpsolve.models import Modes, rbm_pcd_noise
+from validation._typing import RNGLike
 from validation.analyses.stats import Entry, effective_samples, run_jackknife
 from validation.data.recording import Recording
 from validation.data.setting import RBMSetting
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import FigureBase
 
 __all__ = [
     "REQUIRED_ATTRS",
@@ -89,6 +94,7 @@ class _Setting:
 
 
 def _setting(source: Recording | Mapping[str, Any], k: int | str | None) -> _Setting:
+    attrs: Mapping[str, Any]
     if isinstance(source, Recording):
         attrs = source.attrs
         if attrs.get("model") != "gaussian_rbm":
@@ -662,10 +668,11 @@ class Prediction:
             )
         return out
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         """Predicted mean position with the width as error bar, per mode; returns the Figure."""
         import matplotlib.pyplot as plt
 
+        fig: FigureBase
         if ax is None:
             fig, ax = plt.subplots()
         else:
@@ -687,16 +694,16 @@ class Prediction:
 
 
 def predict(
-    attrs_or_recording,
+    attrs_or_recording: Recording | Mapping[str, Any],
     *,
     method: str = "small_noise",
-    k="auto",
+    k: int | Literal["auto"] | None = "auto",
     n_replicas: int = 128,
     n_steps: int | None = None,
     burn_in: int | None = None,
     second_order: bool = True,
     discrete_map: bool = True,
-    rng=None,
+    rng: RNGLike = None,
     progress: bool | None = None,
 ) -> Prediction:
     r"""Predict each eigenvalue's stationary mean, width and pair spacing.
@@ -863,7 +870,7 @@ def _ratio(m, dm, p, dp):
     return r, np.abs(r) * np.hypot(dm / m, dp / p)
 
 
-def _stationary(recording: Recording, burn_in) -> tuple[np.ndarray, int]:
+def _stationary(recording: Recording, burn_in) -> tuple[np.ndarray, float]:
     steps = np.asarray(recording.steps)
     if burn_in is None:
         burn_in = steps[-1] / 2.0
@@ -1066,13 +1073,14 @@ class PredictionComparison:
             )
         return out
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         """Ratio measured/predicted of std (per mode) and ``<S>`` (per pair) with the line at 1.
 
         Returns the Figure.
         """
         import matplotlib.pyplot as plt
 
+        fig: FigureBase
         if ax is None:
             fig, ax = plt.subplots()
         else:
@@ -1245,7 +1253,7 @@ class Repulsion:
             for a in range(len(self.kappa))
         ]
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         r"""One curve per mode of :math:`\lambda/\kappa` against :math:`\alpha/|B|`.
 
         Points with error bars are measured, solid lines the prediction, dotted the
@@ -1253,6 +1261,7 @@ class Repulsion:
         """
         import matplotlib.pyplot as plt
 
+        fig: FigureBase
         if ax is None:
             fig, ax = plt.subplots()
         else:
@@ -1288,8 +1297,8 @@ def repulsion(
     *,
     burn_in: float | None = None,
     method: str = "dbm",
-    rng=None,
-    **predict_options,
+    rng: RNGLike = None,
+    **predict_options: Any,
 ) -> Repulsion:
     r"""Eigenvalue repulsion: :math:`\lambda_{fit}/\kappa` per mode across a sweep (analysis 6).
 
@@ -1337,7 +1346,9 @@ def repulsion(
     if len(methods) != 1:
         raise ValueError(f"predictions must share one method, got {sorted(methods)}")
     kappa = predictions[0].kappa
-    rows = {key: [] for key in ("ab", "m", "me", "p", "pe", "sn", "neff", "alpha", "b")}
+    rows: dict[str, list[Any]] = {
+        key: [] for key in ("ab", "m", "me", "p", "pe", "sn", "neff", "alpha", "b")
+    }
     for rec, pred in zip(recordings, predictions, strict=True):
         st = _check_match(rec, pred)
         if not np.allclose(pred.kappa, kappa, rtol=1e-12, atol=0.0):
@@ -1373,7 +1384,7 @@ def repulsion(
     )
 
 
-def predicted_a_fit(recordings) -> tuple | None:
+def predicted_a_fit(recordings: Iterable[Recording]) -> tuple[float, float] | None:
     r"""Predicted :math:`a_{fit}` of an RBM sweep, ``(value, spread)``, or None.
 
     The paper's one-parameter form is

@@ -8,10 +8,15 @@ r"""Linear scaling of spacings and widths across a sweep over :math:`\alpha, |B|
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from fpsolve.models import RBMModel
+from validation._typing import Groups
 from validation.analyses._common import (
     _check_recording,
     _new_figure,
@@ -22,6 +27,10 @@ from validation.analyses.pairs import one_point, spacings
 from validation.analyses.stats import Entry
 from validation.data.recording import Recording
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import FigureBase
+
 __all__ = [
     "Scaling",
     "default_scaling_variable",
@@ -31,7 +40,7 @@ __all__ = [
 ]
 
 
-def rbm_scaling_variable(rec: Recording, pair) -> float:
+def rbm_scaling_variable(rec: Recording, pair: Sequence[int]) -> float:
     r"""Scaling variable of a Gaussian-RBM pair: :math:`(\alpha/|B|)\,\kappa^2\Omega`.
 
     In the talk's convention (:class:`fpsolve.models.RBMModel`,
@@ -40,11 +49,11 @@ def rbm_scaling_variable(rec: Recording, pair) -> float:
     :math:`\langle S_i\rangle = a_{fit}\sqrt{(\alpha/|B|)\,\kappa_i^2\Omega_i}`.
     """
     setting = rec.rbm_setting()
-    mode = setting.modes(convention="talk")[pair[0]]
+    mode = cast(RBMModel, setting.modes(convention="talk")[pair[0]])
     return setting.alpha / setting.batch_size * mode.kappa**2 * mode.omega
 
 
-def teacher_student_scaling_variable(rec: Recording, pair) -> float:
+def teacher_student_scaling_variable(rec: Recording, pair: Sequence[int]) -> float:
     r"""Scaling variable of the teacher-student model: :math:`\alpha\,\epsilon^2/|B|`.
 
     :math:`\epsilon` is the injected-noise strength (attribute ``noise``).
@@ -55,7 +64,7 @@ def teacher_student_scaling_variable(rec: Recording, pair) -> float:
     )
 
 
-def default_scaling_variable(rec: Recording, pair) -> float:
+def default_scaling_variable(rec: Recording, pair: Sequence[int]) -> float:
     r"""The scaling variable :math:`v` of :math:`\langle S\rangle = a\sqrt v` for a recording.
 
     Gaussian-RBM recordings: :func:`rbm_scaling_variable`; recordings with the
@@ -269,7 +278,7 @@ class Scaling:
                     )
         return out
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         r"""Log-log :math:`\langle S\rangle` (and, with ``ax=None``, :math:`\sigma`) vs ``v``.
 
         Series are marked differently (alpha: circles, batch size: squares,
@@ -278,6 +287,8 @@ class Scaling:
         """
         from matplotlib.ticker import NullFormatter
 
+        fig: FigureBase
+        axes: Sequence[Axes] | np.ndarray
         if ax is None:
             fig, axes = _new_figure(2)
         else:
@@ -313,13 +324,13 @@ class Scaling:
 
 
 def scaling(
-    recordings,
+    recordings: Recording | Iterable[Recording],
     *,
-    groups=None,
-    burn_in=None,
-    snapshots=None,
-    variable=None,
-    predicted_a=None,
+    groups: Groups | None = None,
+    burn_in: float | None = None,
+    snapshots: ArrayLike | None = None,
+    variable: Callable[[Recording, Sequence[int]], float] | None = None,
+    predicted_a: tuple[float, float] | None = None,
 ) -> Scaling:
     r"""Linear scaling of spacings and widths across a sweep, and the one-parameter fit.
 

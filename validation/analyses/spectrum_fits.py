@@ -9,11 +9,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fpsolve.analytic import (
     LikelihoodRatio,
+    MarchenkoPastur,
     marchenko_pastur,
     mp_bulk_tail_split,
     mp_fit_bootstrap,
@@ -21,6 +24,10 @@ from fpsolve.analytic import (
     power_law_scan,
 )
 from fpsolve.checks import as_rng, check_finite_array, check_int, check_positive
+from validation._typing import RNGLike
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["MPFit", "PowerLawFit", "Spectrum", "fit_mp_bulk", "fit_power_law", "spectrum"]
 
@@ -51,7 +58,7 @@ class Spectrum:
         """Ratio ``N / M``."""
         return self.shape[1] / self.shape[0]
 
-    def plot(self, ax=None, *, bins=40):
+    def plot(self, ax: Axes | None = None, *, bins: int = 40) -> Any:
         """Histogram of the eigenvalues; returns the bar container."""
         import matplotlib.pyplot as plt
 
@@ -63,7 +70,7 @@ class Spectrum:
         return patches
 
 
-def spectrum(matrix, *, name: str = "") -> Spectrum:
+def spectrum(matrix: ArrayLike, *, name: str = "") -> Spectrum:
     r"""Eigenvalues of :math:`X = W^T W` of a weight matrix.
 
     A matrix with more columns than rows is transposed first (its ``W^T W``
@@ -177,11 +184,11 @@ class MPFit:
         return self.n_tail / self.n
 
     @property
-    def distribution(self):
+    def distribution(self) -> MarchenkoPastur:
         """The fitted bulk law, :func:`fpsolve.analytic.marchenko_pastur` ``(r, scale)``."""
         return marchenko_pastur(self.r, self.scale)
 
-    def pdf(self, x):
+    def pdf(self, x: ArrayLike) -> np.ndarray:
         r"""Fitted density :math:`A\,P_{MP}(x; s^2, r)`."""
         return self.area * self.distribution.pdf(x)
 
@@ -202,7 +209,9 @@ class MPFit:
             "notes": list(self.notes),
         }
 
-    def plot(self, ax=None, *, bins=40, label=None):
+    def plot(
+        self, ax: Axes | None = None, *, bins: int = 40, label: str | None = None
+    ) -> list[Any]:
         """Histogram of the spectrum with the fitted :math:`A P_{MP}`; returns the artists."""
         import matplotlib.pyplot as plt
 
@@ -219,7 +228,7 @@ class MPFit:
 
 
 def fit_mp_bulk(
-    eigenvalues,
+    eigenvalues: ArrayLike | Spectrum,
     *,
     m: int | None = None,
     r: float | None = None,
@@ -227,7 +236,7 @@ def fit_mp_bulk(
     max_tail_fraction: float = 0.5,
     n_matrices: int = 1,
     n_bootstrap: int = 20,
-    rng=None,
+    rng: RNGLike = None,
 ) -> MPFit:
     r"""Fit a Marchenko-Pastur bulk :math:`A\,P_{MP}(x; s^2, r)` plus a tail.
 
@@ -405,7 +414,7 @@ class PowerLawFit:
             "reasons": list(self.reasons),
         }
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> list[Any]:
         """Empirical complementary CDF (log-log) with the fitted power law."""
         import matplotlib.pyplot as plt
 
@@ -428,14 +437,14 @@ class PowerLawFit:
 
 
 def fit_power_law(
-    eigenvalues,
+    eigenvalues: ArrayLike | Spectrum,
     *,
     xmin: float | None = None,
     n_tail_min: int = 10,
-    bulk="fit",
+    bulk: MPFit | Literal["fit"] | None = "fit",
     n_bootstrap: int = 100,
     significance: float = 0.1,
-    rng=None,
+    rng: RNGLike = None,
 ) -> PowerLawFit:
     r"""Clauset-Shalizi-Newman power-law fit of a spectral tail, with a verdict.
 

@@ -7,7 +7,7 @@ import argparse
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
     p = subparsers.add_parser(
         "demo",
@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve demo``."""
     from validation.report.demo import run_demo
 

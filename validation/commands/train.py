@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 __all__ = ["add_training_options", "register", "run"]
 
@@ -31,7 +32,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def training_kwargs(args) -> dict:
+def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`validation.training.rbm.train` keywords given by the shared options."""
     from validation.training.rbm import PAPER_STEPS
 
@@ -54,7 +55,7 @@ def training_kwargs(args) -> dict:
     }
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` subcommand."""
     p = subparsers.add_parser(
         "train",
@@ -78,7 +79,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``fpsolve train``."""
     from validation.training import rbm
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``validate`` subcommand."""
     from validation.report.pipeline import ANALYSES
 
@@ -33,7 +35,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve validate``."""
     from validation.report.pipeline import validate
 

@@ -30,7 +30,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from validation._typing import PathLike
 from validation.data.recording import (
     Recording,
     SchemaError,
@@ -79,13 +81,13 @@ def _check_quantity(quantity) -> str:
 
 
 def from_weights(
-    weights,
+    weights: ArrayLike,
     *,
-    steps=None,
+    steps: ArrayLike | None = None,
     quantity: str = "singular",
     attrs: Mapping | None = None,
     model: str = "imported",
-    groups=None,
+    groups: ArrayLike | None = None,
     provenance: str = "",
 ) -> Recording:
     r"""A recording of weight matrices, analysed through singular values or eigenvalues.
@@ -182,7 +184,7 @@ def from_weights(
     )
 
 
-def load_teacher_student(path, *, quantity: str = "singular") -> Recording:
+def load_teacher_student(path: PathLike, *, quantity: str = "singular") -> Recording:
     r"""Load one released teacher-student recording (arXiv:2407.16427).
 
     The files ``TSmodel_lr{alpha}n{eps}bs{B}.npz`` hold the 2x2 student matrix

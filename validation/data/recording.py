@@ -33,14 +33,19 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import h5py
 import numpy as np
+from numpy.typing import ArrayLike
 
 import fpsolve
 from fpsolve.models import Modes
+from validation._typing import PathLike
 from validation.data.setting import RBMSetting, label_groups
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "FORMAT",
@@ -192,7 +197,7 @@ class Recording:
             )
         return label_groups(labels)
 
-    def plot(self, ax=None, *, runs=None):
+    def plot(self, ax: Axes | None = None, *, runs: ArrayLike | None = None) -> list[Any]:
         r"""Plot each eigenvalue against the step, averaged over ``runs`` (default all).
 
         For Gaussian-RBM recordings the fixed points
@@ -246,7 +251,7 @@ def _dataset(f, name, path, *, ndim, kind):
     return ds
 
 
-def read(path, *, weights: bool = False) -> Recording:
+def read(path: PathLike, *, weights: bool = False) -> Recording:
     """Read and validate a recording.
 
     Parameters
@@ -286,7 +291,7 @@ def read(path, *, weights: bool = False) -> Recording:
         if attrs["format"] != FORMAT:
             raise _fail(path, f"attribute 'format' must be {FORMAT!r}, got {attrs['format']!r}")
         version = attrs["format_version"]
-        if not isinstance(version, numbers.Integral) or not 1 <= version <= FORMAT_VERSION:
+        if not isinstance(version, numbers.Integral) or not 1 <= int(version) <= FORMAT_VERSION:
             raise _fail(
                 path,
                 f"attribute 'format_version' must be an integer in [1, {FORMAT_VERSION}], "
@@ -513,13 +518,13 @@ class _Writer:
 
 
 def write(
-    path,
-    eigenvalues,
-    steps,
+    path: PathLike,
+    eigenvalues: ArrayLike,
+    steps: ArrayLike,
     *,
     model: str = "imported",
-    attrs: Mapping | None = None,
-    weights=None,
+    attrs: Mapping[str, Any] | None = None,
+    weights: ArrayLike | None = None,
     provenance: str = "",
     overwrite: bool = False,
 ) -> Path:
@@ -616,19 +621,19 @@ def _check_finite_snapshots(name: str, data: np.ndarray) -> None:
         )
 
 
-def eigenvalues_of(weights) -> np.ndarray:
+def eigenvalues_of(weights: ArrayLike) -> np.ndarray:
     """Ascending eigenvalues of ``X = W^T W`` for an array of matrices ``(..., M, N)``."""
     w = np.asarray(weights, dtype=np.float64)
     return np.linalg.eigvalsh(np.swapaxes(w, -1, -2) @ w)
 
 
 def import_npz(
-    source,
-    path,
+    source: PathLike,
+    path: PathLike,
     *,
     kind: str | None = None,
-    steps=None,
-    attrs: Mapping | None = None,
+    steps: ArrayLike | None = None,
+    attrs: Mapping[str, Any] | None = None,
     model: str = "imported",
     provenance: str = "",
     keep_weights: bool = True,

@@ -172,7 +172,7 @@ class RBMSetting:
     k: int | None = None
     m2: float | None = None
     w_sigma: float | None = None
-    target: Literal["exact", "samples"] | None = None
+    target: str | None = None
 
     def __post_init__(self) -> None:
         for name, value in self._checked(vars(self), _plain_name).items():
@@ -259,7 +259,7 @@ class RBMSetting:
         batch_size: int,
         k: int,
         w_sigma: float | None = None,
-        target: Literal["exact", "samples"] | None = None,
+        target: str | None = None,
     ) -> RBMSetting:
         r"""The setting with the periodic lattice target of :func:`validation.training.rbm.train`.
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from validation._typing import PathLike
+
+if TYPE_CHECKING:
+    from validation.report.pipeline import Validation
 
 __all__ = ["DEMO_SETTINGS", "demo_grid", "run_demo"]
 
@@ -19,7 +25,9 @@ whose ``alpha/|B|`` equals that of ``(0.1, 32)``, so the collapse of the two ser
 _QUICK_SETTINGS = ({"alpha": 0.1, "batch_size": 8}, {"alpha": 0.1, "batch_size": 32})
 
 
-def demo_grid(*, quick: bool = False, n_runs: int | None = None, time_span=None) -> list[dict]:
+def demo_grid(
+    *, quick: bool = False, n_runs: int | None = None, time_span: float | None = None
+) -> list[dict[str, Any]]:
     r"""The settings of the demo sweep, as :func:`validation.training.rbm.sweep` takes them.
 
     Each setting of :data:`DEMO_SETTINGS` (quick: two of them) trains ``n_runs``
@@ -42,7 +50,7 @@ def demo_grid(*, quick: bool = False, n_runs: int | None = None, time_span=None)
 
 
 def run_demo(
-    directory="fpsolve-demo",
+    directory: PathLike = "fpsolve-demo",
     *,
     quick: bool = False,
     n_runs: int | None = None,
@@ -51,7 +59,7 @@ def run_demo(
     max_workers: int | None = None,
     progress: bool | None = None,
     overwrite: bool = True,
-):
+) -> tuple[Path, Validation]:
     r"""Train a small Gaussian-RBM sweep, record it, validate it against theory, write a report.
 
     The RBM is the paper's (docs/theory.md section 4: ``N_v = N_h = 10``, ``m^2 = 4``,

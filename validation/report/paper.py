@@ -27,12 +27,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from validation._typing import PathLike, RNGLike
 from validation.data.recording import Recording, read
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, FigureBase
+
+    from validation.analyses.scaling import Scaling
 
 __all__ = ["PaperReproduction", "main", "reproduce"]
 
@@ -56,9 +65,9 @@ class PaperReproduction:
         Settings whose simulated prediction failed, with the reason.
     """
 
-    rows: list
-    scaling: object
-    predicted_a: tuple
+    rows: list[dict[str, Any]]
+    scaling: Scaling
+    predicted_a: tuple[float, float]
     failures: list
 
     def table(self) -> str:
@@ -104,13 +113,14 @@ class PaperReproduction:
             "failures": self.failures,
         })  # fmt: skip
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         r""":math:`\langle S\rangle` against :math:`\sqrt{(\alpha/|B|)(\mu^2 - \kappa)}`.
 
         Measured points with errors, the fit and the predictions; returns the Figure.
         """
         import matplotlib.pyplot as plt
 
+        fig: FigureBase
         if ax is None:
             fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
         else:
@@ -137,7 +147,14 @@ class PaperReproduction:
         return fig
 
 
-def reproduce(recordings, *, burn_in=None, dbm: bool = True, rng=None, progress=None):
+def reproduce(
+    recordings: Sequence[Recording | PathLike],
+    *,
+    burn_in: float | None = None,
+    dbm: bool = True,
+    rng: RNGLike = None,
+    progress: bool | None = None,
+) -> PaperReproduction:
     r"""Spacings, :math:`a_{fit}` and parameter-free predictions for an RBM sweep.
 
     Parameters
@@ -200,10 +217,11 @@ def reproduce(recordings, *, burn_in=None, dbm: bool = True, rng=None, progress=
             rows.append(row)
     pred_a = predict.predicted_a_fit(recs)
     fit = compare.scaling(recs, burn_in=burn_in, predicted_a=pred_a)
-    return PaperReproduction(rows, fit, pred_a, failures)
+    # the scaling fit above needs degenerate pairs, so a prediction of a exists
+    return PaperReproduction(rows, fit, cast(tuple[float, float], pred_a), failures)
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m validation.paper DIR [-o OUT]``."""
     parser = argparse.ArgumentParser(
         prog="python -m validation.paper",
@@ -226,7 +244,7 @@ def main(argv=None) -> int:
     text = result.table()
     (out / "paper.txt").write_text(text + "\n")
     (out / "paper.json").write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False))
-    fig = result.plot()
+    fig = cast(Figure, result.plot())  # a new Figure when no axes are given
     fig.savefig(out / "paper.png", dpi=110)
     print(text)
     print(f"written to {out.resolve()}")

@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from validation._typing import PathLike, RNGLike
 from validation.data import recording as _rec
 from validation.data.recording import Recording
 from validation.training.trainer import _as_seed, train
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["PAPER_STEPS", "PAPER_SWEEP", "PRESETS", "SweepResult", "grid", "sweep"]
 
@@ -107,7 +112,7 @@ class SweepResult:
             out.append(late.reshape(-1, late.shape[-1]).var(axis=0))
         return np.array(out)
 
-    def plot(self, ax=None, *, burn_in: float = 0.5):
+    def plot(self, ax: Axes | None = None, *, burn_in: float = 0.5) -> list[Any]:
         """Log-log plot of :meth:`fluctuations` (mean over modes) against ``alpha/batch_size``.
 
         Returns
@@ -127,16 +132,16 @@ class SweepResult:
 
 
 def sweep(
-    settings: str | Iterable[Mapping],
+    settings: str | Iterable[Mapping[str, Any]],
     *,
-    directory,
-    executor=None,
+    directory: PathLike,
+    executor: Any = None,
     max_workers: int | None = None,
-    rng=None,
-    progress: bool = True,
+    rng: RNGLike = None,
+    progress: bool | None = True,
     overwrite: bool = False,
     n_threads: int = 1,
-    **common,
+    **common: Any,
 ) -> SweepResult:
     """Train a grid of settings, each into its own recording, on any executor.
 
@@ -229,7 +234,7 @@ def sweep(
     return SweepResult(settings=tuple(jobs), paths=tuple(paths))
 
 
-def grid(**axes) -> list[dict]:
+def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
     """Settings for :func:`sweep`: the Cartesian product of keyword lists.
 
     Parameters

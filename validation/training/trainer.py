@@ -57,12 +57,14 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fpsolve import streams as _streams
 from fpsolve.checks import check_int, check_positive
+from validation._typing import PathLike, RNGLike
 from validation.data import recording as _rec
 from validation.data.recording import Recording
 from validation.data.setting import RBM_TARGETS, RBMSetting
@@ -271,7 +273,7 @@ def _run_training(
     n_runs, n_v, n_h = w.shape
     st = cfg.setting
     s2 = st.sigma_h2
-    c_target = np.linalg.inv(target_matrix(st.n_v, st.m2))
+    c_target = np.linalg.inv(target_matrix(st.n_v, cast(float, st.m2)))
     c_target = 0.5 * (c_target + c_target.T)
     chol = np.linalg.cholesky(c_target)
     data_mode = st.target == "samples"
@@ -318,7 +320,7 @@ def _run_training(
                 )
             eig = _rec.eigenvalues_of(buf)
             modes = st.mu2 - s2 * eig if record_modes else None
-            if keep:
+            if eig_all is not None:
                 eig_all[:, p:q] = eig
                 if w_all is not None:
                     w_all[:, p:q] = buf
@@ -363,12 +365,12 @@ def train(
     w_sigma: float = 0.1,
     target: str = "exact",
     record_every: int | None = None,
-    record_steps=None,
+    record_steps: ArrayLike | None = None,
     record_weights: bool = False,
     record_modes: bool = False,
-    path=None,
+    path: PathLike | None = None,
     overwrite: bool = False,
-    rng=None,
+    rng: RNGLike = None,
     first_run: int = 0,
     n_threads: int | None = None,
     progress: bool = True,
@@ -511,7 +513,7 @@ def train(
 
 
 def resume(
-    path,
+    path: PathLike,
     *,
     n_threads: int | None = None,
     progress: bool = True,

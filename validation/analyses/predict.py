@@ -49,7 +49,7 @@ from fpsolve.models import Modes, rbm_pcd_noise
 from validation._typing import RNGLike
 from validation.analyses.stats import Entry, effective_samples, run_jackknife
 from validation.data.recording import Recording
-from validation.data.setting import RBMSetting
+from validation.data.setting import SETTING_ATTRS, RBMSetting
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -66,7 +66,7 @@ __all__ = [
     "repulsion",
 ]
 
-REQUIRED_ATTRS = ("mu2", "sigma_h", "kappa", "n_v", "n_h", "alpha", "batch_size")
+REQUIRED_ATTRS = SETTING_ATTRS
 """Recording attributes every prediction needs (``k`` too with ``k="auto"``)."""
 
 METHODS = ("small_noise", "dbm")

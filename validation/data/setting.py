@@ -32,12 +32,15 @@ import numpy as np
 from fpsolve.checks import check_int, check_positive
 from fpsolve.models import Modes, lattice_scalar_spectrum
 
-__all__ = ["RBM_TARGETS", "RBMSetting", "label_groups", "sgd_rate"]
+__all__ = ["RBM_TARGETS", "SETTING_ATTRS", "RBMSetting", "label_groups", "sgd_rate"]
 
 RBM_TARGETS = ("exact", "samples")
 """Allowed values of ``target``: :math:`C_{target}` exact, or from fresh target samples."""
 
-_REQUIRED = ("n_v", "n_h", "mu2", "sigma_h", "kappa", "alpha", "batch_size")
+SETTING_ATTRS = ("n_v", "n_h", "mu2", "sigma_h", "kappa", "alpha", "batch_size")
+"""Recording attributes every :class:`RBMSetting` needs (``k``, ``m2``, ``w_sigma``,
+``target`` are read when present)."""
+
 _OPTIONAL = ("k", "m2", "w_sigma", "target")
 
 
@@ -241,9 +244,9 @@ class RBMSetting:
             If an attribute is missing or invalid; the message names the
             attribute ("recording attribute 'batch_size' is missing; ...").
         """
-        required = [*_REQUIRED, *(n for n in require if n not in _REQUIRED)]
+        required = [*SETTING_ATTRS, *(n for n in require if n not in SETTING_ATTRS)]
         _missing(attrs, required, f"a Gaussian-RBM setting needs {', '.join(required)}")
-        values = {n: attrs[n] for n in (*_REQUIRED, *_OPTIONAL) if n in attrs}
+        values = {n: attrs[n] for n in (*SETTING_ATTRS, *_OPTIONAL) if n in attrs}
         return cls(**cls._checked(values, _attr_name))
 
     @classmethod

@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = result.table()
     (out / "paper.txt").write_text(text + "\n")
     (out / "paper.json").write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False))
-    fig = cast(Figure, result.plot())  # a new Figure when no axes are given
+    fig = cast("Figure", result.plot())  # a new Figure when no axes are given
     fig.savefig(out / "paper.png", dpi=110)
     print(text)
     print(f"written to {out.resolve()}")

@@ -46,8 +46,6 @@ in a fixed order; results are identical for any number of threads.
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -57,8 +55,8 @@ import numba
 import numpy as np
 
 from fpsolve import _sgd_kernels as _k
-from fpsolve.checks import check_finite_array, check_int, check_positive
-from fpsolve.models import lattice_scalar_spectrum
+from fpsolve.checks import as_seed, check_finite_array, check_int, check_positive, snapshot_steps
+from fpsolve.models import lattice_scalar_matrix, lattice_scalar_spectrum
 from fpsolve.streams import normals, stream
 
 __all__ = [
@@ -227,13 +225,9 @@ class GaussianRBM(SampledGradientModel):
         matrix the trainer of :mod:`validation.training` uses, with spectrum
         :func:`fpsolve.models.lattice_scalar_spectrum`.
         """
-        n_v = check_int("n_v", n_v, minimum=1)
-        kappa = lattice_scalar_spectrum(n_v, m2)
-        eye = np.eye(n_v)
-        shift = np.roll(eye, 1, axis=1)
-        c = np.linalg.inv((m2 + 2.0) * eye - (shift + shift.T))
+        c = np.linalg.inv(lattice_scalar_matrix(n_v, m2))
         model = cls(mu2=mu2, sigma_h2=sigma_h2, c_target=0.5 * (c + c.T), n_h=n_h)
-        model.kappa = np.sort(kappa)
+        model.kappa = np.sort(lattice_scalar_spectrum(n_v, m2))  # exact, not from eigvalsh
         return model
 
     @property
@@ -433,45 +427,6 @@ class SGDResult:
 
 
 # --------------------------------------------------------------------------- helpers
-def _seed_of(rng) -> int:
-    """An int seed from ``rng`` (SPEC 7 inputs), as the trainer turns ``rng`` into a seed."""
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return check_int("rng", rng, minimum=0)
-    if rng is None:
-        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
-    if isinstance(rng, np.random.SeedSequence):
-        return int(rng.generate_state(1, np.uint64)[0] >> np.uint64(1))
-    if isinstance(rng, np.random.Generator):
-        return int(rng.integers(0, 2**63))
-    raise TypeError(
-        f"rng must be None, a non-negative int seed, a numpy SeedSequence or a numpy Generator, "
-        f"got {rng!r}"
-    )
-
-
-def _snapshot_steps(n_steps: int, record_every, record_steps) -> np.ndarray:
-    if record_steps is not None:
-        if record_every is not None:
-            raise ValueError("pass record_every or record_steps, not both")
-        steps = np.asarray(record_steps)
-        if steps.ndim != 1 or steps.size == 0 or not np.issubdtype(steps.dtype, np.integer):
-            raise ValueError(
-                f"record_steps must be a non-empty 1-d array of integers, got {record_steps!r}"
-            )
-        if steps[0] < 0 or steps[-1] > n_steps or np.any(np.diff(steps) <= 0):
-            raise ValueError(
-                f"record_steps must be strictly increasing within [0, n_steps={n_steps}]"
-            )
-        return steps.astype(np.int64)
-    if record_every is None:
-        record_every = max(1, math.ceil(n_steps / 1000))
-    record_every = check_int("record_every", record_every, minimum=1)
-    steps = np.arange(0, n_steps + 1, record_every, dtype=np.int64)
-    if steps[-1] != n_steps:
-        steps = np.append(steps, np.int64(n_steps))
-    return steps
-
-
 @contextlib.contextmanager
 def _threads(n_threads):
     if n_threads is None:
@@ -494,8 +449,8 @@ def _common(alpha, batch_size, n_steps, n_replicas, record_every, record_steps, 
     batch_size = check_int("batch_size", batch_size, minimum=1)
     n_steps = check_int("n_steps", n_steps, minimum=0)
     n_replicas = check_int("n_replicas", n_replicas, minimum=1)
-    snaps = _snapshot_steps(n_steps, record_every, record_steps)
-    seed = _seed_of(rng)
+    snaps = snapshot_steps(n_steps, record_every, record_steps)
+    seed = as_seed(rng)
     streams = np.stack(
         [stream(np.random.SeedSequence(seed, spawn_key=(r,))) for r in range(n_replicas)]
     )

@@ -69,7 +69,9 @@ __all__ = [
 ]
 
 _CHUNK_STEPS = 5000  # steps per kernel call (progress updates between calls)
-_NON_FINITE = "W became non-finite"
+_NON_FINITE_W = "W became non-finite"
+_NON_FINITE_X = "X became non-finite"
+_NEGATIVE_X = "an eigenvalue of X fell below 0"
 _NOT_PD = (
     "K = mu2 - sigma_h2 W W^T is not positive definite (an eigenvalue of X reached mu2/sigma_h2)"
 )
@@ -320,14 +322,14 @@ class SGDResult:
         Steps of the snapshots (0 is the initial state).
     eigenvalues : ndarray, shape (n_replicas, n_snapshots, n)
         Ascending eigenvalues of :math:`X = W^T W` at each snapshot; NaN at the
-        snapshots after a replica's failure (see ``failed_step``), nowhere else.
+        snapshots from a replica's failure step on (see ``failed_step``), nowhere else.
     failed_step : ndarray of int, shape (n_replicas,)
         The step whose update took the replica out of the model's domain (the
         replica stopped there), or -1.
     reason : tuple of str
         Why each replica failed (``""`` for replicas that ran to the end).
     weights : ndarray, shape (n_replicas, n_snapshots, n_rows, n_cols), or None
-        :math:`W` at each snapshot (``record_weights=True``; NaN after a failure).
+        :math:`W` at each snapshot (``record_weights=True``; NaN as ``eigenvalues``).
     """
 
     model: SampledGradientModel
@@ -427,24 +429,31 @@ class SGDResult:
 
 
 # --------------------------------------------------------------------------- helpers
-@contextlib.contextmanager
-def _threads(n_threads):
+def _check_threads(n_threads) -> int | None:
     if n_threads is None:
-        yield
-        return
+        return None
     top = numba.config.NUMBA_NUM_THREADS
     n = check_int("n_threads", n_threads, minimum=1)
     if n > top:
         raise ValueError(f"n_threads must be <= {top} (numba's thread pool), got {n}")
+    return n
+
+
+@contextlib.contextmanager
+def _threads(n_threads: int | None):
+    if n_threads is None:
+        yield
+        return
     old = numba.get_num_threads()
-    numba.set_num_threads(n)
+    numba.set_num_threads(n_threads)
     try:
         yield
     finally:
         numba.set_num_threads(old)
 
 
-def _common(alpha, batch_size, n_steps, n_replicas, record_every, record_steps, rng):
+def _common(alpha, batch_size, n_steps, n_replicas, record_every, record_steps, rng, n_threads):
+    """The checked options shared by both simulations, the snapshot steps and the streams."""
     alpha = check_positive("alpha", alpha)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     n_steps = check_int("n_steps", n_steps, minimum=0)
@@ -461,7 +470,7 @@ def _common(alpha, batch_size, n_steps, n_replicas, record_every, record_steps, 
         "n_replicas": n_replicas,
         "seed": seed,
     }
-    return params, snaps, streams
+    return params, snaps, streams, _check_threads(n_threads)
 
 
 def _per_replica(name, value, shape, n_replicas) -> np.ndarray:
@@ -497,7 +506,7 @@ def _reasons(code, reasons) -> tuple[str, ...]:
     return tuple("" if c == 0 else reasons[c - 1] for c in code)
 
 
-# --------------------------------------------------------------------------- level (c)
+# --------------------------------------------------------------------------- matrix level
 def simulate_sgd_matrix(
     model: SampledGradientModel,
     *,
@@ -589,8 +598,8 @@ def simulate_sgd_matrix(
     """
     if not isinstance(model, SampledGradientModel):
         raise TypeError(f"model must be a fpsolve.sgd.SampledGradientModel, got {model!r}")
-    params, snaps, streams = _common(
-        alpha, batch_size, n_steps, n_replicas, record_every, record_steps, rng
+    params, snaps, streams, n_threads = _common(
+        alpha, batch_size, n_steps, n_replicas, record_every, record_steps, rng, n_threads
     )
     shape = tuple(model.shape)
     n_cols = shape[1]
@@ -636,7 +645,7 @@ def simulate_sgd_matrix(
         steps=snaps,
         eigenvalues=eig,
         failed_step=fail_step,
-        reason=_reasons(code, (_NON_FINITE, *model.failure_reasons)),
+        reason=_reasons(code, (_NON_FINITE_W, *model.failure_reasons)),
         weights=w_out if keep else None,
     )
 
@@ -705,8 +714,8 @@ def simulate_sgd_aligned(
     """
     if not isinstance(model, GaussianRBM):
         raise TypeError(f"model must be a fpsolve.sgd.GaussianRBM, got {model!r}")
-    params, snaps, streams = _common(
-        alpha, batch_size, n_steps, n_replicas, record_every, record_steps, rng
+    params, snaps, streams, n_threads = _common(
+        alpha, batch_size, n_steps, n_replicas, record_every, record_steps, rng, n_threads
     )
     n_h = model.n_h
     top = model.mu2 / model.sigma_h2
@@ -729,7 +738,6 @@ def simulate_sgd_aligned(
         )  # fmt: skip
 
     _drive(run, params["n_steps"], progress, n_threads)
-    reasons = (_NON_FINITE.replace("W", "X"), _NOT_PD, "an eigenvalue of X fell below 0")
     return SGDResult(
         model=model,
         method="aligned",
@@ -737,5 +745,5 @@ def simulate_sgd_aligned(
         steps=snaps,
         eigenvalues=eig,
         failed_step=fail_step,
-        reason=_reasons(code, reasons),
+        reason=_reasons(code, (_NON_FINITE_X, _NOT_PD, _NEGATIVE_X)),
     )

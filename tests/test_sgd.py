@@ -61,7 +61,7 @@ def _reference_aligned(model, x, st, *, alpha, batch_size, n_steps):
 # --------------------------------------------------------------------------- exactness
 def test_matrix_kernel_matches_numpy_reference():
     rbm = GaussianRBM.lattice(5, m2=2.0, mu2=9.0, sigma_h2=0.8, n_h=4)
-    opts = {"alpha": 0.05, "batch_size": 7, "n_steps": 300}
+    opts = {"alpha": 0.05, "batch_size": 7, "n_steps": 150}
     res = simulate_sgd_matrix(
         rbm, n_replicas=3, w_sigma=0.3, record_every=1, record_weights=True, rng=11, **opts
     )

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fpsolve.checks import as_seed
 from validation._typing import PathLike, RNGLike
 from validation.data import recording as _rec
 from validation.data.recording import Recording
-from validation.training.trainer import _as_seed, train
+from validation.training.trainer import train
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -192,7 +193,7 @@ def sweep(
     for key in ("path", "progress", "callback", "_max_chunks"):
         if key in common:
             raise ValueError(f"sweep sets {key!r} itself; it cannot be passed")
-    seed = _as_seed(rng)
+    seed = as_seed(rng)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     jobs = []

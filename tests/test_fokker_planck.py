@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from fpsolve import fokker_planck as fp
 from fpsolve.analytic import stationary_density
+from fpsolve.fokker_planck.mesh import make_grid
 from fpsolve.models import HarmonicModel, PotentialModel, RBMModel
 
 
@@ -209,7 +210,7 @@ def test_mass_conservation_and_positivity(model, g2, n, method, loc):
     p0[[0, -1]] = 0.0
     times = [0.0, 0.05, 0.5, 3.0]
     if method == "eigen":
-        g = fp._make_grid(model, g2, n, None, False)
+        g = make_grid(model, g2, n)
         with np.errstate(divide="ignore"):
             amp = np.max(np.log(p0 / p0.max()) - 0.5 * g.logw)
         if amp > np.log(1e6):  # the eigen route refuses what it cannot represent
@@ -236,8 +237,7 @@ def test_mass_conservation_and_positivity(model, g2, n, method, loc):
 def test_rate_matrix_columns_conserve_and_stationary_is_kernel(g2, n, a):
     """Quartic user model: A has zero column sums, non-negative off-diagonals, A P_s = 0."""
     model = PotentialModel(lambda x: a * x**4 / 4 - x**2 / 2, lambda x: a * x**3 - x)
-    g = fp._make_grid(model, g2, n, None, False)
-    _, _, right, left = fp._rates_matrix(g)
+    _, _, right, left = make_grid(model, g2, n).rate_matrix()
     assert np.all(right >= 0)
     assert np.all(left >= 0)
     ps = fp.stationary(model, g2, n=n).p

@@ -9,7 +9,7 @@ from fpsolve.commands import add_model_arguments, build_model
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``solve`` subcommand."""
     p = subparsers.add_parser(
         "solve",
@@ -41,13 +41,15 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve solve``."""
     import numpy as np
 
     from fpsolve.fokker_planck import evolve
+    from fpsolve.fokker_planck.mesh import InitialDensity
 
     model = build_model(args)
+    p0: InitialDensity
     if args.start == "mp":
         from fpsolve.analytic import marchenko_pastur
 
@@ -57,8 +59,10 @@ def run(args) -> int:
             raise ValueError(f"--width must be > 0, got {args.width!r}")
         loc, width = args.loc, args.width
 
-        def p0(x):
+        def gauss(x: np.ndarray) -> np.ndarray:
             return np.exp(-0.5 * ((x - loc) / width) ** 2)
+
+        p0 = gauss
 
     ev = evolve(model, args.g2, p0, args.times, n=args.n, method=args.method, dt=args.dt)
     print(f"model   {model!r}")

@@ -9,7 +9,7 @@ from fpsolve.commands import add_model_arguments, build_model
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``spectrum`` subcommand."""
     p = subparsers.add_parser(
         "spectrum",
@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve spectrum``."""
     from fpsolve.fokker_planck import relaxation_rates
     from fpsolve.hfp import hfp_spectrum

@@ -25,6 +25,7 @@ __all__ = [
     "backward_euler_line",
     "crank_nicolson_line",
     "peaceman_rachford",
+    "sturm_count",
 ]
 
 
@@ -78,6 +79,26 @@ def adi_work(n0: int, n1: int) -> AdiWork:
         np.empty((n1, n0)),
         np.empty((n1, n0)),
     )
+
+
+# --------------------------------------------------------------------------- spectra
+@jit
+def sturm_count(diag, off, x):  # pragma: no cover - compiled
+    """Number of eigenvalues below ``x`` of the symmetric tridiagonal matrix ``(diag, off)``.
+
+    The count of negative pivots of the LDL^T factorisation of ``T - x I`` (Sturm
+    sequence); a zero pivot is replaced by a tiny negative number, as in LAPACK's dstebz.
+    """
+    count = 0
+    q = diag[0] - x
+    for i in range(1, diag.shape[0] + 1):
+        if q == 0.0:
+            q = -1e-300
+        if q < 0.0:
+            count += 1
+        if i < diag.shape[0]:
+            q = diag[i] - x - off[i - 1] * off[i - 1] / q
+    return count
 
 
 # --------------------------------------------------------------------------- one line

@@ -21,6 +21,7 @@ from fpsolve.fokker_planck.mesh import (
     Domain,
     Grid,
     InitialDensity,
+    RateMatrix,
     check_decay,
     check_times,
     default_dt,
@@ -369,8 +370,13 @@ def evolve(
 
     ``"eigen"``
         Exact in time: :math:`P(t) = W^{1/2} U e^{-\Lambda t} U^T W^{-1/2} P(0)`
-        from all eigenpairs of the symmetric tridiagonal :math:`M`.  Cost
-        :math:`O(n^2)` memory; its round-off is amplified by
+        from the eigenpairs of the symmetric tridiagonal :math:`M` with
+        :math:`\lambda \le \Lambda`, where :math:`e^{-\Lambda t_{min}}\|W^{-1/2}P(0)\|_2
+        = \epsilon \max P(0)` at the earliest positive output time
+        :math:`t_{min}`: the modes left out change no output by more than that
+        (all eigenpairs if more than half are needed); ``t = 0`` returns
+        :math:`P(0)`.  Cost :math:`O(n k)` for :math:`k` eigenpairs; its round-off
+        is amplified by
         :math:`\max_k P_0(x_k) w_k^{-1/2} / \max_k P_0(x_k)` (with
         :math:`\max w = 1`), so it is used by ``"auto"`` only when
         ``n <= 3000`` and that factor is below :math:`10^6` (above it,
@@ -489,22 +495,53 @@ def _evolve_on(g: Grid, p0, t, method, dt, progress):
 
 
 def _evolve_eigen(g: Grid, vals, t, ps, progress):
-    """``P(t) = W^{1/2} U exp(-Lambda t) U^T W^{-1/2} P(0)`` from all eigenpairs of ``M``."""
+    """``P(t) = W^{1/2} U exp(-Lambda t) U^T W^{-1/2} P(0)`` from the slow eigenpairs of ``M``.
+
+    Only the eigenpairs with ``lambda <= cutoff`` (:func:`_eigen_cutoff`) are computed;
+    the others change no output by more than ``eps * max P(0)``.  ``t = 0`` gives
+    ``P(0)`` itself.
+    """
     from tqdm.auto import tqdm
 
-    m = g.rate_matrix()
-    lam, u = linalg.eigh_tridiagonal(m.diag, m.off)
-    lam[0] = 0.0
     half = 0.5 * g.logw
     support = vals > 0
     q0 = np.zeros_like(vals)
     q0[support] = vals[support] * np.exp(-half[support])
-    c = u.T @ q0
-    sw = np.exp(half)
+    positive = t[(t > 0) & np.isfinite(t)]
     out = np.empty((t.size, g.x.size))
+    if positive.size:
+        lam, u = _slow_modes(g.rate_matrix(), _eigen_cutoff(q0, vals, float(positive[0])))
+        lam[0] = 0.0
+        c = u.T @ q0
+        sw = np.exp(half)
     for k in tqdm(range(t.size), disable=not progress, desc="fp evolve"):
-        out[k] = sw * (u @ (np.exp(-lam * t[k]) * c)) if np.isfinite(t[k]) else ps
+        if not np.isfinite(t[k]):
+            out[k] = ps
+        elif t[k] == 0.0:
+            out[k] = vals
+        else:
+            out[k] = sw * (u @ (np.exp(-lam * t[k]) * c))
     return out
+
+
+def _eigen_cutoff(q0: np.ndarray, vals: np.ndarray, t_min: float) -> float:
+    r"""The rate above which eigenpairs are negligible at every time ``>= t_min``.
+
+    With :math:`q_0 = W^{-1/2}P(0)` and :math:`w \le 1`, the modes with
+    :math:`\lambda > \Lambda` change :math:`P(t)` by at most
+    :math:`e^{-\Lambda t}\|q_0\|_2`; :math:`\Lambda` makes that
+    :math:`\epsilon \max P(0)` at :math:`t_{min}`.
+    """
+    ratio = float(np.linalg.norm(q0)) / float(vals.max())
+    return (math.log(ratio) - math.log(np.finfo(np.float64).eps)) / t_min
+
+
+def _slow_modes(m: RateMatrix, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenpairs of ``M`` with eigenvalue below ``cutoff`` (all of them if that is most)."""
+    k = kern.sturm_count(m.diag, m.off, cutoff)
+    if 2 * k >= m.diag.size:
+        return linalg.eigh_tridiagonal(m.diag, m.off)
+    return linalg.eigh_tridiagonal(m.diag, m.off, select="i", select_range=(0, max(k, 1) - 1))
 
 
 def _evolve_steps(g: Grid, vals, t, ps, method, dt, progress):

@@ -53,17 +53,22 @@ import numpy.typing as npt
 from scipy import linalg
 
 from fpsolve.checks import check_int, check_positive
-from fpsolve.fokker_planck import Evolution
+from fpsolve.fokker_planck import Evolution, limits
 from fpsolve.fokker_planck.mesh import (
     Domain,
     InitialDensity,
     RateMatrix,
+    Window,
+    cells,
     check_decay,
+    check_levels,
     check_model,
+    check_spacing,
     check_times,
     edge_rates,
     initial_values,
     refine_levels,
+    richardson_levels,
     sinhc_half,
     window,
 )
@@ -83,12 +88,10 @@ class _VGrid:
     h: float
     delta: np.ndarray
     logw: np.ndarray
-    cut: tuple[bool, bool]
-    domain: tuple[float, float]
 
 
-def _vertex_grid(model, g2, n_grid, domain) -> _VGrid:
-    a, b, cut = window(model, g2, domain)
+def _vertex_grid(model: Model, g2: float, n_grid: int, win: Window) -> _VGrid:
+    a, b = win.a, win.b
     lo, hi = model.domain
     kinds = model.boundaries
     h = (b - a) / n_grid
@@ -105,7 +108,7 @@ def _vertex_grid(model, g2, n_grid, domain) -> _VGrid:
     if not np.all(np.isfinite(v)):
         raise ValueError(f"the potential of {model!r} is not finite on the grid {a!r} ... {b!r}")
     logw = -(v - v.min())
-    return _VGrid(x, m, h, np.diff(v), logw, cut, (a, b))
+    return _VGrid(x, m, h, np.diff(v), logw)
 
 
 def _matrix(vg: _VGrid, g2: float) -> RateMatrix:
@@ -301,6 +304,7 @@ class HFPSpectrum:
 
 
 def _levels(vg: _VGrid, g2: float, n_levels: int, vectors: bool):
+    """Lowest eigenvalues of ``M`` (refined), their vectors if asked, its largest diagonal."""
     m = _matrix(vg, g2)
     if vectors:
         lam, y = linalg.eigh_tridiagonal(m.diag, m.off, select="i", select_range=(0, n_levels - 1))
@@ -309,7 +313,7 @@ def _levels(vg: _VGrid, g2: float, n_levels: int, vectors: bool):
         y = None
     # Rayleigh quotients ||L y||^2 after inverse iteration: relative, not eps*||M||, accuracy
     lam = refine_levels(m, lam, scale=np.sqrt(vg.m))
-    return lam, y
+    return lam, y, float(m.diag.max())
 
 
 def hfp_spectrum(
@@ -317,9 +321,10 @@ def hfp_spectrum(
     g2: float,
     n_levels: int = 6,
     *,
-    n_grid: int = 2000,
+    n_grid: int | None = None,
     domain: Domain = None,
     richardson: bool = False,
+    force: bool = False,
 ) -> HFPSpectrum:
     r"""Lowest levels :math:`E_n` and eigenfunctions :math:`\psi_n` of :math:`H_{FP}`.
 
@@ -338,16 +343,27 @@ def hfp_spectrum(
     n_levels : int, optional
         Number of levels, ``>= 1`` (including :math:`E_0`).
     n_grid : int, optional
-        Number of grid intervals, ``>= 4``.
+        Number of grid intervals, ``>= 4``; default 2000, or more to put 8
+        intervals across the narrowest width :math:`\sqrt{g^2/|V''|}` at a fixed
+        point inside the window (the width of :math:`\psi_0` in a well and of
+        the escape states at a maximum).  An explicit ``n_grid`` must put at
+        least one interval across it.
     domain : tuple of float, optional
         ``(low, high)``; must cover the mass (as in :mod:`fpsolve.fokker_planck`).
     richardson : bool, optional
         Extrapolate the energies over ``(n_grid, 2 n_grid)``; eigenfunctions
-        are those of ``n_grid``.
+        are those of ``n_grid``.  Refused (ValueError) when a level differs
+        between the two grids by more than 5% of its value: they do not
+        resolve it.
+    force : bool, optional
+        Run even when nodes times levels exceed
+        :data:`~fpsolve.fokker_planck.limits.MAX_NODE_LEVELS`.
 
     Returns
     -------
     HFPSpectrum
+        ``E_1, E_2, ...`` are checked positive and increasing (ValueError
+        otherwise).
 
     Examples
     --------
@@ -358,13 +374,21 @@ def hfp_spectrum(
     [0.0, 1.0, 2.0, 3.0]
     """
     n_levels = check_int("n_levels", n_levels, minimum=1)
-    n_grid = check_int("n_grid", n_grid, minimum=4)
     model = check_model(model)
     g2 = check_positive("g2", g2)
-    vg = _vertex_grid(model, g2, n_grid, domain)
+    win = window(model, g2, domain)
+    n_grid = cells(model, g2, win, n_grid, default=2000, name="n_grid", n_min=4)
+    check_spacing("n_grid", n_grid, g2, win)
+    scale = 3 if richardson else 1
+    nodes = n_grid + 1
+    what = f"{scale} grid(s) of {nodes} nodes with {n_levels} eigenfunctions"
+    limits.check_memory("n_grid", n_grid, scale * nodes * (24.0 + 2.0 * n_levels), what)
+    work = scale * nodes * n_levels
+    limits.check_work("n_grid", n_grid, work, limits.MAX_NODE_LEVELS, "nodes x levels", force=force)
+    vg = _vertex_grid(model, g2, n_grid, win)
     if n_levels >= vg.x.size:
         raise ValueError(f"n_levels must be < the number of nodes {vg.x.size}, got {n_levels}")
-    lam, y = _levels(vg, g2, n_levels, True)
+    lam, y, norm = _levels(vg, g2, n_levels, True)
     # psi_0 from the kernel of L: sqrt(m w) in the scaled variables, exactly
     y0 = np.sqrt(vg.m) * np.exp(0.5 * vg.logw)
     y0 /= np.linalg.norm(y0)
@@ -375,15 +399,16 @@ def hfp_spectrum(
         j = int(np.argmax(np.abs(psi[k])))
         if psi[k, j] < 0:
             psi[k] *= -1.0
-    if richardson:
-        vg2 = _vertex_grid(model, g2, 2 * n_grid, vg.domain)
-        lam2, _ = _levels(vg2, g2, n_levels, False)
-        lam = np.concatenate(([lam[0]], (4.0 * lam2[1:] - lam[1:]) / 3.0))
+    if richardson and n_levels > 1:
+        lam2, _, norm = _levels(_vertex_grid(model, g2, 2 * n_grid, win), g2, n_levels, False)
+        extrapolated = richardson_levels(lam[1:], lam2[1:], symbol="2E", name="n_grid", n=n_grid)
+        lam = np.concatenate(([lam[0]], extrapolated))
+    check_levels(lam[1:], symbol="2E", name="n_grid", n=n_grid, norm=norm)
     dv = model.dpotential(vg.x)
     d2v = model.d2potential(vg.x)
     u0 = dv**2 / 8.0
     u1 = -d2v / 4.0
     u = (u0 + g2 * u1) / g2
     return HFPSpectrum(
-        model, g2, vg.x, vg.m, 0.5 * lam, psi, u, u0, u1, n_grid, bool(richardson), vg.cut
+        model, g2, vg.x, vg.m, 0.5 * lam, psi, u, u0, u1, n_grid, bool(richardson), win.cut
     )

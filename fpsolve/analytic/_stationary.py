@@ -2,6 +2,7 @@ r"""Stationary one-mode densities, the Coulomb-gas log-density and the linear sc
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -190,7 +191,12 @@ def _edge(model: Model, g2: float, start: float, vmin: float, direction: int) ->
     lo, hi = model.domain
     end = hi if direction > 0 else lo
     kind = model.boundaries[1 if direction > 0 else 0]
-    excess = lambda x: (float(model.potential(x)) - vmin) / g2 - _CUTOFF  # noqa: E731
+
+    def excess(x: float) -> float:
+        # V is +inf where the wall term rounds to log(0), a few ulp short of the wall
+        with np.errstate(divide="ignore"):
+            return (float(model.potential(x)) - vmin) / g2 - _CUTOFF
+
     if start == end:
         return end
     curv = abs(float(model.d2potential(start)))
@@ -207,7 +213,7 @@ def _edge(model: Model, g2: float, start: float, vmin: float, direction: int) ->
                 # approach the wall geometrically
                 for m in range(1, 80):
                     x = end - (end - start) * 2.0**-m
-                    if x == end:
+                    if x == end or math.isinf(excess(x)):
                         break
                     if excess(x) > 0:
                         return optimize.brentq(excess, inside, x, xtol=1e-14 * (1 + abs(x)))

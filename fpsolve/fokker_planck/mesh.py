@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, TypeAlias
 
 import numpy as np
@@ -36,29 +36,38 @@ from scipy import optimize
 from scipy.linalg import solve_banded
 
 from fpsolve.checks import check_int, check_positive, check_real
+from fpsolve.fokker_planck.limits import check_memory
 from fpsolve.models import Model
 
 __all__ = [
+    "CELLS_PER_WIDTH",
     "COVER",
     "CUT",
+    "MIN_CELLS_PER_WIDTH",
+    "RICHARDSON_AGREEMENT",
     "Domain",
     "Grid",
     "InitialDensity",
     "RateMatrix",
     "Window",
     "bernoulli",
+    "cells",
     "check_decay",
+    "check_levels",
     "check_model",
+    "check_spacing",
     "check_times",
     "default_dt",
     "edge_rates",
     "grid",
     "initial_values",
     "make_grid",
+    "narrowest_width",
     "normalise",
     "potential_differences",
     "potential_window",
     "refine_levels",
+    "richardson_levels",
     "sinhc_half",
     "stepper_plan",
     "window",
@@ -193,16 +202,19 @@ def _cut_end(model, g2, vmin, start, direction, end, kind, scale, cut):
         return float(end)
 
     def excess(x: float) -> float:
-        return (float(model.potential(x)) - vmin) / g2 - cut
+        # V is +inf where the wall term rounds to log(0), a few ulp short of the wall
+        with np.errstate(divide="ignore"):
+            return (float(model.potential(x)) - vmin) / g2 - cut
 
     inside = start
     for k in range(400):
         x = start + direction * scale * 2.0 ** (k / 2.0)
-        if math.isfinite(end) and (x - end) * direction >= 0:
-            # approach the wall geometrically
+        at_wall = math.isfinite(end) and (x - end) * direction >= 0
+        if at_wall or math.isinf(excess(x)):
+            # approach the wall geometrically, up to the last point where V is finite
             for m in range(1, 200):
                 x = end - direction * abs(end - inside) * 2.0**-m
-                if x == end:
+                if x == end or math.isinf(excess(x)):
                     break
                 if excess(x) >= 0:
                     return float(optimize.brentq(excess, inside, x, xtol=1e-13 * (1 + abs(x))))
@@ -217,18 +229,22 @@ def _cut_end(model, g2, vmin, start, direction, end, kind, scale, cut):
     )
 
 
-def window(model: Model, g2: float, domain: Domain) -> Window:
+def window(model: Model, g2: float, domain: Domain | Window) -> Window:
     """The interval of a grid: the model's window (:func:`potential_window`) or ``domain``.
 
-    A user ``domain`` must lie inside the model's domain and reach where the
-    stationary density has fallen by ``exp(-COVER)`` at every end that is not a
-    reflecting end of the model.
+    A user ``domain`` must lie inside the model's domain and, at every end that is
+    not a reflecting end of the model, reach where the stationary density has fallen
+    by ``exp(-COVER)`` or as far as the default window (which stops short of a wall
+    where ``exp(-V/g2)`` falls too slowly to reach ``exp(-CUT)`` in floating point).
+    A :class:`Window` is taken as it is (it was checked when it was made).
     """
+    if isinstance(domain, Window):
+        return domain
     lo, hi = model.domain
     kinds = model.boundaries
-    a, b, vmin = potential_window(model, g2)
+    a_def, b_def, vmin = potential_window(model, g2)
     if domain is None:
-        return Window(a, b, (kinds[0] != "reflecting", kinds[1] != "reflecting"))
+        return Window(a_def, b_def, (kinds[0] != "reflecting", kinds[1] != "reflecting"))
     try:
         a, b = (check_real("domain", float(v)) for v in domain)
     except (TypeError, ValueError) as exc:
@@ -240,18 +256,90 @@ def window(model: Model, g2: float, domain: Domain) -> Window:
     if a < lo or b > hi:
         raise ValueError(f"domain={domain!r} must lie inside the model's domain {model.domain}")
     cut = (not (a == lo and kinds[0] == "reflecting"), not (b == hi and kinds[1] == "reflecting"))
-    for end, is_cut, kind, mend in ((a, cut[0], kinds[0], lo), (b, cut[1], kinds[1], hi)):
-        if not is_cut or (kind == "wall" and end == mend):
+    ends = ((a, cut[0], kinds[0], lo, a <= a_def), (b, cut[1], kinds[1], hi, b >= b_def))
+    for end, is_cut, kind, mend, beyond_default in ends:
+        if not is_cut or (kind == "wall" and end == mend) or beyond_default:
             continue
         excess = (float(model.potential(end)) - vmin) / g2
         if excess < COVER:
             raise ValueError(
                 f"domain={domain!r} does not cover the mass of the stationary density: at "
                 f"x={end!r} it is exp(-{excess:.3g}) of its peak, need below exp(-{COVER:g}); "
-                f"widen the domain (default: {(a if end == a else b)!r} ... "
-                f"{potential_window(model, g2)[:2]!r})"
+                f"widen the domain (the default window is {a_def!r} ... {b_def!r})"
             )
     return Window(a, b, cut)
+
+
+# =========================================================================== resolution
+CELLS_PER_WIDTH = 8.0
+r"""Without an explicit size, grids get enough cells to put this many across the narrowest
+width :math:`\sqrt{g^2/|V''|}` at a fixed point of the model inside the window."""
+
+MIN_CELLS_PER_WIDTH = 1.0
+"""An explicit size must put at least this many cells across that width."""
+
+
+def narrowest_width(model: Model, g2: float, a: float, b: float) -> tuple[float, float]:
+    r"""``(width, x)``: the smallest :math:`\sqrt{g^2/|V''(x_f)|}` over fixed points in ``[a, b]``.
+
+    The stationary density has this width at a stable fixed point and the escape
+    states of :math:`H_{FP}` have it at an unstable one.  ``(inf, nan)`` if the
+    model has no fixed point with non-zero curvature in ``[a, b]``.
+    """
+    try:
+        points = model.fixed_points()
+    except (ValueError, RuntimeError):  # pragma: no cover - user models
+        points = ()
+    best = (math.inf, math.nan)
+    for fp in points:
+        curv = abs(float(fp.curvature))
+        if a <= fp.x <= b and 0.0 < curv < math.inf and math.sqrt(g2 / curv) < best[0]:
+            best = (math.sqrt(g2 / curv), float(fp.x))
+    return best
+
+
+def cells(
+    model: Model,
+    g2: float,
+    win: Window,
+    n: int | None,
+    *,
+    default: int,
+    name: str = "n",
+    n_min: int = 3,
+) -> int:
+    """The number of cells (or intervals) of a grid on ``win``.
+
+    ``n=None``: ``default``, raised to put :data:`CELLS_PER_WIDTH` cells across the
+    :func:`narrowest_width`.  An explicit ``n`` must put at least
+    :data:`MIN_CELLS_PER_WIDTH` across it, else ValueError naming ``name``.
+    """
+    width, at = narrowest_width(model, g2, win.a, win.b)
+    span = win.b - win.a
+    if n is None:
+        need = CELLS_PER_WIDTH * span / width
+        return max(default, math.ceil(need)) if math.isfinite(need) else default
+    n = check_int(name, n, minimum=n_min)
+    if span / n > width / MIN_CELLS_PER_WIDTH:
+        need = math.ceil(MIN_CELLS_PER_WIDTH * span / width)
+        raise ValueError(
+            f"{name}={n} does not resolve the model at g2={g2!r}: cells of {span / n:.3g} on "
+            f"[{win.a:.6g}, {win.b:.6g}] are wider than sqrt(g2/|V''|) = {width:.3g} at the "
+            f"fixed point x = {at:.6g}; need {name} >= {need}, or leave {name} unset to adapt it"
+        )
+    return n
+
+
+def check_spacing(name: str, n: int, g2: float, win: Window) -> None:
+    """Raise unless cells of ``(b - a)/n`` are far above the floating-point spacing there."""
+    h = (win.b - win.a) / n
+    ulp = float(np.spacing(max(abs(win.a), abs(win.b))))
+    if not h > 64.0 * ulp:
+        raise ValueError(
+            f"{name}={n} cells on [{win.a!r}, {win.b!r}] would be {h:.3g} wide, within 64 "
+            f"floating-point spacings ({ulp:.3g}) of x: g2={g2!r} is too small for double "
+            f"precision on this window"
+        )
 
 
 # =========================================================================== the grid
@@ -323,26 +411,33 @@ class Grid:
 
     def doubled(self) -> Grid:
         """The grid with ``2 n`` cells on the same interval with the same ends."""
-        fine = make_grid(
-            self.model, self.g2, 2 * self.n, domain=(self.a, self.b), from_drift=self.from_drift
-        )
-        return replace(fine, cut=self.cut)
+        win = Window(self.a, self.b, self.cut)
+        return make_grid(self.model, self.g2, 2 * self.n, domain=win, from_drift=self.from_drift)
 
 
 def make_grid(
     model: Model,
     g2: float,
-    n: int,
+    n: int | None,
     *,
-    domain: Domain = None,
+    domain: Domain | Window = None,
     from_drift: bool = False,
     n_min: int = 3,
+    default_n: int = 2000,
+    floats_per_cell: float = 12.0,
 ) -> Grid:
-    """Check the arguments and build the :class:`Grid` (see :func:`grid`)."""
+    """Check the arguments and build the :class:`Grid` (see :func:`grid`).
+
+    ``n=None`` adapts the size to the model (:func:`cells`); the memory of
+    ``floats_per_cell`` numbers per cell is checked before anything is allocated.
+    """
     model = check_model(model)
     g2 = check_positive("g2", g2)
-    n = check_int("n", n, minimum=n_min)
-    a, b, cut = window(model, g2, domain)
+    win = window(model, g2, domain)
+    n = cells(model, g2, win, n, default=default_n, n_min=n_min)
+    check_spacing("n", n, g2, win)
+    check_memory("n", n, floats_per_cell * n, "the grid and the solution on it")
+    a, b, cut = win
     h = (b - a) / n
     x = a + (np.arange(n) + 0.5) * h
     if from_drift:
@@ -358,11 +453,15 @@ def make_grid(
     return Grid(model, g2, x, h, a, b, delta, logw, cut, bool(from_drift))
 
 
-def grid(model: Model, g2: float, *, n: int = 2000, domain: Domain = None) -> np.ndarray:
+def grid(model: Model, g2: float, *, n: int | None = None, domain: Domain = None) -> np.ndarray:
     r"""The cell centres used by :func:`stationary`, :func:`evolve` and :func:`relaxation_rates`.
 
     ``n`` equal cells on ``domain`` (default: the model's domain with
-    natural ends and walls cut where :math:`(V - V_{min})/g^2 = 50`).
+    natural ends and walls cut where :math:`(V - V_{min})/g^2 = 50`).  The cells
+    must resolve the model: at least one cell across the narrowest width
+    :math:`\sqrt{g^2/|V''|}` at a fixed point inside the window
+    (:func:`narrowest_width`); without ``n`` there are 2000 cells, or more to put 8
+    across it.
 
     Parameters
     ----------
@@ -371,7 +470,7 @@ def grid(model: Model, g2: float, *, n: int = 2000, domain: Domain = None) -> np
     g2 : float
         Noise strength :math:`g^2 > 0`.
     n : int, optional
-        Number of cells, ``>= 3``.
+        Number of cells, ``>= 3``; default 2000, or more to resolve the model.
     domain : tuple of float, optional
         ``(low, high)`` inside the model's domain.
 
@@ -384,9 +483,11 @@ def grid(model: Model, g2: float, *, n: int = 2000, domain: Domain = None) -> np
     --------
     >>> from fpsolve.models import HarmonicModel
     >>> from fpsolve.fokker_planck import grid
-    >>> x = grid(HarmonicModel(1.0), 0.02, n=4)   # ends where x^2/(2 g2) = 50: +-sqrt(2)
-    >>> [round(float(v), 6) for v in x]
-    [-1.06066, -0.353553, 0.353553, 1.06066]
+    >>> x = grid(HarmonicModel(1.0), 0.02, n=40)   # ends where x^2/(2 g2) = 50: +-sqrt(2)
+    >>> round(float(x[0]), 6), round(float(x[1] - x[0]), 6)
+    (-1.378858, 0.070711)
+    >>> grid(HarmonicModel(1.0), 0.02).size, grid(HarmonicModel(1.0), 2e-8).size
+    (2000, 2000)
     """
     return make_grid(model, g2, n, domain=domain).x
 
@@ -427,6 +528,59 @@ def refine_levels(m: RateMatrix, lam: npt.ArrayLike, scale: np.ndarray | None = 
         bv = sl * y[1:] - sr * y[:-1]
         out[k] = float(bv @ bv)
     return out
+
+
+RICHARDSON_AGREEMENT = 0.05
+"""Richardson extrapolation over ``(n, 2n)`` needs every level on the two grids to agree
+to this fraction of its value (else the coarse grid does not resolve the levels)."""
+
+
+def richardson_levels(
+    coarse: np.ndarray, fine: np.ndarray, *, symbol: str, name: str, n: int
+) -> np.ndarray:
+    """``(4 fine - coarse)/3`` of levels ``1, 2, ...`` found on ``n`` and ``2n`` cells.
+
+    Raises ValueError naming ``name`` if a level differs between the grids by more than
+    :data:`RICHARDSON_AGREEMENT` of its value: the expansion in :math:`h^2` that the
+    extrapolation removes does not hold there.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(coarse - fine) / np.abs(fine)
+    bad = np.flatnonzero(~(rel <= RICHARDSON_AGREEMENT))
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(
+            f"richardson=True needs grids that resolve the levels: {symbol}_{k + 1} is "
+            f"{coarse[k]:.6g} on {name}={n} and {fine[k]:.6g} on {2 * n} (they differ by "
+            f"{rel[k]:.2g} of it, more than {RICHARDSON_AGREEMENT:g}); pass a larger {name} "
+            f"or richardson=False"
+        )
+    return (4.0 * fine - coarse) / 3.0
+
+
+def check_levels(levels: np.ndarray, *, symbol: str, name: str, n: int, norm: float) -> None:
+    """Raise unless levels ``1, 2, ...`` are non-negative and increasing up to round-off.
+
+    Round-off: ``16 eps norm`` with ``norm`` the largest diagonal entry of the matrices
+    the levels came from (bisection finds eigenvalues to ``eps * ||M||``; exactly
+    degenerate or tunnelling-split levels may come out in either order within it).
+    """
+    atol = 16.0 * np.finfo(np.float64).eps * norm
+    bad = np.flatnonzero(~(levels >= -atol))
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(
+            f"{symbol}_{k + 1} = {levels[k]:.6g} is negative: the grid of {name}={n} does "
+            f"not resolve the levels; pass a larger {name}"
+        )
+    drop = np.flatnonzero(np.diff(levels) < -atol)
+    if drop.size:
+        k = int(drop[0])
+        raise ValueError(
+            f"{symbol}_{k + 1} = {levels[k]:.10g} > {symbol}_{k + 2} = {levels[k + 1]:.10g}: "
+            f"the levels of {name}={n} are not in increasing order (near-degenerate levels "
+            f"extrapolated apart); pass a larger {name} or richardson=False"
+        )
 
 
 # =========================================================================== densities

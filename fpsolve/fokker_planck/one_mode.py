@@ -17,18 +17,21 @@ from scipy.special import logsumexp
 
 from fpsolve.checks import check_int, check_positive
 from fpsolve.fokker_planck import _kernels as kern
+from fpsolve.fokker_planck import limits
 from fpsolve.fokker_planck.mesh import (
     Domain,
     Grid,
     InitialDensity,
     RateMatrix,
     check_decay,
+    check_levels,
     check_times,
     default_dt,
     initial_values,
     make_grid,
     normalise,
     refine_levels,
+    richardson_levels,
     stepper_plan,
 )
 from fpsolve.models import Model
@@ -105,7 +108,12 @@ class Stationary:
 
 
 def stationary(
-    model: Model, g2: float, *, n: int = 2000, domain: Domain = None, from_drift: bool = False
+    model: Model,
+    g2: float,
+    *,
+    n: int | None = None,
+    domain: Domain = None,
+    from_drift: bool = False,
 ) -> Stationary:
     r"""Stationary solution of the discrete one-mode Fokker-Planck equation, in O(n).
 
@@ -126,7 +134,9 @@ def stationary(
     g2 : float
         Noise strength :math:`g^2 > 0`.
     n : int, optional
-        Number of cells.
+        Number of cells; default 2000, or more to put 8 cells across the
+        narrowest width :math:`\sqrt{g^2/|V''|}` at a fixed point inside the
+        window.  An explicit ``n`` must put at least one cell across it.
     domain : tuple of float, optional
         ``(low, high)``; must cover the mass (see :data:`COVER`).
     from_drift : bool, optional
@@ -143,8 +153,15 @@ def stationary(
     >>> s = stationary(HarmonicModel(2.0), 0.5, n=400)
     >>> round(s.var, 6)   # g2 / omega
     0.25
+
+    At small noise the default grid adapts to the width of the density:
+
+    >>> from fpsolve.models import RBMModel
+    >>> s = stationary(RBMModel(4.0, 9.0), 1e-8)
+    >>> s.x.size, round(s.var / 3.2e-8, 6)   # g2 / Omega, Omega = 5/16
+    (223687, 1.0)
     """
-    g = make_grid(model, g2, n, domain=domain, from_drift=from_drift)
+    g = make_grid(model, g2, n, domain=domain, from_drift=from_drift, floats_per_cell=14.0)
     logp = g.logw - logsumexp(g.logw) - math.log(g.h)
     return Stationary(g.model, g.g2, g.x, np.exp(logp), logp, g.h, g.from_drift)
 
@@ -199,10 +216,11 @@ class RelaxationRates:
         return line
 
 
-def _lowest_rates(g: Grid, k: int) -> np.ndarray:
+def _lowest_rates(g: Grid, k: int) -> tuple[np.ndarray, float]:
+    """The ``k + 1`` lowest eigenvalues of ``M`` (refined) and its largest diagonal entry."""
     m = g.rate_matrix()
     lam = linalg.eigvalsh_tridiagonal(m.diag, m.off, select="i", select_range=(0, k))
-    return refine_levels(m, lam)
+    return refine_levels(m, lam), float(m.diag.max())
 
 
 def relaxation_rates(
@@ -210,10 +228,11 @@ def relaxation_rates(
     g2: float,
     n_rates: int = 5,
     *,
-    n: int = 2000,
+    n: int | None = None,
     domain: Domain = None,
     from_drift: bool = False,
     richardson: bool = True,
+    force: bool = False,
 ) -> RelaxationRates:
     r"""Lowest relaxation rates of the one-mode Fokker-Planck operator.
 
@@ -237,17 +256,26 @@ def relaxation_rates(
     n_rates : int, optional
         How many non-zero rates, ``>= 1``.
     n : int, optional
-        Number of cells (of the coarse grid with Richardson).
+        Number of cells; default 2000, or more to put 8 cells across the
+        narrowest width :math:`\sqrt{g^2/|V''|}` at a fixed point inside the
+        window.  An explicit ``n`` must put at least one cell across it.  With
+        Richardson: the cells of the coarse grid.
     domain : tuple of float, optional
         ``(low, high)``; must cover the mass.
     from_drift : bool, optional
         Use only ``K`` (quadrature) instead of ``V``.
     richardson : bool, optional
-        Extrapolate over ``(n, 2n)``.
+        Extrapolate over ``(n, 2n)``; refused (ValueError) when a rate differs
+        between the two grids by more than 5% of its value (the grids do not
+        resolve it).
+    force : bool, optional
+        Run even when cells times rates exceed
+        :data:`~fpsolve.fokker_planck.limits.MAX_NODE_LEVELS`.
 
     Returns
     -------
     RelaxationRates
+        The rates are checked positive and increasing (ValueError otherwise).
 
     Examples
     --------
@@ -258,16 +286,20 @@ def relaxation_rates(
     [1.5, 3.0, 4.5]
     """
     n_rates = check_int("n_rates", n_rates, minimum=1)
-    g = make_grid(model, g2, n, domain=domain, from_drift=from_drift)
+    scale = 3 if richardson else 1
+    g = make_grid(model, g2, n, domain=domain, from_drift=from_drift, floats_per_cell=24.0 * scale)
     if n_rates >= g.x.size:
         raise ValueError(f"n_rates must be < n={g.x.size}, got {n_rates}")
-    r1 = _lowest_rates(g, n_rates)
+    work = scale * g.n * (n_rates + 1)
+    limits.check_work("n", g.n, work, limits.MAX_NODE_LEVELS, "cells x rates", force=force)
+    r1, norm = _lowest_rates(g, n_rates)
     if richardson:
-        r2 = _lowest_rates(g.doubled(), n_rates)
-        rates = (4.0 * r2[1:] - r1[1:]) / 3.0
+        r2, norm = _lowest_rates(g.doubled(), n_rates)
+        rates = richardson_levels(r1[1:], r2[1:], symbol="lambda", name="n", n=g.n)
     else:
         r2 = np.empty(0)
         rates = r1[1:].copy()
+    check_levels(rates, symbol="lambda", name="n", n=g.n, norm=norm)
     return RelaxationRates(
         g.model, g.g2, rates, r1[1:], r2[1:], float(r1[0]), g.x.size, bool(richardson)
     )
@@ -351,13 +383,14 @@ def evolve(
     p0: InitialDensity,
     times: npt.ArrayLike,
     *,
-    n: int = 800,
+    n: int | None = None,
     domain: Domain = None,
     method: str = "auto",
     dt: float | None = None,
     from_drift: bool = False,
     richardson: bool = False,
     progress: bool = False,
+    force: bool = False,
 ) -> Evolution:
     r"""Evolve a one-mode density with the fitted finite-volume Fokker-Planck operator.
 
@@ -405,7 +438,9 @@ def evolve(
     times : array_like
         Output times, sorted, ``>= 0``.
     n : int, optional
-        Number of cells.
+        Number of cells; default 800, or more to put 8 cells across the
+        narrowest width :math:`\sqrt{g^2/|V''|}` at a fixed point inside the
+        window.  An explicit ``n`` must put at least one cell across it.
     domain : tuple of float, optional
         ``(low, high)``; must cover the mass.
     method : {"auto", "eigen", "cn", "euler"}, optional
@@ -424,6 +459,10 @@ def evolve(
         Needs a callable ``p0``.
     progress : bool, optional
         Show a tqdm progress bar over the output times.
+    force : bool, optional
+        Run ``"cn"``/``"euler"`` even when time steps times cells exceed
+        :data:`~fpsolve.fokker_planck.limits.MAX_CELL_STEPS` (refused otherwise,
+        before the first step).
 
     Returns
     -------
@@ -441,17 +480,20 @@ def evolve(
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    g = make_grid(model, g2, n, domain=domain, from_drift=from_drift)
     t = check_times(times)
     if dt is not None:
         dt = check_positive("dt", dt)
-    out, method, used_dt = _evolve_on(g, p0, t, method, dt, progress)
+    if richardson and not callable(p0) and not hasattr(p0, "pdf"):
+        raise ValueError("richardson=True needs p0 as a callable or a distribution, not an array")
+    per_cell = 14.0 + t.size * (6.0 if richardson else 1.0)
+    g = make_grid(
+        model, g2, n, domain=domain, from_drift=from_drift, default_n=800, floats_per_cell=per_cell
+    )
+    scale = 3 if richardson else 1  # cells of the (n, 2n) pair, in units of n
+    out, method, used_dt = _evolve_on(g, p0, t, method, dt, progress, force=force, scale=scale)
     if richardson:
-        if not callable(p0) and not hasattr(p0, "pdf"):
-            raise ValueError(
-                "richardson=True needs p0 as a callable or a distribution, not an array"
-            )
-        out_fine, _, _ = _evolve_on(g.doubled(), p0, t, method, dt, progress)
+        fine = g.doubled()
+        out_fine, _, _ = _evolve_on(fine, p0, t, method, dt, progress, force=True, scale=1)
         out = (4.0 * _fine_to_coarse(out_fine) - out) / 3.0
     mass = g.h * out.sum(axis=1)
     return Evolution(g.model, g.g2, g.x, t, out, mass, g.h, method, used_dt)
@@ -467,8 +509,12 @@ def _fine_to_coarse(f):
     return out
 
 
-def _evolve_on(g: Grid, p0, t, method, dt, progress):
-    """Check ``p0``, choose the method and evolve on one grid: ``(p, method, dt)``."""
+def _evolve_on(g: Grid, p0, t, method, dt, progress, *, force: bool, scale: int):
+    """Check ``p0``, choose the method and evolve on one grid: ``(p, method, dt)``.
+
+    Time stepping is refused unless ``force`` when its steps times ``scale * n`` cells
+    exceed ``limits.MAX_CELL_STEPS``.
+    """
     vals = initial_values(p0, g.x, g.cut)
     vals = normalise(vals, g.h)
     check_decay(vals, g.cut)
@@ -489,9 +535,16 @@ def _evolve_on(g: Grid, p0, t, method, dt, progress):
     ps = np.exp(g.logw - logsumexp(g.logw) - math.log(g.h))
     if method == "eigen":
         return _evolve_eigen(g, vals, t, ps, progress), method, None
+    name, value = (
+        ("dt", dt) if dt is not None else ("times", float(np.max(t[np.isfinite(t)], initial=0)))
+    )
     if dt is None:
         dt = default_dt([g.model])
-    return _evolve_steps(g, vals, t, ps, method, dt, progress), method, float(dt)
+    plan = stepper_plan(t, dt)
+    steps = sum(step[1] for step in plan)
+    what = f"cell updates ({steps:.3g} time steps of at most dt={dt:.3g} on {scale * g.n} cells)"
+    limits.check_work(name, value, steps * scale * g.n, limits.MAX_CELL_STEPS, what, force=force)
+    return _evolve_steps(g, vals, t, ps, method, plan, progress), method, float(dt)
 
 
 def _evolve_eigen(g: Grid, vals, t, ps, progress):
@@ -538,13 +591,16 @@ def _eigen_cutoff(q0: np.ndarray, vals: np.ndarray, t_min: float) -> float:
 
 def _slow_modes(m: RateMatrix, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
     """Eigenpairs of ``M`` with eigenvalue below ``cutoff`` (all of them if that is most)."""
+    n = m.diag.size
     k = kern.sturm_count(m.diag, m.off, cutoff)
-    if 2 * k >= m.diag.size:
+    k = n if 2 * k >= n else max(k, 1)
+    limits.check_memory("n", n, 3.0 * n * k, f"{k} eigenvectors of {n} entries")
+    if k == n:
         return linalg.eigh_tridiagonal(m.diag, m.off)
-    return linalg.eigh_tridiagonal(m.diag, m.off, select="i", select_range=(0, max(k, 1) - 1))
+    return linalg.eigh_tridiagonal(m.diag, m.off, select="i", select_range=(0, k - 1))
 
 
-def _evolve_steps(g: Grid, vals, t, ps, method, dt, progress):
+def _evolve_steps(g: Grid, vals, t, ps, method, plan, progress):
     """Backward Euler (``"euler"``) or Crank-Nicolson after a Rannacher start (``"cn"``)."""
     from tqdm.auto import tqdm
 
@@ -554,7 +610,7 @@ def _evolve_steps(g: Grid, vals, t, ps, method, dt, progress):
     p = vals.copy()
     out = np.empty((t.size, g.x.size))
     first = True
-    for k, n_steps, step in tqdm(stepper_plan(t, dt), disable=not progress, desc="fp evolve"):
+    for k, n_steps, step in tqdm(plan, disable=not progress, desc="fp evolve"):
         if not np.isfinite(t[k]):
             out[k] = ps
             continue

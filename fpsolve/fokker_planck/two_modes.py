@@ -14,13 +14,16 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import logsumexp
 
-from fpsolve.checks import check_int, check_positive
+from fpsolve.checks import check_positive
 from fpsolve.fokker_planck import _kernels as kern
+from fpsolve.fokker_planck import limits
 from fpsolve.fokker_planck.mesh import (
     Domain,
     InitialDensity,
     Window,
+    cells,
     check_decay,
+    check_spacing,
     check_times,
     default_dt,
     edge_rates,
@@ -144,11 +147,12 @@ def evolve_two_modes(
     p0: InitialDensity,
     times: npt.ArrayLike,
     *,
-    n: int = 160,
+    n: int | None = None,
     domain: Domain = None,
     scheme: str = "adi",
     dt: float | None = None,
     progress: bool = False,
+    force: bool = False,
 ) -> TwoModeEvolution:
     r"""Evolve the joint density of two coupled eigenvalues (beta = 1 Dyson Brownian motion).
 
@@ -187,7 +191,9 @@ def evolve_two_modes(
     times : array_like
         Output times, sorted, ``>= 0`` (``inf`` allowed).
     n : int, optional
-        Cells per axis.
+        Cells per axis, ``>= 4``; default 160, or more to put 8 cells across the
+        narrowest width :math:`\sqrt{g_i^2/|V_i''|}` at a fixed point inside the
+        window.  An explicit ``n`` must put at least one cell across it.
     domain : tuple of float, optional
         ``(low, high)`` of each axis; default: the union of the two modes'
         windows (see :func:`grid`).
@@ -197,23 +203,37 @@ def evolve_two_modes(
         Largest step; default ``0.005 / max|V_i''|`` over the fixed points.
     progress : bool, optional
         tqdm progress bar.
+    force : bool, optional
+        Run even when time steps times :math:`n^2` exceed
+        :data:`~fpsolve.fokker_planck.limits.MAX_CELL_STEPS` (refused otherwise,
+        before the first step).
 
     Returns
     -------
     TwoModeEvolution
     """
     modes = _as_two_modes(modes)
+    dt_given = dt is not None
     g2v = np.broadcast_to(np.asarray(g2, dtype=np.float64), (2,))
     g2s = (check_positive("g2", float(g2v[0])), check_positive("g2", float(g2v[1])))
-    n = check_int("n", n, minimum=4)
     if scheme not in ("adi", "euler"):
         raise ValueError(f"scheme must be 'adi' or 'euler', got {scheme!r}")
-    a, b, cut = _joint_window(modes, g2s, domain)
+    t = check_times(times)
+    win = _joint_window(modes, g2s, domain)
+    n = max(cells(m, g2, win, n, default=160, n_min=4) for m, g2 in zip(modes, g2s, strict=True))
+    check_spacing("n", n, min(g2s), win)
+    limits.check_memory("n", n, (t.size + 14.0) * n * n, f"{t.size + 14} arrays of {n} x {n}")
+    dt = default_dt(list(modes)) if dt is None else check_positive("dt", dt)
+    plan = stepper_plan(t, dt)
+    steps = sum(step[1] for step in plan)
+    what = f"node updates ({steps:.3g} time steps of at most dt={dt:.3g} on {n} x {n} nodes)"
+    name, value = ("dt", dt) if dt_given else ("times", float(np.max(t[np.isfinite(t)], initial=0)))
+    limits.check_work(name, value, steps * n * n, limits.MAX_CELL_STEPS, what, force=force)
+    a, b, cut = win
     h = (b - a) / n
     x = a + (np.arange(n) + 0.5) * h
     f = _coulomb_potential(modes, g2s, x)
     rates = _rates(f, g2s, h)
-    t = check_times(times)
     off = ~np.eye(n, dtype=bool)
     mesh = tuple(np.meshgrid(x, x, indexing="ij"))
     vals = initial_values(p0, mesh, cut, shape=(n, n))
@@ -231,8 +251,7 @@ def evolve_two_modes(
         if mass > 0:
             lw = logw[mask]
             ps[mask] = mass * np.exp(lw - logsumexp(lw)) / (h * h)
-    dt = default_dt(list(modes)) if dt is None else check_positive("dt", dt)
-    out = _march(rates, np.ascontiguousarray(vals), t, dt, scheme, ps, progress)
+    out = _march(rates, np.ascontiguousarray(vals), t, plan, scheme, ps, progress)
     mass = h * h * out.sum(axis=(1, 2))
     return TwoModeEvolution(modes, g2s, x, t, out, mass, sector, h, scheme, float(dt))
 
@@ -289,7 +308,7 @@ def _rates(f: np.ndarray, g2s: tuple[float, float], h: float) -> kern.AdiRates:
     )
 
 
-def _march(rates: kern.AdiRates, p: np.ndarray, t, dt, scheme, ps, progress) -> np.ndarray:
+def _march(rates: kern.AdiRates, p: np.ndarray, t, plan, scheme, ps, progress) -> np.ndarray:
     """Step ``p`` (in place) through the output times; ``ps`` at infinite times."""
     from tqdm.auto import tqdm
 
@@ -297,7 +316,7 @@ def _march(rates: kern.AdiRates, p: np.ndarray, t, dt, scheme, ps, progress) -> 
     work = kern.adi_work(n0, n1)
     out = np.empty((t.size, n0, n1))
     first = True
-    for k, n_steps, step in tqdm(stepper_plan(t, dt), disable=not progress, desc="two-mode FP"):
+    for k, n_steps, step in tqdm(plan, disable=not progress, desc="two-mode FP"):
         if not math.isfinite(t[k]):
             out[k] = ps
             continue

@@ -1,6 +1,7 @@
 """Extreme but valid parameters for the Fokker-Planck and H_FP solvers: grids adapt to the width
 sqrt(g2/|V''|) or refuse with the reason, Richardson extrapolation only on grids that resolve the
-levels, levels non-negative and increasing, impossible work refused before it starts."""
+levels, levels non-negative and increasing, impossible work refused before it starts, and the
+fpsolve commands solve/spectrum/stationary end expected failures with one line and exit 2."""
 
 import math
 
@@ -221,3 +222,70 @@ def test_two_mode_grid_must_resolve_both_modes():
     modes = Modes.harmonic([1.0, 100.0])
     with pytest.raises(ValueError, match=r"^n=20 does not resolve the model at g2=0.5"):
         fp.evolve_two_modes(modes, 0.5, lambda a, b: np.exp(-(a**2 + (b - 1) ** 2)), [1.0], n=20)
+
+
+# ----------------------------------------------------------------------------- the commands
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["solve", "rbm", "--g2", "0.5", "--n", "1000000000"], "n=1000000000 needs about"),
+        (["spectrum", "rbm", "--g2", "0.5", "--n-grid", "1000000000"], "n_grid=1000000000 needs"),
+        (
+            [
+                "solve",
+                "rbm",
+                "--g2",
+                "0.5",
+                "--method",
+                "euler",
+                "--dt",
+                "1e-9",
+                "--times",
+                "0",
+                "100",
+            ],
+            "dt=1e-09 means",
+        ),
+        (["spectrum", "rbm", "--g2", "1e-8", "--n-grid", "2000"], "n_grid=2000 does not resolve"),
+        (["solve", "rbm", "--g2", "1e-8", "--n", "2000"], "n=2000 does not resolve"),
+        (["solve", "rbm", "--g2", "0.5", "--times", "2", "1"], "times must be sorted"),
+        (["spectrum", "rbm", "--g2", "0.5", "--levels", "0"], "n_levels must be >= 1"),
+        (["stationary", "rbm", "--g2", "0.5", "--kappa", "10"], "kappa must be < mu2"),
+        (["stationary", "harmonic", "--g2", "-1"], "g2 must be > 0"),
+    ],
+)
+def test_commands_end_expected_failures_with_one_line(argv, message, capsys):
+    from fpsolve.cli import main
+
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"fpsolve {argv[0]}: error: ")
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize("command", ["solve", "spectrum", "stationary"])
+def test_commands_refuse_to_replace_or_misplace_outputs(command, tmp_path, capsys):
+    from fpsolve.cli import main
+
+    base = [command, "harmonic", "--g2", "0.5"]
+    base += {"solve": ["--times", "0", "0.5", "--n", "100"], "spectrum": ["--levels", "2"]}.get(
+        command, []
+    )
+    out = tmp_path / "plot.png"
+    out.write_bytes(b"keep")
+    for target, message in (
+        (out, "exists; pass --overwrite"),
+        (tmp_path, "is a directory"),
+        (tmp_path / "missing" / "p.png", "does not exist"),
+    ):
+        assert main([*base, "-o", str(target)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1
+        assert f"--output {str(target)!r}" in err[0]
+        assert message in err[0]
+    assert out.read_bytes() == b"keep"
+    assert main([*base, "-o", str(out), "--overwrite"]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fpsolve.commands import add_model_arguments, build_model
+from fpsolve.commands import add_model_arguments, add_output_arguments, build_model, check_output
 
 __all__ = ["register", "run"]
 
@@ -32,12 +32,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--times", type=float, nargs="+", default=[0.0, 1.0, 2.0, 5.0, 10.0], help="output times"
     )
-    p.add_argument("--n", type=int, default=800, help="number of cells")
+    p.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="number of cells (default: 800, more where needed to resolve the model)",
+    )
     p.add_argument(
         "--method", choices=["auto", "eigen", "cn", "euler"], default="auto", help="time stepping"
     )
     p.add_argument("--dt", type=float, default=None, help="time step (cn/euler)")
-    p.add_argument("-o", "--output", help="write a plot of the snapshots to this file")
+    p.add_argument(
+        "--force", action="store_true", help="run even above the limit on time steps x cells"
+    )
+    add_output_arguments(p, "a plot of the snapshots")
     p.set_defaults(func=run)
 
 
@@ -48,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from fpsolve.fokker_planck import evolve
     from fpsolve.fokker_planck.mesh import InitialDensity
 
+    check_output(args.output, args.overwrite)
     model = build_model(args)
     p0: InitialDensity
     if args.start == "mp":
@@ -64,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
 
         p0 = gauss
 
-    ev = evolve(model, args.g2, p0, args.times, n=args.n, method=args.method, dt=args.dt)
+    ev = evolve(
+        model, args.g2, p0, args.times, n=args.n, method=args.method, dt=args.dt, force=args.force
+    )
     print(f"model   {model!r}")
     print(f"g2      {args.g2:.6g}   n = {ev.x.size}   method = {ev.method}")
     print(f"{'t':>10} {'mean':>14} {'var':>14} {'mass - 1':>12}")

@@ -62,6 +62,7 @@ __all__ = [
     "grid",
     "initial_values",
     "make_grid",
+    "march",
     "narrowest_width",
     "normalise",
     "potential_differences",
@@ -680,3 +681,40 @@ def stepper_plan(t: np.ndarray, dt: float) -> list[tuple[int, int, float]]:
         plan.append((k, m, span / m if m else 0.0))
         prev = tk
     return plan
+
+
+def march(
+    plan: list[tuple[int, int, float]],
+    t: np.ndarray,
+    p: np.ndarray,
+    ps: np.ndarray,
+    euler: Callable[[np.ndarray, float, int], None] | None,
+    crank_nicolson: Callable[[np.ndarray, float, int, int], None],
+    *,
+    progress: bool,
+    desc: str,
+) -> np.ndarray:
+    """Advance ``p`` in place through the output times of ``plan``; ``(n_times, *p.shape)``.
+
+    With ``euler`` every step is ``euler(p, dt, n_steps)``; otherwise
+    ``crank_nicolson(p, dt, n_steps, n_euler)`` after a Rannacher start (four
+    backward-Euler half steps in the first interval, two if it has one step).
+    Infinite times get ``ps``.
+    """
+    from tqdm.auto import tqdm
+
+    out = np.empty((t.size, *p.shape))
+    first = True
+    for k, n_steps, step in tqdm(plan, disable=not progress, desc=desc):
+        if not math.isfinite(t[k]):
+            out[k] = ps
+            continue
+        if n_steps:
+            if euler is not None:
+                euler(p, step, n_steps)
+            else:
+                n_euler = 4 if (first and n_steps >= 2) else (2 if first else 0)
+                crank_nicolson(p, step, n_steps - n_euler // 2, n_euler)
+            first = False
+        out[k] = p
+    return out

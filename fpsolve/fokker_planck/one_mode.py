@@ -29,6 +29,7 @@ from fpsolve.fokker_planck.mesh import (
     default_dt,
     initial_values,
     make_grid,
+    march,
     normalise,
     refine_levels,
     richardson_levels,
@@ -602,24 +603,16 @@ def _slow_modes(m: RateMatrix, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _evolve_steps(g: Grid, vals, t, ps, method, plan, progress):
     """Backward Euler (``"euler"``) or Crank-Nicolson after a Rannacher start (``"cn"``)."""
-    from tqdm.auto import tqdm
-
     m = g.rate_matrix()
     rates = kern.LineRates(m.right, m.left)
     work = kern.line_work(g.x.size)
+
+    def euler(p, dt, n_steps):
+        kern.backward_euler_line(rates, p, dt, n_steps, work)
+
+    def crank_nicolson(p, dt, n_steps, n_euler):
+        kern.crank_nicolson_line(rates, p, dt, n_steps, n_euler, work)
+
+    stepper = euler if method == "euler" else None
     p = vals.copy()
-    out = np.empty((t.size, g.x.size))
-    first = True
-    for k, n_steps, step in tqdm(plan, disable=not progress, desc="fp evolve"):
-        if not np.isfinite(t[k]):
-            out[k] = ps
-            continue
-        if n_steps:
-            if method == "euler":
-                kern.backward_euler_line(rates, p, step, n_steps, work)
-            else:
-                n_euler = 4 if (first and n_steps >= 2) else (2 if first else 0)
-                kern.crank_nicolson_line(rates, p, step, n_steps - n_euler // 2, n_euler, work)
-            first = False
-        out[k] = p
-    return out
+    return march(plan, t, p, ps, stepper, crank_nicolson, progress=progress, desc="fp evolve")

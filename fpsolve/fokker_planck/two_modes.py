@@ -5,7 +5,6 @@ See :mod:`fpsolve.fokker_planck` for the scheme.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from fpsolve.fokker_planck.mesh import (
     default_dt,
     edge_rates,
     initial_values,
+    march,
     normalise,
     stepper_plan,
     window,
@@ -310,22 +310,13 @@ def _rates(f: np.ndarray, g2s: tuple[float, float], h: float) -> kern.AdiRates:
 
 def _march(rates: kern.AdiRates, p: np.ndarray, t, plan, scheme, ps, progress) -> np.ndarray:
     """Step ``p`` (in place) through the output times; ``ps`` at infinite times."""
-    from tqdm.auto import tqdm
+    work = kern.adi_work(*p.shape)
 
-    n0, n1 = p.shape
-    work = kern.adi_work(n0, n1)
-    out = np.empty((t.size, n0, n1))
-    first = True
-    for k, n_steps, step in tqdm(plan, disable=not progress, desc="two-mode FP"):
-        if not math.isfinite(t[k]):
-            out[k] = ps
-            continue
-        if n_steps:
-            if scheme == "euler":
-                kern.backward_euler_adi(rates, p, step, n_steps, work)
-            else:
-                n_euler = 4 if (first and n_steps >= 2) else (2 if first else 0)
-                kern.peaceman_rachford(rates, p, step, n_steps - n_euler // 2, n_euler, work)
-            first = False
-        out[k] = p
-    return out
+    def euler(p, dt, n_steps):
+        kern.backward_euler_adi(rates, p, dt, n_steps, work)
+
+    def peaceman_rachford(p, dt, n_steps, n_euler):
+        kern.peaceman_rachford(rates, p, dt, n_steps, n_euler, work)
+
+    stepper = euler if scheme == "euler" else None
+    return march(plan, t, p, ps, stepper, peaceman_rachford, progress=progress, desc="two-mode FP")

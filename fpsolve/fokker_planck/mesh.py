@@ -18,9 +18,10 @@ small :math:`g^2` is.
 
 This module holds what the one-mode and two-mode solvers and the
 Schroedinger-form eigensolver share: the fitted rates, the window that covers
-the stationary mass, the cell-centred :class:`Grid` with its symmetric rate
-matrix, the refinement of its eigenvalues, and the checks of initial densities
-and output times.
+the stationary mass, the number of cells that resolves the model, the
+cell-centred :class:`Grid` with its symmetric rate matrix, the refinement,
+extrapolation and checks of its eigenvalues, the checks of initial densities and
+output times, and the loop over the output times of the time steppers.
 """
 
 from __future__ import annotations
@@ -487,8 +488,9 @@ def grid(model: Model, g2: float, *, n: int | None = None, domain: Domain = None
     >>> x = grid(HarmonicModel(1.0), 0.02, n=40)   # ends where x^2/(2 g2) = 50: +-sqrt(2)
     >>> round(float(x[0]), 6), round(float(x[1] - x[0]), 6)
     (-1.378858, 0.070711)
-    >>> grid(HarmonicModel(1.0), 0.02).size, grid(HarmonicModel(1.0), 2e-8).size
-    (2000, 2000)
+    >>> from fpsolve.models import RBMModel
+    >>> grid(RBMModel(4.0, 9.0), 0.5).size, grid(RBMModel(4.0, 9.0), 1e-8).size
+    (2000, 223687)
     """
     return make_grid(model, g2, n, domain=domain).x
 

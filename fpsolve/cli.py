@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as exc:
-        print(f"fpsolve {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, MemoryError) as exc:
+        print(f"fpsolve {args.command}: error: {exc or type(exc).__name__}", file=sys.stderr)
         return 2
 
 

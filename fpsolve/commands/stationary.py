@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from fpsolve.commands import add_model_arguments, build_model
+from fpsolve.commands import add_model_arguments, add_output_arguments, build_model, check_output
 
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``stationary`` subcommand."""
     p = subparsers.add_parser(
         "stationary",
@@ -21,17 +21,20 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_model_arguments(p)
-    p.add_argument("-o", "--output", help="write a plot of P_s to this file (png, pdf, svg)")
+    add_output_arguments(p, "a plot of P_s")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve stationary``."""
+    import numpy as np
+
     from fpsolve.analytic import stationary_density
 
+    check_output(args.output, args.overwrite)
     model = build_model(args)
     p = stationary_density(model, args.g2)
-    q = p.ppf([0.05, 0.5, 0.95])
+    q = np.asarray(p.ppf([0.05, 0.5, 0.95]))
     print(f"model      {model!r}")
     print(f"g2         {p.g2:.6g}")
     print(f"mode       {p.mode:.10g}")

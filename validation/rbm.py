@@ -63,6 +63,7 @@ import numpy as np
 
 from fpsolve import _xoshiro
 from fpsolve._validate import check_int, check_positive
+from fpsolve.cuda import check_device
 from fpsolve.models import lattice_scalar_spectrum
 from validation import recording as _rec
 from validation._rbm_kernels import _train_run
@@ -418,6 +419,7 @@ def train(
     progress: bool = True,
     provenance: str = "",
     callback: Callable[[int], object] | None = None,
+    device: str = "cpu",
     _max_chunks: int | None = None,
 ) -> Recording:
     r"""Train ``n_runs`` independent Gaussian RBMs by PCD and record the spectrum of ``W^T W``.
@@ -484,6 +486,12 @@ def train(
         Free-form text stored with the recording.
     callback : callable, optional
         Called with the current step after each chunk of snapshots is written.
+    device : {"cpu", "cuda"}, optional
+        ``"cuda"`` trains all runs on the GPU (:mod:`validation.rbm_cuda`; needs
+        ``pip install "fpsolve[cuda]"``): the same update and recording schema, with
+        the training normals from counter-based Philox streams instead of xoshiro
+        (the initial weights are the same); the file gets the attribute
+        ``generator = "philox4x32-10-ziggurat"``.  ``n_threads`` is then unused.
 
     Returns
     -------
@@ -511,6 +519,14 @@ def train(
     if n_threads is not None:
         n_threads = check_int("n_threads", n_threads, minimum=1)
     snap_steps = _snapshot_steps(cfg.n_steps, record_every, record_steps)
+    if check_device(device) == "cuda":
+        from validation import rbm_cuda
+
+        return rbm_cuda.train(
+            cfg, snap_steps, provenance=provenance, record_weights=record_weights,
+            record_modes=record_modes, path=path, overwrite=overwrite, progress=progress,
+            callback=callback, max_chunks=_max_chunks,
+        )  # fmt: skip
     attrs = cfg.attrs(provenance)
     streams, w, phi = _initial_state(cfg)
     writer = None
@@ -560,6 +576,7 @@ def resume(
     n_threads: int | None = None,
     progress: bool = True,
     callback: Callable[[int], object] | None = None,
+    device: str | None = None,
 ) -> Recording:
     """Continue a recording written by :func:`train` whose writer stopped early.
 
@@ -574,6 +591,10 @@ def resume(
         A ``model = "gaussian_rbm"`` recording with a ``state`` group.
     n_threads, progress, callback
         As in :func:`train`.
+    device : {"cpu", "cuda"}, optional
+        Default: where the file was trained.  A GPU recording (attribute
+        ``generator = "philox4x32-10-ziggurat"``) continues only on ``"cuda"``, a CPU
+        recording only on ``"cpu"``.
 
     Returns
     -------
@@ -586,6 +607,20 @@ def resume(
     if n_threads is not None:
         n_threads = check_int("n_threads", n_threads, minimum=1)
     cfg = _Config.from_attrs(rec.attrs)
+    generator = rec.attrs.get("generator", "xoshiro256++-ziggurat")
+    on_gpu = generator != "xoshiro256++-ziggurat"
+    if device is not None and (check_device(device) == "cuda") != on_gpu:
+        raise ValueError(
+            f"device={device!r} cannot continue {str(path)!r}: its random streams are "
+            f"{generator!r}, which run on device={'cuda' if on_gpu else 'cpu'!r}"
+        )
+    if on_gpu:
+        from validation import rbm_cuda
+
+        if generator != rbm_cuda.GENERATOR:
+            raise ValueError(f"{str(path)!r} has an unknown generator {generator!r}")
+        rbm_cuda.resume(path, cfg, progress=progress, callback=callback)
+        return _rec.read(path, weights="weights" in _h5_keys(path))
     writer = _rec._Writer.reopen(path)
     try:
         has_weights = "weights" in writer.f
@@ -714,6 +749,7 @@ def sweep(
     progress: bool = True,
     overwrite: bool = False,
     n_threads: int = 1,
+    device: str = "cpu",
     **common,
 ) -> SweepResult:
     """Train a grid of settings, each into its own recording, on any executor.
@@ -744,6 +780,9 @@ def sweep(
         Replace existing files.
     n_threads : int, optional
         Threads per setting inside each worker.
+    device : {"cpu", "cuda"}, optional
+        ``"cuda"``: every setting on the GPU in this process (no executor), settings
+        with the same shapes side by side in one launch, the others concurrently.
     **common
         Keyword arguments of :func:`train` shared by every setting
         (``n_runs``, ``n_steps``, ``record_every``, ...); a setting overrides them.
@@ -766,6 +805,8 @@ def sweep(
         if key in common:
             raise ValueError(f"sweep sets {key!r} itself; it cannot be passed")
     seed = _as_seed(rng)
+    if check_device(device) == "cuda" and executor is not None:
+        raise ValueError("device='cuda' runs the sweep in this process; do not pass executor")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     jobs = []
@@ -786,6 +827,11 @@ def sweep(
     for p in paths:
         if p.exists() and not overwrite:
             raise FileExistsError(f"{os.fspath(p)!r} exists; pass overwrite=True to replace it")
+    if device == "cuda":
+        from validation import rbm_cuda
+
+        rbm_cuda.sweep(jobs, paths, overwrite=overwrite, progress=progress)
+        return SweepResult(settings=tuple(jobs), paths=tuple(paths))
     own = executor is None
     if own:
         executor = ProcessPoolExecutor(max_workers=max_workers)

@@ -1,0 +1,185 @@
+"""Loading Numba's CUDA target (the ``numba-cuda`` package) for the GPU kernels.
+
+Everything that touches ``numba.cuda`` goes through :func:`load`, which
+
+1. applies the compatibility step for numba-cuda 0.30.x under numpy >= 2.5: its
+   ``numba/cuda/np/arrayobj.py`` registers ``overload(np.row_stack)``, a name numpy 2.5
+   removed (numpy 2.0 deprecated it as an alias of ``np.vstack``), so the first kernel
+   compilation fails with ``AttributeError``.  Only when numpy lacks ``row_stack`` is
+   ``np.row_stack = np.vstack`` set, before ``numba.cuda`` is imported; numpy's own
+   functions are unaffected and the alias is what numpy < 2.5 had;
+2. insists on the NVIDIA-maintained target (``numba.cuda.implementation == "NVIDIA"``), not
+   the deprecated copy built into numba;
+3. checks that a GPU is there, unless Numba's CUDA simulator is switched on
+   (``NUMBA_ENABLE_CUDASIM=1``), in which case the kernels run as Python on the CPU.
+
+Any failure raises :class:`CUDAUnavailableError` saying what to install or switch on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+__all__ = ["CUDAUnavailableError", "load", "simulator"]
+
+INSTALL_HINT = (
+    'pip install "fpsolve[cuda]" (numba-cuda with the CUDA 13 toolkit wheels; '
+    '"fpsolve[cuda12]" for a CUDA 12 driver)'
+)
+
+_STATE: dict = {}
+
+
+class CUDAUnavailableError(RuntimeError):
+    """``device="cuda"`` was asked for but no usable CUDA GPU or numba-cuda is there."""
+
+
+def simulator() -> bool:
+    """Whether Numba's CUDA simulator is switched on (``NUMBA_ENABLE_CUDASIM=1``)."""
+    from numba.core import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def _compat_numpy() -> bool:
+    """The numpy >= 2.5 step for numba-cuda 0.30.x; returns whether it was applied."""
+    if hasattr(np, "row_stack"):
+        return False
+    np.row_stack = np.vstack  # noqa: NPY201 (numba-cuda 0.30.x overloads it at import)
+    return True
+
+
+def load(*, need_device: bool = True):
+    """The ``numba.cuda`` module, ready to compile kernels, or :class:`CUDAUnavailableError`.
+
+    Parameters
+    ----------
+    need_device : bool, optional
+        Also require a GPU (or the simulator).  ``False`` serves compiling to PTX
+        (``numba.cuda.compile_ptx``) on a machine without one.
+
+    Returns
+    -------
+    module
+        ``numba.cuda`` from the numba-cuda package (or its simulator).
+    """
+    if not need_device:
+        return _import()
+    if "cuda" in _STATE:
+        return _STATE["cuda"]
+    if "error" in _STATE:
+        raise CUDAUnavailableError(_STATE["error"])
+    try:
+        cuda = _load()
+    except CUDAUnavailableError as exc:
+        _STATE["error"] = str(exc)
+        raise
+    _STATE["cuda"] = cuda
+    return cuda
+
+
+def _import():
+    if importlib.util.find_spec("numba_cuda") is None:
+        raise CUDAUnavailableError(
+            f'device="cuda" needs the numba-cuda package, which is not installed: {INSTALL_HINT}'
+        )
+    _STATE["numpy_compat"] = _compat_numpy()
+    try:
+        from numba import cuda
+    except Exception as exc:  # a broken install: say what failed
+        raise CUDAUnavailableError(
+            f"numba-cuda failed to import ({exc.__class__.__name__}: {exc}); reinstall it: "
+            f"{INSTALL_HINT}"
+        ) from exc
+    if getattr(cuda, "implementation", "Built-in") != "NVIDIA":
+        raise CUDAUnavailableError(
+            "numba.cuda is numba's built-in CUDA target, not the numba-cuda package (its "
+            "redirection did not take effect: install numba-cuda into the environment's "
+            f"site-packages): {INSTALL_HINT}"
+        )
+    return cuda
+
+
+def _load():
+    cuda = _import()
+    if simulator():
+        return cuda
+    try:
+        ok = cuda.is_available()
+    except Exception as exc:  # pragma: no cover - driver errors vary
+        raise CUDAUnavailableError(
+            f'device="cuda": the CUDA driver could not be used ({exc}); is an NVIDIA GPU '
+            f"with its driver installed? ({INSTALL_HINT})"
+        ) from exc
+    if not ok:
+        raise CUDAUnavailableError(
+            'device="cuda": no CUDA GPU is available (numba.cuda.is_available() is False); run '
+            "on a machine with an NVIDIA GPU and driver, or set NUMBA_ENABLE_CUDASIM=1 to run "
+            f"the kernels in Numba's CUDA simulator (slow; for tests). Packages: {INSTALL_HINT}"
+        )
+    return cuda
+
+
+def free_memory() -> int | None:
+    """Free bytes on the current device (None under the simulator)."""
+    cuda = load()
+    if simulator():
+        return None
+    free, _total = cuda.current_context().get_memory_info()
+    return int(free)
+
+
+def check_memory(needed: int, what: str) -> None:
+    """Refuse an allocation of ``needed`` bytes that the device cannot hold (before making it)."""
+    free = free_memory()
+    if free is not None and needed > 0.9 * free:
+        raise ValueError(
+            f"{what} needs {needed / 2**30:.2f} GiB of GPU memory but only {free / 2**30:.2f} "
+            "GiB are free; use fewer runs/replicas per call or fewer snapshots"
+        )
+
+
+def device_name() -> str:
+    """A short description of the device (``"simulator"`` under the simulator)."""
+    cuda = load()
+    if simulator():
+        return "simulator"
+    dev = cuda.get_current_device()
+    name = dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name)
+    return f"{name} (cc {dev.compute_capability[0]}.{dev.compute_capability[1]})"
+
+
+_SIM_DROPS = ("forceinline", "launch_bounds", "max_registers", "lineinfo")
+
+
+def jit(func=None, **options):
+    """``numba.cuda.jit`` with the options the simulator lacks dropped under it.
+
+    Needs numba-cuda but no GPU (dispatchers compile on first launch or by
+    ``compile_ptx``); entry points call :func:`load` first to check for a device.
+    """
+    cuda = load(need_device=False)
+    if simulator():
+        options = {k: v for k, v in options.items() if k not in _SIM_DROPS}
+    if func is None:
+        return cuda.jit(**options)
+    return cuda.jit(**options)(func)
+
+
+def rebind(func, **names):
+    """``func`` with its own copy of its globals, in which ``cuda`` is ``numba.cuda``.
+
+    Kernels refer to ``cuda`` as a module global (never a closure variable), because
+    Numba's CUDA simulator runs a kernel by swapping the ``cuda`` global of the
+    kernel's function for its fake module.  ``names`` are bound as further globals.
+    """
+    import types
+
+    namespace = dict(func.__globals__)
+    namespace["cuda"] = load(need_device=False)
+    namespace.update(names)
+    return types.FunctionType(
+        func.__code__, namespace, func.__name__, func.__defaults__, func.__closure__
+    )

@@ -65,6 +65,7 @@ from fpsolve._validate import (
     check_int,
     check_positive,
 )
+from fpsolve.cuda import check_device
 from fpsolve.models import HarmonicModel, Model, Modes, RBMModel
 
 __all__ = [
@@ -705,7 +706,11 @@ class _Recorder:
 # the SDE / SGD engine
 # ---------------------------------------------------------------------------
 def _run(modes, x0, *, dt, n_steps, pcoef, prow, amp, noise_mode, noise, safe, g2eff, record,
-         rng, progress, method, params):
+         rng, progress, method, params, device="cpu"):
+    if device == "cuda":
+        return _run_cuda(modes, x0, dt=dt, n_steps=n_steps, pcoef=pcoef, prow=prow, amp=amp,
+                         noise=noise, safe=safe, g2eff=g2eff, record=record, rng=rng,
+                         progress=progress, method=method, params=params)
     n_replicas = x0.shape[0]
     n = len(modes)
     table = _Table(modes, noise)
@@ -773,6 +778,49 @@ def _run(modes, x0, *, dt, n_steps, pcoef, prow, amp, noise_mode, noise, safe, g
     )
 
 
+def _run_cuda(modes, x0, *, dt, n_steps, pcoef, prow, amp, noise, safe, g2eff, record, rng,
+              progress, method, params):
+    """The explicit step on the GPU (:mod:`fpsolve.cuda._dbm`): ``"em"`` and ``"sgd"`` only."""
+    if safe:
+        raise ValueError("scheme='safe' is not supported on device='cuda'; use scheme='em' "
+                         "(or device='cpu')")
+    if noise is not None:
+        raise ValueError("noise callables are not supported on device='cuda'; pass g2 "
+                         "(constant noise) or use device='cpu'")
+    if not all(type(m) in (HarmonicModel, RBMModel) for m in modes):
+        raise ValueError("device='cuda' supports HarmonicModel and RBMModel modes only, got "
+                         f"{sorted({type(m).__name__ for m in modes})}; use device='cpu'")
+    from fpsolve.cuda import _dbm as _cdbm
+
+    n_replicas = x0.shape[0]
+    table = _Table(modes)
+    groups = _groups(modes, g2eff)
+    rec = _Recorder(record, modes, g2eff, n_steps, n_replicas, groups)
+    out = _cdbm.run(table, rec, x0, dt=dt, n_steps=n_steps, pcoef=pcoef, prow=prow, amp=amp,
+                    rng=rng, progress=progress)
+    hist = Histograms(
+        groups=tuple(groups), edges=rec.edges, counts=out["hist"], underflow=out["under"],
+        overflow=out["over"], spacing_edges=rec.sp_edges, spacing_counts=out["sp_hist"],
+        spacing_overflow=out["sp_over"],
+    )
+    return DBMResult(
+        modes=modes,
+        method=method,
+        params={**params, "dt": dt, "n_steps": n_steps, "n_replicas": n_replicas,
+                "device": "cuda"},
+        x=out["x"],
+        snapshot_steps=rec.snap_steps,
+        snapshots=out["snapshots"],
+        n_recorded=_cdbm.n_recorded(rec.rec_start, rec.every, n_steps),
+        reference=rec.ref,
+        power_sums=out["power_sums"],
+        histograms=hist,
+        crossing_steps=out["cross"],
+        pair_crossings=out["pair_crossings"],
+        boundary_hits=out["boundary_hits"],
+    )
+
+
 def _common(modes, dt, n_steps, n_replicas):
     modes = _check_modes(modes)
     dt = check_positive("dt", dt)
@@ -795,6 +843,7 @@ def simulate(
     record: Record | None = None,
     rng=None,
     progress: bool | None = None,
+    device: str = "cpu",
 ) -> DBMResult:
     r"""Integrate the eigenvalue SDE for an ensemble of replicas.
 
@@ -851,6 +900,12 @@ def simulate(
         Seed (SPEC 7).  Streams per chunk of replicas are spawned from it.
     progress : bool, optional
         Show a progress bar; default only for long runs.
+    device : {"cpu", "cuda"}, optional
+        ``"cuda"`` runs every replica on the GPU (one thread per replica; needs
+        ``pip install "fpsolve[cuda]"``): ``scheme="em"`` only, harmonic and RBM
+        models, constant noise (``g2``, optionally ``coupling``).  The normals come
+        from counter-based Philox streams keyed by ``rng`` (replica ``r``, step ``t``),
+        so results match the CPU path in distribution, not number for number.
 
     Returns
     -------
@@ -869,6 +924,9 @@ def simulate(
     n = len(modes)
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    device = check_device(device)
+    if device == "cuda" and scheme != "em":
+        raise ValueError(f"device='cuda' supports scheme='em' only, got scheme={scheme!r}")
     noise_f = _check_noise(noise, n)
     if g2 is None:
         if noise_f is None:
@@ -899,7 +957,7 @@ def simulate(
         noise_mode=noise_mode,
         noise=noise_f, safe=scheme == "safe", g2eff=g2, record=record, rng=rng,
         progress=progress, method=scheme,
-        params={"g2": g2, "coupling": coupling, "noise": noise is not None},
+        params={"g2": g2, "coupling": coupling, "noise": noise is not None}, device=device,
     )
 
 
@@ -915,6 +973,7 @@ def simulate_sgd(
     record: Record | None = None,
     rng=None,
     progress: bool | None = None,
+    device: str = "cpu",
 ) -> DBMResult:
     r"""Iterate the SGD map of the eigenvalues exactly as written (docs/theory.md section 2).
 
@@ -943,8 +1002,9 @@ def simulate_sgd(
         :math:`\tilde g_i^2 > 0`.
     x0 : array_like, shape (n_modes,) or (n_replicas, n_modes), optional
         Start (distinct values); default as in :func:`simulate`.
-    n_steps, n_replicas, record, rng, progress
-        As in :func:`simulate`.
+    n_steps, n_replicas, record, rng, progress, device
+        As in :func:`simulate` (the map is the explicit step, so ``device="cuda"``
+        applies as for ``scheme="em"``).
 
     Returns
     -------
@@ -969,6 +1029,7 @@ def simulate_sgd(
         noise_mode=0, noise=None,
         safe=False, g2eff=g2eff, record=record, rng=rng, progress=progress, method="sgd",
         params={"alpha": alpha, "batch_size": batch_size, "gt2": gt2, "g2": g2eff},
+        device=check_device(device),
     )
 
 

@@ -656,8 +656,9 @@ def _chunks(snap_steps, start, step, max_snaps, max_steps):
 
 
 def _runs_per_block(batch_size: int, threads_per_block: int | None) -> int:
-    tpb = _DEFAULT_TPB if threads_per_block is None else int(threads_per_block)
-    return max(1, tpb // batch_size)
+    if threads_per_block is None:  # the simulator runs each thread as a Python thread
+        threads_per_block = 2 * batch_size if _backend.simulator() else _DEFAULT_TPB
+    return max(1, int(threads_per_block) // batch_size)
 
 
 def _progress_bar(total, initial, enabled, desc):

@@ -99,6 +99,12 @@ def _import():
             "redirection did not take effect: install numba-cuda into the environment's "
             f"site-packages): {INSTALL_HINT}"
         )
+    try:  # small launches (tests, few runs) are deliberate: no occupancy warnings
+        from numba.cuda.core import config as cuda_config
+
+        cuda_config.CUDA_LOW_OCCUPANCY_WARNINGS = 0
+    except ImportError:  # pragma: no cover - other numba-cuda layouts
+        pass
     return cuda
 
 

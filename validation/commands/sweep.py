@@ -45,6 +45,9 @@ def run(args) -> int:
         settings = rbm.grid(alpha=args.alpha or [0.1], batch_size=args.batch_size or [16])
     kwargs = training_kwargs(args)
     seed = kwargs.pop("rng")
+    device = args.device or "cpu"
+    if device == "cuda" and (args.dask is not None or args.workers is not None):
+        raise ValueError("--device cuda runs in this process; drop --dask/--workers")
     client = None
     executor = None
     if args.dask is not None:
@@ -61,6 +64,7 @@ def run(args) -> int:
             rng=seed,
             progress=not args.no_progress,
             overwrite=args.overwrite,
+            device=device,
             **kwargs,
         )
     finally:

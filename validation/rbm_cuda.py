@@ -984,8 +984,9 @@ def sweep(jobs_kwargs, paths, *, overwrite, progress, threads_per_block=None) ->
         for job in jobs:
             groups.setdefault(job.group_key(), []).append(job)
         groups_list = list(groups.values())
-        if len(groups_list) == 1:
-            run_group(groups_list[0], progress=progress, threads_per_block=threads_per_block)
+        if len(groups_list) == 1 or _backend.simulator():  # the simulator is single-stream
+            for group in groups_list:
+                run_group(group, progress=progress, threads_per_block=threads_per_block)
         else:
             with ThreadPoolExecutor(len(groups_list)) as pool:
                 futures = [
@@ -1004,3 +1005,63 @@ def sweep(jobs_kwargs, paths, *, overwrite, progress, threads_per_block=None) ->
         for job in jobs:
             if job.writer is not None:
                 job.writer.close()
+
+
+# --------------------------------------------------------------------------- statistics
+def compare_statistics(a: Recording, b: Recording, *, snapshots=None) -> list[dict]:
+    r"""Compare two recordings of the same setting run by run: z-scores of the differences.
+
+    At each snapshot index, for every eigenvalue :math:`x_i` the mean and the standard
+    deviation over runs, and for every pair of a degenerate group
+    (:meth:`Recording.mode_groups`) the mean spacing :math:`\langle S\rangle`,
+    :math:`S = |x_i - x_j|`.  Standard errors: :math:`\sqrt{v/n}` for means and
+    :math:`\sqrt{(m_4 - s^4)/n}/(2s)` for standard deviations (:math:`m_4` the fourth
+    central moment); ``z = (value_a - value_b)/sqrt(se_a^2 + se_b^2)``.
+
+    Parameters
+    ----------
+    a, b : Recording
+        Recordings with the same steps and modes (runs are independent samples).
+    snapshots : sequence of int, optional
+        Snapshot indices; default the last.
+
+    Returns
+    -------
+    list of dict
+        Keys ``step``, ``quantity`` (``"mean"``, ``"std"``, ``"<S>"``), ``index`` (mode or
+        pair), ``a``, ``b``, ``z``.
+    """
+    if not np.array_equal(a.steps, b.steps) or a.n_modes != b.n_modes:
+        raise ValueError("a and b must have the same snapshot steps and number of modes")
+    snapshots = [len(a.steps) - 1] if snapshots is None else list(snapshots)
+    pairs = [
+        (i, j) for grp in a.mode_groups() for p, i in enumerate(grp) for j in grp[p + 1 :]
+    ]  # fmt: skip
+    rows = []
+
+    def mean_se(x):
+        return x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(x.shape[0])
+
+    def std_se(x):
+        s = x.std(axis=0, ddof=1)
+        m4 = ((x - x.mean(axis=0)) ** 4).mean(axis=0)
+        return s, np.sqrt(np.maximum(m4 - s**4, 0.0) / x.shape[0]) / (2.0 * s)
+
+    for snap in snapshots:
+        xa, xb = a.eigenvalues[:, snap, :], b.eigenvalues[:, snap, :]
+        step = int(a.steps[snap])
+        quantities = [("mean", mean_se, xa, xb, list(range(a.n_modes))),
+                      ("std", std_se, xa, xb, list(range(a.n_modes)))]  # fmt: skip
+        if pairs:
+            sa = np.stack([np.abs(xa[:, i] - xa[:, j]) for i, j in pairs], axis=1)
+            sb = np.stack([np.abs(xb[:, i] - xb[:, j]) for i, j in pairs], axis=1)
+            quantities.append(("<S>", mean_se, sa, sb, pairs))
+        for name, func, qa, qb, labels in quantities:
+            va, ea = func(qa)
+            vb, eb = func(qb)
+            z = (va - vb) / np.sqrt(ea**2 + eb**2)
+            for k, lab in enumerate(labels):
+                row = {"step": step, "quantity": name, "index": lab}
+                row.update(a=float(va[k]), b=float(vb[k]), z=float(z[k]))
+                rows.append(row)
+    return rows

@@ -52,7 +52,7 @@ from fpsolve.cuda._device import device_functions
 from validation import recording as _rec
 from validation.recording import Recording
 
-__all__ = ["GENERATOR", "reference_updates"]
+__all__ = ["GENERATOR", "compare_statistics", "reference_updates", "stream_layout"]
 
 GENERATOR = "philox4x32-10-ziggurat"
 """Value of the recording attribute ``generator`` written by the GPU trainer."""
@@ -751,7 +751,8 @@ def run_group(
         n_now = int(np.sum(record_at == 0))
         rec_k = np.ascontiguousarray(record_at[n_now:])
         n_upd = int(snap_steps[q - 1] - step)
-        d_rec = cuda.to_device(rec_k if rec_k.size else np.zeros(0, np.int64), stream=stream)
+        # no snapshot in the kernel: one entry that never matches (no zero-size device array)
+        d_rec = cuda.to_device(rec_k if rec_k.size else np.full(1, -1, np.int64), stream=stream)
         if n_upd > 0:
             kern.train[grid, tpb, stream](
                 d_w, d_phi, d_rate, d_key, d_run, n_runs, step, n_upd, d_rec, d_wbuf, d_stop,

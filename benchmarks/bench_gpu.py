@@ -290,7 +290,7 @@ def main(argv=None):
             cases = [(3, 20, 4, 16, 4)]
         threads_all = numba.get_num_threads()
         for n, cpu_rep, cpu_steps, gpu_rep, gpu_steps in cases:
-            modes = Modes.harmonic(np.linspace(1.0, 2.0, n))
+            modes = Modes.harmonic(1.0, center=np.arange(n, dtype=np.float64))  # spacing 1
             rec = Record(burn_in=0)
             kw = {"dt": 1e-3, "scheme": "em", "rng": 1, "record": rec, "progress": False}
             rates = {}

@@ -40,8 +40,9 @@ def normal_limit(n, r_rep, n_steps):
     _draw_normals(gens[0], n, 1, 1, outs[0])
 
     def run():
-        dbm._map(lambda k: _draw_normals(gens[k], n, outs[k].shape[1], n_steps, outs[k]),
-                 len(chunks))
+        dbm._map(
+            lambda k: _draw_normals(gens[k], n, outs[k].shape[1], n_steps, outs[k]), len(chunks)
+        )
 
     return best(run)
 
@@ -90,30 +91,61 @@ def section_ensemble(quick):
     modes = Modes.harmonic(np.ones(n))
     updates = r_rep * n * n_steps
     x0 = np.sort(np.random.default_rng(0).normal(size=n)) * 3
-    print(f"\n## Ensemble: R = {r_rep:.0e} replicas, N = {n} harmonic modes, "
-          f"{n_steps} steps (dt = {dt})")
+    print(
+        f"\n## Ensemble: R = {r_rep:.0e} replicas, N = {n} harmonic modes, "
+        f"{n_steps} steps (dt = {dt})"
+    )
     dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=2, n_replicas=r_rep, scheme="em", rng=1)
     dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=2, n_replicas=r_rep, rng=1)
     rec = dbm.Record(burn_in=n_steps)  # statistics off: pure integration
-    t_em = best(lambda: dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=n_steps,
-                                     n_replicas=r_rep, scheme="em", rng=1, record=rec))
-    t_safe = best(lambda: dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=n_steps,
-                                       n_replicas=r_rep, scheme="safe", rng=1, record=rec))
+    t_em = best(
+        lambda: dbm.simulate(
+            modes, 1.0, x0, dt=dt, n_steps=n_steps, n_replicas=r_rep, scheme="em", rng=1, record=rec
+        )
+    )
+    t_safe = best(
+        lambda: dbm.simulate(
+            modes,
+            1.0,
+            x0,
+            dt=dt,
+            n_steps=n_steps,
+            n_replicas=r_rep,
+            scheme="safe",
+            rng=1,
+            record=rec,
+        )
+    )
     rec_all = dbm.Record(burn_in=0)
-    t_rec = best(lambda: dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=n_steps,
-                                      n_replicas=r_rep, scheme="safe", rng=1, record=rec_all))
+    t_rec = best(
+        lambda: dbm.simulate(
+            modes,
+            1.0,
+            x0,
+            dt=dt,
+            n_steps=n_steps,
+            n_replicas=r_rep,
+            scheme="safe",
+            rng=1,
+            record=rec_all,
+        )
+    )
     gen = np.random.default_rng(2)
     t_normal_np = best(lambda: gen.standard_normal(updates))
     t_normal = normal_limit(n, r_rep, n_steps)
     xs = np.repeat(x0[:, None], r_rep, axis=1)
     np_steps = max(2, n_steps // 5)
     t_np = best(lambda: numpy_em(xs, np_steps, dt, 1.0, 1.0, gen), repeat=2) * n_steps / np_steps
-    t_np2 = best(lambda: numpy_em_loop(xs, np_steps, dt, 1.0, 1.0, gen),
-                 repeat=2) * n_steps / np_steps
+    t_np2 = (
+        best(lambda: numpy_em_loop(xs, np_steps, dt, 1.0, 1.0, gen), repeat=2) * n_steps / np_steps
+    )
     t_np_best = min(t_np, t_np2)
     rows = [
-        ("fpsolve em", t_em), ("fpsolve safe", t_safe), ("fpsolve safe + recording", t_rec),
-        ("numpy EM (triu + add.at)", t_np), ("numpy EM (loop over modes)", t_np2),
+        ("fpsolve em", t_em),
+        ("fpsolve safe", t_safe),
+        ("fpsolve safe + recording", t_rec),
+        ("numpy EM (triu + add.at)", t_np),
+        ("numpy EM (loop over modes)", t_np2),
         ("normals only: numpy standard_normal(size)", t_normal_np),
         ("normals only: in-kernel draws, same threads", t_normal),
     ]
@@ -121,9 +153,11 @@ def section_ensemble(quick):
         print(f"  {name:40s} {t:8.3f} s  {updates / t / 1e6:8.1f} M updates/s")
     print(f"  ratio fpsolve em / best numpy        : {t_np_best / t_em:6.1f}x")
     print(f"  ratio fpsolve safe / best numpy      : {t_np_best / t_safe:6.1f}x")
-    print(f"  fpsolve em vs normal-number limit    : {t_normal / t_em * 100:6.0f}% "
-          f"(safe: {t_normal / t_safe * 100:.0f}%); vs numpy's bulk draw "
-          f"{t_normal_np / t_em * 100:.0f}%")
+    print(
+        f"  fpsolve em vs normal-number limit    : {t_normal / t_em * 100:6.0f}% "
+        f"(safe: {t_normal / t_safe * 100:.0f}%); vs numpy's bulk draw "
+        f"{t_normal_np / t_em * 100:.0f}%"
+    )
     return {"em": t_em, "safe": t_safe, "updates": updates}
 
 
@@ -147,15 +181,30 @@ def section_sdeint(ens):
     per_update = t_sdeint / (n * n_steps)
     per_update_fp = ens["em"] / ens["updates"]
     print(f"\n## sdeint.itoEuler, one system N = {n}, {n_steps} steps")
-    print(f"  sdeint {per_update * 1e9:10.0f} ns/update   fpsolve em (ensemble) "
-          f"{per_update_fp * 1e9:6.1f} ns/update   ratio {per_update / per_update_fp:8.0f}x")
+    print(
+        f"  sdeint {per_update * 1e9:10.0f} ns/update   fpsolve em (ensemble) "
+        f"{per_update_fp * 1e9:6.1f} ns/update   ratio {per_update / per_update_fp:8.0f}x"
+    )
     modes = Modes.harmonic(np.ones(n))
     dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=2, n_replicas=1, scheme="em", rng=1)
-    t1 = best(lambda: dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=n_steps * 50, n_replicas=1,
-                                   scheme="em", rng=1, record=dbm.Record(burn_in=n_steps * 50)))
+    t1 = best(
+        lambda: dbm.simulate(
+            modes,
+            1.0,
+            x0,
+            dt=dt,
+            n_steps=n_steps * 50,
+            n_replicas=1,
+            scheme="em",
+            rng=1,
+            record=dbm.Record(burn_in=n_steps * 50),
+        )
+    )
     single = t1 / (n * n_steps * 50)
-    print(f"  fpsolve em, the same single system  {single * 1e9:6.1f} ns/update   "
-          f"ratio {per_update / single:8.0f}x")
+    print(
+        f"  fpsolve em, the same single system  {single * 1e9:6.1f} ns/update   "
+        f"ratio {per_update / single:8.0f}x"
+    )
 
 
 def section_matrix(ens):
@@ -163,13 +212,18 @@ def section_matrix(ens):
     modes = Modes.harmonic(np.ones(n))
     x0 = np.sort(np.random.default_rng(0).normal(size=n)) * 3
     dbm.simulate_matrix(modes, 1.0, x0, dt=dt, n_steps=1, n_replicas=10, rng=1)
-    t = best(lambda: dbm.simulate_matrix(modes, 1.0, x0, dt=dt, n_steps=n_steps,
-                                         n_replicas=r_rep, rng=1), repeat=2)
+    t = best(
+        lambda: dbm.simulate_matrix(
+            modes, 1.0, x0, dt=dt, n_steps=n_steps, n_replicas=r_rep, rng=1
+        ),
+        repeat=2,
+    )
     per = t / (n * r_rep * n_steps)
     per_fp = ens["em"] / ens["updates"]
     print(f"\n## Matrix level (eigh per step), N = {n}, R = {r_rep}")
-    print(f"  simulate_matrix {per * 1e9:8.0f} ns/update   ratio to fpsolve em "
-          f"{per / per_fp:6.0f}x")
+    print(
+        f"  simulate_matrix {per * 1e9:8.0f} ns/update   ratio to fpsolve em {per / per_fp:6.0f}x"
+    )
 
 
 def section_single(quick):
@@ -179,8 +233,18 @@ def section_single(quick):
     dbm.simulate(modes, 1.0, x0, dt=1e-6, n_steps=1, n_replicas=1, scheme="em", rng=1)
 
     def run(k):
-        return dbm.simulate(modes, 1.0, x0, dt=1e-6, n_steps=k, n_replicas=1, scheme="em",
-                            rng=1, record=dbm.Record(burn_in=k), progress=False)
+        return dbm.simulate(
+            modes,
+            1.0,
+            x0,
+            dt=1e-6,
+            n_steps=k,
+            n_replicas=1,
+            scheme="em",
+            rng=1,
+            record=dbm.Record(burn_in=k),
+            progress=False,
+        )
 
     t1 = best(lambda: run(n_steps))
     t3 = best(lambda: run(3 * n_steps))
@@ -197,9 +261,11 @@ def section_single(quick):
 
     t_np = best(numpy_pairs)
     print(f"\n## Single system N = {n}: pair interactions per second")
-    print(f"  fpsolve em   {pairs / t_fp / 1e6:8.0f} M pairs/s (steady state; set-up of a "
-          f"call {setup * 1e3:.0f} ms, with it {pairs / t1 / 1e6:.0f} M pairs/s over "
-          f"{n_steps} steps)")
+    print(
+        f"  fpsolve em   {pairs / t_fp / 1e6:8.0f} M pairs/s (steady state; set-up of a "
+        f"call {setup * 1e3:.0f} ms, with it {pairs / t1 / 1e6:.0f} M pairs/s over "
+        f"{n_steps} steps)"
+    )
     print(f"  numpy        {pairs / t_np / 1e6:8.0f} M pairs/s (N x N difference matrix)")
     print(f"  ratio        {t_np / t_fp:8.1f}x")
 
@@ -222,9 +288,18 @@ def section_cost(quick):
             steps = max(4, min(100, int(1e8 / work)))
 
             def run(k, modes=modes, x0=x0, r=r):
-                return dbm.simulate(modes, 1.0, x0, dt=1e-7, n_steps=k, n_replicas=r,
-                                    scheme="em", rng=1, record=dbm.Record(burn_in=k),
-                                    progress=False)
+                return dbm.simulate(
+                    modes,
+                    1.0,
+                    x0,
+                    dt=1e-7,
+                    n_steps=k,
+                    n_replicas=r,
+                    scheme="em",
+                    rng=1,
+                    record=dbm.Record(burn_in=k),
+                    progress=False,
+                )
 
             run(1)
             t1 = best(lambda steps=steps, run=run: run(steps), repeat=2)
@@ -242,28 +317,42 @@ def section_accuracy(quick):
     s_exact = np.diff(exact, axis=1).ravel()
     m2_exact = np.mean(np.sum(exact**2, axis=1))
     r_rep, t_total = (1000 if quick else 2000), 6.0
-    print(f"\n## Accuracy vs cost, N = {n} degenerate harmonic modes, R = {r_rep}, "
-          f"t = {t_total}: KS distance of neighbour spacings from exact samples, <sum x^2> "
-          f"(exact {m2_exact:.2f})")
-    print(f"  {'scheme':6s} {'dt':>7s} {'KS':>8s} {'<sum x^2>':>12s} {'crossing/step':>14s} "
-          f"{'redone/step':>12s} {'seconds':>8s}")
+    print(
+        f"\n## Accuracy vs cost, N = {n} degenerate harmonic modes, R = {r_rep}, "
+        f"t = {t_total}: KS distance of neighbour spacings from exact samples, <sum x^2> "
+        f"(exact {m2_exact:.2f})"
+    )
+    print(
+        f"  {'scheme':6s} {'dt':>7s} {'KS':>8s} {'<sum x^2>':>12s} {'crossing/step':>14s} "
+        f"{'redone/step':>12s} {'seconds':>8s}"
+    )
     for scheme in ("em", "safe"):
         for dt in (0.02, 0.01, 0.005, 0.002, 0.001):
             if quick and dt < 0.002:
                 continue
             steps = int(t_total / dt)
             t0 = time.perf_counter()
-            res = dbm.simulate(modes, g2, dt=dt, n_steps=steps, n_replicas=r_rep, scheme=scheme,
-                               rng=7, record=dbm.Record(snapshots=(steps // 2, steps)))
+            res = dbm.simulate(
+                modes,
+                g2,
+                dt=dt,
+                n_steps=steps,
+                n_replicas=r_rep,
+                scheme=scheme,
+                rng=7,
+                record=dbm.Record(snapshots=(steps // 2, steps)),
+            )
             sec = time.perf_counter() - t0
             x = res.snapshots.reshape(-1, n)
             spacing = np.diff(np.sort(x, axis=1), axis=1).ravel()  # sorted only to measure
             ks = stats.ks_2samp(spacing, s_exact).statistic
             m2 = np.mean(np.sum(x**2, axis=1))
             per = steps * r_rep
-            print(f"  {scheme:6s} {dt:7.3f} {ks:8.4f} {m2:12.4g} "
-                  f"{res.crossing_steps.sum() / per:14.2e} {res.redo_steps / per:12.2e} "
-                  f"{sec:8.2f}")
+            print(
+                f"  {scheme:6s} {dt:7.3f} {ks:8.4f} {m2:12.4g} "
+                f"{res.crossing_steps.sum() / per:14.2e} {res.redo_steps / per:12.2e} "
+                f"{sec:8.2f}"
+            )
     crit = 1.95 * math.sqrt(1 / s_exact.size + 1 / (2 * r_rep * (n - 1)))
     print(f"  (KS at the 1e-3 level for these sample sizes, if independent: {crit:.4f})")
 
@@ -272,9 +361,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     args = parser.parse_args()
-    print(f"# fpsolve.dbm benchmark: {platform.machine()}, Python {platform.python_version()}, "
-          f"numpy {np.__version__}, numba {numba.__version__}, "
-          f"{numba.get_num_threads()} numba threads")
+    print(
+        f"# fpsolve.dbm benchmark: {platform.machine()}, Python {platform.python_version()}, "
+        f"numpy {np.__version__}, numba {numba.__version__}, "
+        f"{numba.get_num_threads()} numba threads"
+    )
     ens = section_ensemble(args.quick)
     section_sdeint(ens)
     section_matrix(ens)

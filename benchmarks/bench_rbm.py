@@ -1,4 +1,4 @@
-"""Benchmark of the Gaussian-RBM PCD trainer (validation.rbm.train).
+"""Benchmark of the Gaussian-RBM PCD trainer (validation.training.rbm.train).
 
 One paper setting (N_v = N_h = 10, |B| = 16, k = 3, alpha = 0.1), timed side by side with
 
@@ -32,8 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from fpsolve._xoshiro import _fill_normals
-from validation.rbm import run_stream, target_matrix, train
+from fpsolve.streams import fill_normals
+from validation.training.rbm import run_stream, target_matrix, train
 
 N_V = N_H = 10
 BATCH = 16
@@ -78,10 +78,10 @@ def _draw_blocks(s, n_updates, z_h, z_v, samples):
     st = s.copy()
     for _ in range(n_updates):
         if samples:
-            _fill_normals(st, z_v)
+            fill_normals(st, z_v)
         for _ in range(K):
-            _fill_normals(st, z_h)
-            _fill_normals(st, z_v)
+            fill_normals(st, z_h)
+            fill_normals(st, z_v)
     s[:] = st
 
 

@@ -3,7 +3,7 @@
 Runs, on the same synthetic spectra in one process:
 
 1. s2 of pure Marchenko-Pastur spectra (exact real-Wishart draws): accuracy and time
-   of ``validation.spectra.fit_mp_bulk`` against WeightWatcher's MP fit
+   of ``validation.analyses.spectra.fit_mp_bulk`` against WeightWatcher's MP fit
    (``RMT_Util.fit_density_with_range``, the routine behind ``mp_fit``);
 2. bulk fraction A of MP + a rank-20 heavy tail (WeightWatcher's A is
    1 - num_spikes/N with its Tracy-Widom cut and fixed Q);
@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 
 from fpsolve.analytic import sample_laguerre
-from validation.spectra import fit_mp_bulk, fit_power_law, spectrum
+from validation.analyses.spectra import fit_mp_bulk, fit_power_law, spectrum
 
 
 def _timed(f, *a, **k):

@@ -1,6 +1,6 @@
 """Benchmark of the main job: ``fpsolve demo`` stage by stage, against its 10-minute budget.
 
-Trains the demo sweep (validation.demo.DEMO_SETTINGS, 200 runs each, t = 1200), then times
+Trains the demo sweep (validation.report.demo.DEMO_SETTINGS, 200 runs each, t = 1200), then times
 every analysis of ``validation.validate`` separately on the largest recording and on the
 sweep, and the report.  The baseline is the budget the main job must fit in on a 2-core
 machine (600 s); the ratios printed are budget / measured.
@@ -24,10 +24,11 @@ BUDGET_S = 600.0
 
 
 def main() -> None:
-    from validation import compare, dynamics, predict, rbm
-    from validation.demo import demo_grid
-    from validation.pipeline import validate
-    from validation.recording import read
+    from validation.analyses import compare, dynamics, predict
+    from validation.data.recording import read
+    from validation.report.demo import demo_grid
+    from validation.report.pipeline import validate
+    from validation.training import rbm
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=200)
@@ -71,8 +72,10 @@ def main() -> None:
     width = max(map(len, times))
     for name, s in times.items():
         print(f"{name:<{width}}  {s:8.1f} s")
-    print(f"{'main job total':<{width}}  {total:8.1f} s   budget {BUDGET_S:.0f} s, "
-          f"ratio budget/total = {BUDGET_S / total:.2f}")
+    print(
+        f"{'main job total':<{width}}  {total:8.1f} s   budget {BUDGET_S:.0f} s, "
+        f"ratio budget/total = {BUDGET_S / total:.2f}"
+    )
 
 
 if __name__ == "__main__":

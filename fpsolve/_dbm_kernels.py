@@ -21,7 +21,7 @@ import types
 import numba
 import numpy as np
 
-from fpsolve._numba import jit, pjit
+from fpsolve.jit import jit, pjit
 
 __all__ = ["build_kernels", "default_kernels"]
 
@@ -332,8 +332,23 @@ def _implicit_pair_solve(y, z, prow, pbase, order, max_iter):
 
 @_kjit
 def record_state(
-    x, step, rec_start, rec_every, ref, mom, hist_lo, hist_w, hist, under, over,
-    group_of, members, sp_w, sp_hist, sp_over, buf
+    x,
+    step,
+    rec_start,
+    rec_every,
+    ref,
+    mom,
+    hist_lo,
+    hist_w,
+    hist,
+    under,
+    over,
+    group_of,
+    members,
+    sp_w,
+    sp_hist,
+    sp_over,
+    buf,
 ):
     """Add the state ``x`` (N, C) to the running moments and histograms if ``step`` records.
 
@@ -409,11 +424,44 @@ def _snapshot(x, step, snap_steps, snaps, pos):
 # ---------------------------------------------------------------------------
 @_kjit
 def _sde_chunk(
-    x, perm, n_steps, step0, dt, pcoef, prow, amp, noise_mode, kind, par, nkind,
-    lo, hi, lok, hik, safe, gen,
-    rec_start, rec_every, ref, mom, hist_lo, hist_w, hist, under, over,
-    group_of, members, sp_w, sp_hist, sp_over,
-    snap_steps, snaps, snap_pos, counters, cross_r, bounds,
+    x,
+    perm,
+    n_steps,
+    step0,
+    dt,
+    pcoef,
+    prow,
+    amp,
+    noise_mode,
+    kind,
+    par,
+    nkind,
+    lo,
+    hi,
+    lok,
+    hik,
+    safe,
+    gen,
+    rec_start,
+    rec_every,
+    ref,
+    mom,
+    hist_lo,
+    hist_w,
+    hist,
+    under,
+    over,
+    group_of,
+    members,
+    sp_w,
+    sp_hist,
+    sp_over,
+    snap_steps,
+    snaps,
+    snap_pos,
+    counters,
+    cross_r,
+    bounds,
 ):
     r"""Advance one chunk ``x`` (N, C) by ``n_steps`` steps of (``P_ij = prow_i B_ij`` with
     ``B`` symmetric; ``pcoef`` is ``P`` (n, n) or ``[[c]]`` for ``B_ij = c``, see ``_pco``)
@@ -646,8 +694,23 @@ def _sde_chunk(
             for r in range(c):
                 x[i, r] = xn[i, r]
         counters[N_RECORDED] += record_state(
-            x, step, rec_start, rec_every, ref, mom, hist_lo, hist_w, hist, under, over,
-            group_of, members, sp_w, sp_hist, sp_over, buf,
+            x,
+            step,
+            rec_start,
+            rec_every,
+            ref,
+            mom,
+            hist_lo,
+            hist_w,
+            hist,
+            under,
+            over,
+            group_of,
+            members,
+            sp_w,
+            sp_hist,
+            sp_over,
+            buf,
         )
         snap_pos = _snapshot(x, step, snap_steps, snaps, snap_pos)
     return snap_pos
@@ -684,8 +747,24 @@ def _mala_drift(x, out, kind, par, g2):
 
 @_kjit
 def _mala_chunk(
-    x, order, h, n_burn, n_keep, thin, target, kind, par, g2, lo, hi, lok, hik, gen,
-    out, accepted, proposed,
+    x,
+    order,
+    h,
+    n_burn,
+    n_keep,
+    thin,
+    target,
+    kind,
+    par,
+    g2,
+    lo,
+    hi,
+    lok,
+    hik,
+    gen,
+    out,
+    accepted,
+    proposed,
 ):
     """Metropolis-adjusted Langevin chains for the Coulomb gas restricted to the chamber
     ``x[c, order[c]]`` increasing.  ``x`` (C, N) are the chains, ``h`` (C,) their steps

@@ -24,7 +24,7 @@ import math
 import numpy as np
 from scipy import optimize
 
-from fpsolve._numba import jit
+from fpsolve.jit import jit
 
 __all__: list[str] = []
 

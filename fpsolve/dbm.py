@@ -58,7 +58,7 @@ import numba
 import numpy as np
 
 from fpsolve import _dbm_kernels as _k
-from fpsolve._validate import (
+from fpsolve.checks import (
     as_rng,
     check_finite_array,
     check_in_range,
@@ -178,9 +178,7 @@ class Histograms:
     def spacing_density(self, group: int) -> np.ndarray:
         """Density of neighbour spacings inside ``group``, normalised by all spacings."""
         total = self.spacing_counts[group].sum() + self.spacing_overflow[group]
-        return self.spacing_counts[group] / (
-            max(total, 1) * np.diff(self.spacing_edges[group])
-        )
+        return self.spacing_counts[group] / (max(total, 1) * np.diff(self.spacing_edges[group]))
 
     def plot(self, ax=None):
         """Step plot of the pooled density of every group; returns the artists."""
@@ -610,12 +608,16 @@ class _Recorder:
             raise TypeError(f"record must be a fpsolve.dbm.Record or None, got {record!r}")
         n = len(modes)
         snaps = (n_steps,) if record.snapshots is None else tuple(record.snapshots)
-        steps = np.array(sorted({check_int("record.snapshots", s, minimum=0) for s in snaps}),
-                         dtype=np.int64)
+        steps = np.array(
+            sorted({check_int("record.snapshots", s, minimum=0) for s in snaps}), dtype=np.int64
+        )
         if steps.size and steps[-1] > n_steps:
             raise ValueError(f"record.snapshots must be <= n_steps={n_steps}, got {steps[-1]}")
-        burn = n_steps // 2 if record.burn_in is None else check_int(
-            "record.burn_in", record.burn_in, minimum=0)
+        burn = (
+            n_steps // 2
+            if record.burn_in is None
+            else check_int("record.burn_in", record.burn_in, minimum=0)
+        )
         every = check_int("record.every", record.every, minimum=1)
         bins = check_int("record.bins", record.bins, minimum=1)
         self.snap_steps = steps
@@ -635,18 +637,24 @@ class _Recorder:
             members = list(grp)
             if record.ranges is not None:
                 if len(record.ranges) != ng:
-                    raise ValueError(f"record.ranges must hold one (low, high) per group "
-                                     f"({ng} groups: {groups}), got {len(record.ranges)}")
+                    raise ValueError(
+                        f"record.ranges must hold one (low, high) per group "
+                        f"({ng} groups: {groups}), got {len(record.ranges)}"
+                    )
                 lo, hi = (float(v) for v in record.ranges[g])
                 if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-                    raise ValueError(f"record.ranges[{g}] must be finite with low < high, "
-                                     f"got {record.ranges[g]!r}")
+                    raise ValueError(
+                        f"record.ranges[{g}] must be finite with low < high, "
+                        f"got {record.ranges[g]!r}"
+                    )
                 centre = 0.5 * (lo + hi)
                 s = (hi - lo) / (2.0 * (math.sqrt(4.0 * len(grp)) + 5.0))
             else:
                 if np.any(np.isnan(xs[members])) or np.any(np.isnan(sig[members])):
-                    raise ValueError(f"record.ranges is required: modes {grp} have no stable "
-                                     "fixed point to centre the histograms on")
+                    raise ValueError(
+                        f"record.ranges is required: modes {grp} have no stable "
+                        "fixed point to centre the histograms on"
+                    )
                 centre = float(np.mean(xs[members]))
                 s = float(np.max(sig[members]))
                 half = (math.sqrt(4.0 * len(grp)) + 5.0) * s
@@ -656,8 +664,11 @@ class _Recorder:
             self.hist_lo[g] = lo
             self.hist_w[g] = (hi - lo) / bins
             edges.append(np.linspace(lo, hi, bins + 1))
-            smax = 8.0 * s if record.spacing_max is None else check_positive(
-                "record.spacing_max", record.spacing_max[g])
+            smax = (
+                8.0 * s
+                if record.spacing_max is None
+                else check_positive("record.spacing_max", record.spacing_max[g])
+            )
             self.sp_w[g] = smax / bins
             sp_edges.append(np.linspace(0.0, smax, bins + 1))
         self.edges = np.array(edges)
@@ -684,9 +695,23 @@ class _Recorder:
 
     def record(self, x, step, b):
         return _k.record_state(
-            x, step, self.rec_start, self.every, self.ref, b["mom"], self.hist_lo, self.hist_w,
-            b["hist"], b["under"], b["over"], self.group_of, self.members, self.sp_w,
-            b["sp_hist"], b["sp_over"], b["buf"],
+            x,
+            step,
+            self.rec_start,
+            self.every,
+            self.ref,
+            b["mom"],
+            self.hist_lo,
+            self.hist_w,
+            b["hist"],
+            b["under"],
+            b["over"],
+            self.group_of,
+            self.members,
+            self.sp_w,
+            b["sp_hist"],
+            b["sp_over"],
+            b["buf"],
         )
 
     def histograms(self, bufs) -> Histograms:
@@ -705,12 +730,46 @@ class _Recorder:
 # ---------------------------------------------------------------------------
 # the SDE / SGD engine
 # ---------------------------------------------------------------------------
-def _run(modes, x0, *, dt, n_steps, pcoef, prow, amp, noise_mode, noise, safe, g2eff, record,
-         rng, progress, method, params, device="cpu"):
+def _run(
+    modes,
+    x0,
+    *,
+    dt,
+    n_steps,
+    pcoef,
+    prow,
+    amp,
+    noise_mode,
+    noise,
+    safe,
+    g2eff,
+    record,
+    rng,
+    progress,
+    method,
+    params,
+    device="cpu",
+):
     if device == "cuda":
-        return _run_cuda(modes, x0, dt=dt, n_steps=n_steps, pcoef=pcoef, prow=prow, amp=amp,
-                         noise=noise, safe=safe, g2eff=g2eff, record=record, rng=rng,
-                         progress=progress, method=method, params=params)
+        from fpsolve.cuda import _dbm as _cuda_dbm
+
+        return _cuda_dbm.simulate(
+            modes,
+            x0,
+            dt=dt,
+            n_steps=n_steps,
+            pcoef=pcoef,
+            prow=prow,
+            amp=amp,
+            noise=noise,
+            safe=safe,
+            g2eff=g2eff,
+            record=record,
+            rng=rng,
+            progress=progress,
+            method=method,
+            params=params,
+        )
     n_replicas = x0.shape[0]
     n = len(modes)
     table = _Table(modes, noise)
@@ -738,17 +797,50 @@ def _run(modes, x0, *, dt, n_steps, pcoef, prow, amp, noise_mode, noise, safe, g
     def advance(k, step0, steps):
         b = bufs[k]
         snap_pos[k] = kernel(
-            xs[k], perms[k], steps, step0, dt, pcoef, prow, amp, noise_mode, table.kind, table.par,
-            table.nkind, table.lo, table.hi, table.lok, table.hik, safe, gens[k],
-            rec.rec_start, rec.every, rec.ref, b["mom"], rec.hist_lo, rec.hist_w, b["hist"],
-            b["under"], b["over"], rec.group_of, rec.members, rec.sp_w, b["sp_hist"],
-            b["sp_over"], rec.snap_steps, b["snaps"], snap_pos[k], counters[k], cross[k],
+            xs[k],
+            perms[k],
+            steps,
+            step0,
+            dt,
+            pcoef,
+            prow,
+            amp,
+            noise_mode,
+            table.kind,
+            table.par,
+            table.nkind,
+            table.lo,
+            table.hi,
+            table.lok,
+            table.hik,
+            safe,
+            gens[k],
+            rec.rec_start,
+            rec.every,
+            rec.ref,
+            b["mom"],
+            rec.hist_lo,
+            rec.hist_w,
+            b["hist"],
+            b["under"],
+            b["over"],
+            rec.group_of,
+            rec.members,
+            rec.sp_w,
+            b["sp_hist"],
+            b["sp_over"],
+            rec.snap_steps,
+            b["snaps"],
+            snap_pos[k],
+            counters[k],
+            cross[k],
             bounds,
         )
 
-    with _PARALLEL_LOCK if blocked else contextlib.nullcontext(), tqdm(
-        total=n_steps, disable=not show, unit="step", desc=method
-    ) as bar:
+    with (
+        _PARALLEL_LOCK if blocked else contextlib.nullcontext(),
+        tqdm(total=n_steps, disable=not show, unit="step", desc=method) as bar,
+    ):
         step0 = 0
         while step0 < n_steps:
             steps = min(block, n_steps - step0)
@@ -775,49 +867,6 @@ def _run(modes, x0, *, dt, n_steps, pcoef, prow, amp, noise_mode, noise, safe, g
         redo_failed=int(tot[_k.REDO_FAILED]),
         full_solves=int(tot[_k.FULL_SOLVES]),
         boundary_hits=int(tot[_k.BOUNDARY_HITS]),
-    )
-
-
-def _run_cuda(modes, x0, *, dt, n_steps, pcoef, prow, amp, noise, safe, g2eff, record, rng,
-              progress, method, params):
-    """The explicit step on the GPU (:mod:`fpsolve.cuda._dbm`): ``"em"`` and ``"sgd"`` only."""
-    if safe:
-        raise ValueError("scheme='safe' is not supported on device='cuda'; use scheme='em' "
-                         "(or device='cpu')")
-    if noise is not None:
-        raise ValueError("noise callables are not supported on device='cuda'; pass g2 "
-                         "(constant noise) or use device='cpu'")
-    if not all(type(m) in (HarmonicModel, RBMModel) for m in modes):
-        raise ValueError("device='cuda' supports HarmonicModel and RBMModel modes only, got "
-                         f"{sorted({type(m).__name__ for m in modes})}; use device='cpu'")
-    from fpsolve.cuda import _dbm as _cdbm
-
-    n_replicas = x0.shape[0]
-    table = _Table(modes)
-    groups = _groups(modes, g2eff)
-    rec = _Recorder(record, modes, g2eff, n_steps, n_replicas, groups)
-    out = _cdbm.run(table, rec, x0, dt=dt, n_steps=n_steps, pcoef=pcoef, prow=prow, amp=amp,
-                    rng=rng, progress=progress)
-    hist = Histograms(
-        groups=tuple(groups), edges=rec.edges, counts=out["hist"], underflow=out["under"],
-        overflow=out["over"], spacing_edges=rec.sp_edges, spacing_counts=out["sp_hist"],
-        spacing_overflow=out["sp_over"],
-    )
-    return DBMResult(
-        modes=modes,
-        method=method,
-        params={**params, "dt": dt, "n_steps": n_steps, "n_replicas": n_replicas,
-                "device": "cuda"},
-        x=out["x"],
-        snapshot_steps=rec.snap_steps,
-        snapshots=out["snapshots"],
-        n_recorded=_cdbm.n_recorded(rec.rec_start, rec.every, n_steps),
-        reference=rec.ref,
-        power_sums=out["power_sums"],
-        histograms=hist,
-        crossing_steps=out["cross"],
-        pair_crossings=out["pair_crossings"],
-        boundary_hits=out["boundary_hits"],
     )
 
 
@@ -953,11 +1002,23 @@ def simulate(
         amp = np.full(n, math.sqrt(2.0 * dt))
         noise_mode = 2 if coupling is not None else 1
     return _run(
-        modes, x0, dt=dt, n_steps=n_steps, pcoef=pcoef, prow=prow, amp=amp,
+        modes,
+        x0,
+        dt=dt,
+        n_steps=n_steps,
+        pcoef=pcoef,
+        prow=prow,
+        amp=amp,
         noise_mode=noise_mode,
-        noise=noise_f, safe=scheme == "safe", g2eff=g2, record=record, rng=rng,
-        progress=progress, method=scheme,
-        params={"g2": g2, "coupling": coupling, "noise": noise is not None}, device=device,
+        noise=noise_f,
+        safe=scheme == "safe",
+        g2eff=g2,
+        record=record,
+        rng=rng,
+        progress=progress,
+        method=scheme,
+        params={"g2": g2, "coupling": coupling, "noise": noise is not None},
+        device=device,
     )
 
 
@@ -1025,9 +1086,21 @@ def simulate_sgd(
     pcoef = np.full((1, 1), alpha**2 / batch_size)  # P_ij = gt2_i alpha^2/|B|
     amp = (alpha / math.sqrt(batch_size)) * math.sqrt(2.0) * np.sqrt(gt2)
     return _run(
-        modes, x0, dt=alpha, n_steps=n_steps, pcoef=pcoef, prow=gt2.copy(), amp=amp,
-        noise_mode=0, noise=None,
-        safe=False, g2eff=g2eff, record=record, rng=rng, progress=progress, method="sgd",
+        modes,
+        x0,
+        dt=alpha,
+        n_steps=n_steps,
+        pcoef=pcoef,
+        prow=gt2.copy(),
+        amp=amp,
+        noise_mode=0,
+        noise=None,
+        safe=False,
+        g2eff=g2eff,
+        record=record,
+        rng=rng,
+        progress=progress,
+        method="sgd",
         params={"alpha": alpha, "batch_size": batch_size, "gt2": gt2, "g2": g2eff},
         device=check_device(device),
     )
@@ -1112,8 +1185,9 @@ def simulate_matrix(
         try:
             k = modes.drift(xm)
         except ValueError as exc:
-            raise ValueError(f"simulate_matrix: an eigenvalue left its domain at step {step}: "
-                             f"{exc}") from exc
+            raise ValueError(
+                f"simulate_matrix: an eigenvalue left its domain at step {step}: {exc}"
+            ) from exc
         new = lam + dt * k[:, order]
         a = gen.standard_normal((n_replicas, n, n))
         x = (u * new[:, None, :]) @ u.transpose(0, 2, 1) + scale * (a + a.transpose(0, 2, 1))
@@ -1249,8 +1323,9 @@ def sample_coulomb_gas(
     order = np.argsort(x0, kind="stable")
     exact = _exact_ok(modes, g2)
     if method == "exact" and not exact:
-        raise ValueError("method='exact' needs identical HarmonicModel modes with equal g2; "
-                         "use method='mala'")
+        raise ValueError(
+            "method='exact' needs identical HarmonicModel modes with equal g2; use method='mala'"
+        )
     if method == "exact" or (method == "auto" and exact):
         from fpsolve.analytic import sample_hermite
 
@@ -1259,15 +1334,23 @@ def sample_coulomb_gas(
         vals = sample_hermite(n, 1.0, n_samples, rng, loc=m.center, scale=scale)
         samples = np.empty_like(vals)
         samples[:, order] = vals
-        return CoulombGasSamples(samples=samples, method="exact", modes=modes, g2=g2,
-                                 acceptance=np.ones(1), step=np.full(1, np.nan),
-                                 ess=np.full(n, float(n_samples)))
+        return CoulombGasSamples(
+            samples=samples,
+            method="exact",
+            modes=modes,
+            g2=g2,
+            acceptance=np.ones(1),
+            step=np.full(1, np.nan),
+            ess=np.full(n, float(n_samples)),
+        )
     burn_in = check_int("burn_in", burn_in, minimum=0)
     thin = check_int("thin", thin, minimum=1)
-    target_accept = check_in_range("target_accept", target_accept, 0.0, 1.0,
-                                   low_open=True, high_open=True)
-    n_chains = min(64, n_samples) if n_chains is None else check_int("n_chains", n_chains,
-                                                                     minimum=1)
+    target_accept = check_in_range(
+        "target_accept", target_accept, 0.0, 1.0, low_open=True, high_open=True
+    )
+    n_chains = (
+        min(64, n_samples) if n_chains is None else check_int("n_chains", n_chains, minimum=1)
+    )
     n_keep = -(-n_samples // n_chains)
     table = _Table(modes)
     blocks = _chunks(n_chains)
@@ -1283,9 +1366,26 @@ def sample_coulomb_gas(
     kernel = table.kernels.mala_chunk
 
     def run(k):
-        kernel(xs[k], orders[k], hs[k], burn_in, n_keep, thin, target_accept, table.kind,
-               table.par, g2, table.lo, table.hi, table.lok, table.hik, gens[k], outs[k],
-               acc[k], prop[k])
+        kernel(
+            xs[k],
+            orders[k],
+            hs[k],
+            burn_in,
+            n_keep,
+            thin,
+            target_accept,
+            table.kind,
+            table.par,
+            g2,
+            table.lo,
+            table.hi,
+            table.lok,
+            table.hik,
+            gens[k],
+            outs[k],
+            acc[k],
+            prop[k],
+        )
 
     _map(run, len(blocks))
     chains = np.concatenate(outs, axis=0)

@@ -65,7 +65,7 @@ from scipy import linalg
 from scipy.special import logsumexp
 
 from fpsolve import _fp_core as core
-from fpsolve._validate import check_int, check_positive, check_real
+from fpsolve.checks import check_int, check_positive, check_real
 from fpsolve.models import Model, Modes
 
 __all__ = [

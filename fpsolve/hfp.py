@@ -51,7 +51,7 @@ import numpy as np
 from scipy import linalg
 
 from fpsolve import _fp_core as core
-from fpsolve._validate import check_int
+from fpsolve.checks import check_int
 from fpsolve.fokker_planck import (
     Evolution,
     _check_decay,

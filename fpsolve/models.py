@@ -50,7 +50,7 @@ from typing import Literal, NamedTuple, overload
 import numpy as np
 from scipy import optimize
 
-from fpsolve._validate import check_int, check_positive, check_real
+from fpsolve.checks import check_int, check_positive, check_real
 
 __all__ = [
     "BOUNDARY_KINDS",

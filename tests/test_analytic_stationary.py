@@ -60,9 +60,7 @@ def test_double_well_keeps_both_wells():
 
 def test_reflecting_end_with_monotone_potential():
     # V = x on [0, inf): exponential law with mean g2
-    m = PotentialModel(
-        lambda x: x, np.ones_like, d2potential=lambda x: 0 * x, domain=(0, np.inf)
-    )
+    m = PotentialModel(lambda x: x, np.ones_like, d2potential=lambda x: 0 * x, domain=(0, np.inf))
     p = stationary_density(m, 0.3)
     assert p.mode == 0.0
     assert p.mean == pytest.approx(0.3, rel=1e-10)

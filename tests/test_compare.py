@@ -1,4 +1,4 @@
-"""Analyses of validation.compare on synthetic recordings with known truth.
+"""Analyses of validation.analyses.compare on synthetic recordings with known truth.
 
 Tolerances are 3 standard errors of the analysed sample (the errors the
 analyses report), KS decisions at the stated significance 1e-3, and the pull
@@ -14,7 +14,7 @@ import pytest
 
 from fpsolve.analytic import BINDER_TWO_MODE
 from tests.conftest import TS_DIR, TS_FILES, needs_ts
-from validation.compare import (
+from validation.analyses.compare import (
     KS_SIGNIFICANCE,
     WIGNER_RATIO,
     initial_spectrum,
@@ -23,9 +23,9 @@ from validation.compare import (
     scaling,
     spacings,
 )
-from validation.importers import from_weights, load_teacher_student
-from validation.recording import Recording
-from validation.stats import Entry
+from validation.analyses.stats import Entry
+from validation.data.importers import from_weights, load_teacher_student
+from validation.data.recording import Recording
 
 PAPER_KAPPA = np.array([4.0, 4.382, 5.382, 6.618, 7.618, 8.0, 7.618, 6.618, 5.382, 4.382])
 
@@ -62,7 +62,7 @@ def within(value, error, truth, n=3.0):
 
 # --------------------------------------------------------------------------- initial spectrum
 def test_initial_spectrum_rbm_agrees_with_laguerre_and_rejects_wrong_s2():
-    from validation.rbm import train
+    from validation.training.rbm import train
 
     rec = train(300, n_steps=0, progress=False, rng=11)
     assert rec.attrs["w_sigma"] == 0.1
@@ -315,7 +315,7 @@ def test_bad_input(rng):
     for func in (one_point, spacings, initial_spectrum):
         with pytest.raises(ValueError, match="9 runs; the analyses need at least 10"):
             func(few)
-    with pytest.raises(TypeError, match=r"must be a validation\.recording\.Recording"):
+    with pytest.raises(TypeError, match=r"must be a validation\.data\.recording\.Recording"):
         one_point(rec.eigenvalues)
     bad = rec.eigenvalues.copy()
     bad[7, 1, 2] = np.nan

@@ -2,50 +2,76 @@
 
 Three modes, chosen when this module is imported:
 
-* ``"gpu"``: numba-cuda and an NVIDIA driver are there (or ``numba.cuda`` was already
-  imported): the kernels run on the GPU, and the GPU-only tests (1000-run statistical
-  comparison with the CPU trainer) run too;
+* ``"gpu"``: numba-cuda loads (``fpsolve.cuda._backend.load``) and finds a GPU: the
+  kernels run on the GPU, and the GPU-only tests (1000-run statistical comparison with
+  the CPU trainer) run too;
 * ``"sim"``: numba-cuda without a driver, or ``NUMBA_ENABLE_CUDASIM=1``: the kernels run
   in Numba's CUDA simulator (Python threads) at tiny sizes;
-* ``None``: no numba-cuda: only the pure-numpy tests and the error messages run.
+* ``None``: numba-cuda is not installed or does not load: only the pure-numpy tests and
+  the error messages run, and the skip reason says why.
 
 Every kernel is checked against the plain-numpy reference of the same update with the
 same random numbers.
 """
 
 import ctypes.util
+import importlib.metadata
 import importlib.util
 import os
 import sys
+import warnings
 
 import numpy as np
 import pytest
 
 
 def _mode():
-    if importlib.util.find_spec("numba_cuda") is None:
-        return None
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-        return "sim"
-    if "numba.cuda" not in sys.modules and ctypes.util.find_library("cuda") is None:
+    """``(mode, reason)``: the package's own loader decides, with warnings recorded
+    (pytest turns warnings into errors, and numba-cuda's import may warn)."""
+    from fpsolve.cuda import _backend
+
+    if not _backend.installed():
+        return None, "numba-cuda is not installed"
+    if (
+        os.environ.get("NUMBA_ENABLE_CUDASIM") != "1"
+        and "numba.cuda" not in sys.modules
+        and ctypes.util.find_library("cuda") is None
+        and not _driver_loads()
+    ):
         os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # before numba.cuda is first imported
         from numba.core import config
 
         config.reload_config()
-        return "sim"
-    from fpsolve.cuda import is_available
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            _backend.load()
+        except _backend.CUDAUnavailableError as exc:
+            seen = "; ".join(f"{w.category.__name__}: {w.message}" for w in caught[:3])
+            return None, f"numba-cuda does not load: {exc}" + (f" (warned: {seen})" if seen else "")
+    return ("sim" if _backend.simulator() else "gpu"), ""
 
-    return "gpu" if is_available() else None
+
+def _driver_loads():
+    """Whether the CUDA driver library loads (some images keep it out of the linker cache)."""
+    for name in ("libcuda.so.1", "libcuda.so"):
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
 
 
-MODE = _mode()
-kernels = pytest.mark.skipif(MODE is None, reason="numba-cuda is not installed")
+MODE, WHY = _mode()
+kernels = pytest.mark.skipif(MODE is None, reason=WHY or "numba-cuda is not available")
 gpu_only = pytest.mark.skipif(MODE != "gpu", reason="needs an NVIDIA GPU (numba-cuda, driver)")
 
 cuda = None  # numba.cuda in the test kernel's globals (fpsolve.cuda._backend.rebind)
 
 from fpsolve.cuda import _philox as P  # noqa: E402
-from validation import rbm  # noqa: E402
+from validation.training import cuda as tcuda  # noqa: E402
+from validation.training import rbm, trainer  # noqa: E402
 
 KAT = [  # Random123 known-answer vectors of Philox4x32-10
     ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
@@ -96,9 +122,7 @@ def test_streams_differ_by_every_counter_word_and_key():
 
 
 def test_stream_layout_blocks_start_even():
-    from validation.rbm_cuda import stream_layout
-
-    data, hid, vis = stream_layout(5, 3, 2, True)
+    data, hid, vis = tcuda.stream_layout(5, 3, 2, True)
     assert data.tolist() == [0, 1, 2, 3, 4]
     assert hid[:, 0].tolist() == [6, 16]
     assert vis[:, 0].tolist() == [10, 20]
@@ -119,10 +143,7 @@ def test_missing_numba_cuda_is_a_clear_error(monkeypatch):
     from fpsolve.cuda import _backend
 
     monkeypatch.setattr(_backend, "_STATE", {})
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "numba_cuda" else real(name)
-    )
+    monkeypatch.setattr(_backend, "installed", lambda: False)
     with pytest.raises(_backend.CUDAUnavailableError, match=r'pip install "fpsolve\[cuda\]"'):
         rbm.train(1, n_steps=2, device="cuda", progress=False, rng=1)
 
@@ -134,6 +155,118 @@ def test_compat_step_only_when_row_stack_is_missing(monkeypatch):
     monkeypatch.delattr(np, "row_stack", raising=False)
     assert _backend._compat_numpy() is True
     assert np.row_stack is np.vstack  # noqa: NPY201
+
+
+def test_installed_by_distribution_or_module(monkeypatch):
+    from fpsolve.cuda import _backend
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", missing)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    assert not _backend.installed()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
+    assert _backend.installed()
+
+
+def test_detection_survives_warnings_and_says_why_it_failed(monkeypatch):
+    """Warnings while numba-cuda loads (errors under pytest) do not hide a working install."""
+    from fpsolve.cuda import _backend
+
+    def load_with_warning(**kwargs):
+        warnings.warn("something inside numba-cuda is deprecated", DeprecationWarning, stacklevel=2)
+
+    def fail(**kwargs):
+        warnings.warn("driver too old", UserWarning, stacklevel=2)
+        raise _backend.CUDAUnavailableError("no CUDA GPU is available")
+
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")  # no driver probe
+    monkeypatch.setattr(_backend, "installed", lambda: True)
+    monkeypatch.setattr(_backend, "simulator", lambda: False)
+    monkeypatch.setattr(_backend, "load", load_with_warning)
+    assert _mode() == ("gpu", "")
+    monkeypatch.setattr(_backend, "load", fail)
+    mode, why = _mode()
+    assert mode is None
+    assert "no CUDA GPU" in why
+    assert "driver too old" in why
+    monkeypatch.setattr(_backend, "installed", lambda: False)
+    assert _mode() == (None, "numba-cuda is not installed")
+
+
+def test_generated_module_is_written_once_and_named_by_its_text(tmp_path, monkeypatch):
+    from fpsolve.cuda import _backend
+
+    monkeypatch.setenv("FPSOLVE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_backend, "_MODULES", {})
+    mod = _backend.generated_module("demo", "VALUE = 3\n")
+    path = tmp_path / "cuda" / (mod.__name__ + ".py")
+    assert mod.VALUE == 3
+    assert path.is_file()
+    stamp = path.stat().st_mtime_ns
+    assert _backend.generated_module("demo", "VALUE = 3\n") is mod
+    monkeypatch.setattr(_backend, "_MODULES", {})  # as in a new process
+    again = _backend.generated_module("demo", "VALUE = 3\n")
+    assert again.__name__ == mod.__name__
+    assert path.stat().st_mtime_ns == stamp
+    other = _backend.generated_module("demo", "VALUE = 4\n")
+    assert other.__name__ != mod.__name__
+    assert other.VALUE == 4
+
+
+@pytest.mark.slow
+def test_generated_module_keeps_numba_cache_across_processes(tmp_path):
+    """The mechanics the GPU kernels rely on, with Numba's CPU target: a ``cache=True``
+    function of a generated module compiles in the first process and loads from the
+    on-disk cache in the second."""
+    import subprocess
+
+    script = (
+        "from fpsolve.cuda import _backend\n"
+        "src = 'import numba\\n\\n@numba.njit(cache=True)\\ndef f(x):\\n    return 2 * x\\n'\n"
+        "mod = _backend.generated_module('cachecheck', src)\n"
+        "assert mod.f(3) == 6\n"
+        "print(sum(mod.f.stats.cache_hits.values()), sum(mod.f.stats.cache_misses.values()))\n"
+    )
+    env = {**os.environ, "FPSOLVE_CACHE_DIR": str(tmp_path)}
+    env.pop("NUMBA_CACHE_DIR", None)
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], check=False, env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    assert runs[0].stdout.split() == ["0", "1"]  # compiled
+    assert runs[1].stdout.split() == ["1", "0"]  # loaded from the cache
+    assert list((tmp_path / "cuda" / "__pycache__").glob("*.nbi"))
+
+
+def test_one_kernel_serves_every_paper_batch_size():
+    shapes = {tcuda._shape(10, 10, b, False) for b in (4, 8, 16, 32, 64)}
+    assert len(shapes) == 1
+    (shape,) = shapes
+    for b, runs in [(4, 16), (16, 8), (64, 2)]:  # |B| = 4: 32 runs would need 88 KiB
+        rpb, tpb, shared = tcuda._launch(shape, b, 128)
+        assert (rpb, tpb) == (runs, runs * b)
+        assert shared + shape.static_shared_bytes() <= 48 * 1024
+    assert tcuda._shape(10, 10, 200, False).max_threads == 256
+    with pytest.raises(ValueError, match="batch_size <= 1024"):
+        tcuda._shape(10, 10, 2000, False)
+    with pytest.raises(ValueError, match="shared memory"):
+        tcuda._shape(200, 100, 16, False)
+
+
+@pytest.mark.parametrize("data", [False, True])
+def test_kernel_source_is_python(data):
+    import ast
+
+    shape = tcuda._Shape(3, 2, data)
+    tree = ast.parse(tcuda._kernel_source(shape))
+    names = {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
+    assert names == {"train", "eig"}
 
 
 # --------------------------------------------------------------------------- kernels
@@ -173,16 +306,15 @@ def test_fill_normals_matches_numpy_reference_including_rejections():
 
 
 def _reference_run(cfg, snaps, w, phi):
-    from validation import rbm_cuda
-
-    c_target, chol = rbm_cuda._target(cfg)
+    c_target, chol = tcuda._target(cfg)
+    st = cfg.setting
     out_w = [w]
     prev = int(snaps[0])
     for step in snaps[1:]:
-        w, phi = rbm_cuda.reference_updates(
-            w, phi, t0=prev, n_updates=int(step) - prev, alpha=cfg.alpha,
-            batch_size=cfg.batch_size, k=cfg.k, mu2=cfg.mu2, sigma_h=cfg.sigma_h,
-            c_target=c_target, chol=chol, data_mode=cfg.target == "samples",
+        w, phi = tcuda.reference_updates(
+            w, phi, t0=prev, n_updates=int(step) - prev, alpha=st.alpha,
+            batch_size=st.batch_size, k=st.k, mu2=st.mu2, sigma_h=st.sigma_h,
+            c_target=c_target, chol=chol, data_mode=st.target == "samples",
             key=P.key_from_seed(cfg.seed), run_ids=cfg.first_run + np.arange(cfg.n_runs),
         )  # fmt: skip
         out_w.append(w)
@@ -191,23 +323,26 @@ def _reference_run(cfg, snaps, w, phi):
 
 
 @kernels
-@pytest.mark.parametrize("variant", ["loops", "unrolled"])
 @pytest.mark.parametrize(
     ("n_v", "n_h", "batch_size", "k", "target"),
-    [(3, 2, 4, 1, "exact"), (3, 3, 2, 2, "samples"), (4, 3, 3, 1, "exact")],
+    # one compiled kernel per (n_v, n_h, target): |B| and k are run-time arguments
+    [
+        (3, 2, 4, 1, "exact"),
+        (3, 2, 3, 2, "exact"),
+        (3, 2, 2, 2, "samples"),
+        (3, 2, 5, 1, "samples"),
+    ],
 )
-def test_rbm_kernel_matches_numpy_reference(variant, n_v, n_h, batch_size, k, target):
-    from validation import rbm_cuda
-
-    cfg = rbm._Config.build(
+def test_rbm_kernel_matches_numpy_reference(n_v, n_h, batch_size, k, target):
+    cfg = trainer._Config.build(
         n_runs=3, n_steps=4, alpha=0.05, batch_size=batch_size, k=k, n_v=n_v, n_h=n_h, m2=4.0,
         mu2=9.0, sigma_h=1.0, w_sigma=0.3, target=target, rng=7, first_run=5,
     )  # fmt: skip
     snaps = np.array([0, 2, 3, 4])
-    job = rbm_cuda._make_job(cfg, snaps, {}, record_weights=True, record_modes=False, path=None,
+    job = tcuda._make_job(cfg, snaps, {}, record_weights=True, record_modes=False, path=None,
                              overwrite=False)  # fmt: skip
     w_ref, phi_ref = _reference_run(cfg, snaps, job.w.copy(), job.phi.copy())
-    rbm_cuda.run_group([job], progress=False, variant=variant)
+    tcuda.run_group([job], progress=False)
     np.testing.assert_allclose(job.w_all, w_ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(job.phi, phi_ref, rtol=0, atol=1e-12)
     eig = np.linalg.eigvalsh(np.swapaxes(w_ref, -1, -2) @ w_ref)
@@ -216,23 +351,21 @@ def test_rbm_kernel_matches_numpy_reference(variant, n_v, n_h, batch_size, k, ta
 
 @kernels
 def test_rbm_results_do_not_depend_on_launch_shape_or_grouping():
-    from validation import rbm_cuda
-
     def make(n_runs, first_run, seed=3, alpha=0.05):
-        cfg = rbm._Config.build(
+        cfg = trainer._Config.build(
             n_runs=n_runs, n_steps=3, alpha=alpha, batch_size=2, k=1, n_v=3, n_h=2, m2=4.0,
             mu2=9.0, sigma_h=1.0, w_sigma=0.3, target="exact", rng=seed, first_run=first_run,
         )  # fmt: skip
-        return rbm_cuda._make_job(cfg, np.array([0, 1, 3]), {}, record_weights=True,
+        return tcuda._make_job(cfg, np.array([0, 1, 3]), {}, record_weights=True,
                                   record_modes=False, path=None, overwrite=False)  # fmt: skip
 
     whole = make(4, 0)
-    rbm_cuda.run_group([whole], progress=False, threads_per_block=2)
+    tcuda.run_group([whole], progress=False, threads_per_block=2)
     parts = [make(2, 0), make(2, 2), make(3, 0, seed=4, alpha=0.02)]
-    rbm_cuda.run_group(parts, progress=False, threads_per_block=6)  # runs of 2 settings together
+    tcuda.run_group(parts, progress=False, threads_per_block=6)  # runs of 2 settings together
     np.testing.assert_array_equal(np.concatenate([parts[0].w_all, parts[1].w_all]), whole.w_all)
     alone = make(3, 0, seed=4, alpha=0.02)
-    rbm_cuda.run_group([alone], progress=False)
+    tcuda.run_group([alone], progress=False)
     np.testing.assert_array_equal(alone.w_all, parts[2].w_all)
 
 
@@ -262,9 +395,7 @@ def test_gpu_recording_has_the_cpu_schema_and_step_zero(tmp_path):
 
 @kernels
 def test_gpu_resume_equals_uninterrupted_training(tmp_path, monkeypatch):
-    from validation import rbm_cuda
-
-    monkeypatch.setattr(rbm_cuda, "_WORK_PER_CHUNK", 1)  # one snapshot per launch
+    monkeypatch.setattr(tcuda, "_WORK_PER_CHUNK", 1)  # one snapshot per launch
     kw = {"n_steps": 6, "record_steps": [0, 2, 4, 6], "rng": 8, "device": "cuda", **_SMALL}
     full = rbm.train(2, path=tmp_path / "full.h5", **kw)
     part = rbm.train(2, path=tmp_path / "part.h5", _max_chunks=1, **kw)
@@ -289,7 +420,7 @@ def test_gpu_first_run_splits_and_sweep_groups(tmp_path):
                     n_runs=2, n_steps=3, record_every=3, **small)  # fmt: skip
     for s, path in zip(res.settings, res.paths, strict=True):
         alone = rbm.train(**{**s, "progress": False, "device": "cuda"})
-        np.testing.assert_array_equal(rbm._rec.read(path).eigenvalues, alone.eigenvalues)
+        np.testing.assert_array_equal(trainer._rec.read(path).eigenvalues, alone.eigenvalues)
 
 
 @kernels
@@ -357,11 +488,9 @@ def test_dbm_gpu_refuses_what_it_does_not_support():
 def test_gpu_and_cpu_trainers_agree_statistically():
     """1000 runs of a cheap setting: mean and std of every eigenvalue and <S> of every
     degenerate pair at an early and at the last snapshot agree within 4.5 sigma."""
-    from validation.rbm_cuda import compare_statistics
-
     kw = {"n_steps": 3000, "record_steps": [0, 300, 3000], "progress": False}
     gpu = rbm.train(1000, device="cuda", rng=12, **kw)  # independent of the CPU runs
     cpu = rbm.train(1000, rng=13, **kw)
-    rows = compare_statistics(gpu, cpu, snapshots=[1, 2])
+    rows = tcuda.compare_statistics(gpu, cpu, snapshots=[1, 2])
     worst = max(rows, key=lambda r: abs(r["z"]))
     assert abs(worst["z"]) < 4.5, worst

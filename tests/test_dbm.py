@@ -36,12 +36,12 @@ def test_sgd_step_is_the_formula():
     alpha, bsz = 0.05, 8
     gt2 = np.array([1.0, 2.0, 0.5])
     x0 = np.array([0.9, -1.2, 3.3])
-    res = dbm.simulate_sgd(modes, alpha=alpha, batch_size=bsz, gt2=gt2, x0=x0, n_steps=1,
-                           n_replicas=5, rng=7)
+    res = dbm.simulate_sgd(
+        modes, alpha=alpha, batch_size=bsz, gt2=gt2, x0=x0, n_steps=1, n_replicas=5, rng=7
+    )
     eta = _first_stream(7).standard_normal((3, 5)).T  # drawn mode-major, replicas inner
     k = modes.drift(x0)
-    pair = np.array([sum(gt2[i] / (x0[i] - x0[j]) for j in range(3) if j != i)
-                     for i in range(3)])
+    pair = np.array([sum(gt2[i] / (x0[i] - x0[j]) for j in range(3) if j != i) for i in range(3)])
     want = x0 + alpha * k + alpha**2 / bsz * pair + alpha / np.sqrt(bsz) * np.sqrt(2 * gt2) * eta
     np.testing.assert_allclose(res.x, want, rtol=1e-13, atol=1e-15)
     assert res.crossing_steps.sum() == 0
@@ -53,8 +53,17 @@ def test_em_step_is_euler_maruyama(n_replicas, coupling):
     modes = Modes.harmonic([1.0, 3.0], [0.0, 0.5])
     g2, dt = np.array([0.3, 0.7]), 0.01
     x0 = np.array([-0.2, 0.4])
-    res = dbm.simulate(modes, g2, x0, dt=dt, n_steps=1, n_replicas=n_replicas, scheme="em",
-                       rng=3, coupling=coupling)
+    res = dbm.simulate(
+        modes,
+        g2,
+        x0,
+        dt=dt,
+        n_steps=1,
+        n_replicas=n_replicas,
+        scheme="em",
+        rng=3,
+        coupling=coupling,
+    )
     eta = _first_stream(3).standard_normal((2, n_replicas)).T
     gpair = g2 if coupling is None else np.array([0.5, 0.5])
     pair = gpair * np.array([1 / (x0[0] - x0[1]), 1 / (x0[1] - x0[0])])
@@ -66,8 +75,16 @@ def test_sgd_counts_crossings_without_sorting():
     """A step that swaps two eigenvalues is counted and the values are left as computed."""
     modes = Modes.harmonic([1.0, 1.0])
     # huge alpha * K pushes the pair through each other: x' = x (1 - alpha) + small terms
-    res = dbm.simulate_sgd(modes, alpha=1.9, batch_size=10**6, gt2=1e-12, x0=[-1.0, 1.0],
-                           n_steps=1, n_replicas=2, rng=0)
+    res = dbm.simulate_sgd(
+        modes,
+        alpha=1.9,
+        batch_size=10**6,
+        gt2=1e-12,
+        x0=[-1.0, 1.0],
+        n_steps=1,
+        n_replicas=2,
+        rng=0,
+    )
     assert np.all(res.x[:, 0] > res.x[:, 1])  # not sorted back
     np.testing.assert_array_equal(res.crossing_steps, [1, 1])
     assert res.pair_crossings == 2
@@ -87,16 +104,27 @@ def test_implicit_pair_solve_solves_and_keeps_order(y, p):
     order = np.arange(n)
     assert _implicit_pair_solve(y, z, rows, pc, order, 200)
     assert np.all(np.diff(z) > 0)
-    resid = z - y - np.array([sum(rows[i] * p / (z[i] - z[j]) for j in range(n) if j != i)
-                              for i in range(n)])
+    resid = (
+        z
+        - y
+        - np.array([sum(rows[i] * p / (z[i] - z[j]) for j in range(n) if j != i) for i in range(n)])
+    )
     np.testing.assert_allclose(resid, 0.0, atol=1e-9 * (1 + np.abs(y).max()))
 
 
 def test_safe_scheme_keeps_the_order():
     modes = Modes.harmonic(np.ones(6))
     x0 = np.linspace(-1, 1, 6)[::-1].copy()  # descending: that order must be kept
-    res = dbm.simulate(modes, 1.0, x0, dt=0.05, n_steps=400, n_replicas=50, rng=2,
-                       record=dbm.Record(snapshots=range(0, 401, 20)))
+    res = dbm.simulate(
+        modes,
+        1.0,
+        x0,
+        dt=0.05,
+        n_steps=400,
+        n_replicas=50,
+        rng=2,
+        record=dbm.Record(snapshots=range(0, 401, 20)),
+    )
     assert res.redo_steps > 0
     assert res.redo_failed == 0
     assert np.all(np.diff(res.snapshots, axis=2) < 0)
@@ -203,8 +231,14 @@ def test_thread_count_invariance():
     out = []
     for threads in ("1", "2"):
         env = {**os.environ, "NUMBA_NUM_THREADS": threads}
-        proc = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT], env=env,
-                              capture_output=True, text=True, check=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", _THREAD_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
         out.append(json.loads(proc.stdout.strip().splitlines()[-1])["hash"])
     assert out[0] == out[1]
 
@@ -295,8 +329,24 @@ def test_cli_simulate(tmp_path):
     from fpsolve.cli import main
 
     out = tmp_path / "run"
-    code = main(["simulate", "--model", "rbm", "--n-v", "4", "--n-steps", "200",
-                 "--n-replicas", "20", "--seed", "1", "--quiet", "-o", str(out)])
+    code = main(
+        [
+            "simulate",
+            "--model",
+            "rbm",
+            "--n-v",
+            "4",
+            "--n-steps",
+            "200",
+            "--n-replicas",
+            "20",
+            "--seed",
+            "1",
+            "--quiet",
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0
     data = np.load(f"{out}.npz")
     assert data["x"].shape == (20, 4)

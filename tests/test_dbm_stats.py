@@ -64,8 +64,9 @@ def test_two_mode_exact_sampler():
 def test_two_mode_mala_sampler():
     """MALA chains (correlated): KS with the effective sample size, jackknife over chains."""
     n_chains = 32
-    s = dbm.sample_coulomb_gas(PAIR, G2, n_samples=32_000, method="mala", n_chains=n_chains,
-                               burn_in=1000, thin=4, rng=102)
+    s = dbm.sample_coulomb_gas(
+        PAIR, G2, n_samples=32_000, method="mala", n_chains=n_chains, burn_in=1000, thin=4, rng=102
+    )
     assert s.method == "mala"
     assert 0.4 < s.acceptance_rate < 0.8
     assert np.min(s.acceptance) > 0.3  # no chain stuck
@@ -103,8 +104,15 @@ def test_large_n_semicircle():
     d = stats.kstest(exact, lambda x: _semicircle_cdf(x, radius)).statistic
     assert d < ks_critical(exact.size) + 1.0 / N_LARGE
     modes = Modes.harmonic(np.full(N_LARGE, OMEGA))
-    res = dbm.simulate(modes, G2, dt=1e-3, n_steps=2000, n_replicas=16, rng=105,
-                       record=dbm.Record(snapshots=(1000, 1500, 2000)))
+    res = dbm.simulate(
+        modes,
+        G2,
+        dt=1e-3,
+        n_steps=2000,
+        n_replicas=16,
+        rng=105,
+        record=dbm.Record(snapshots=(1000, 1500, 2000)),
+    )
     assert res.redo_failed == 0
     sim = res.snapshots.ravel()
     d = stats.kstest(sim, lambda x: _semicircle_cdf(x, radius)).statistic
@@ -117,8 +125,15 @@ def test_eigenvalue_sde_agrees_with_matrix_dynamics():
     Matrix snapshots of one replica are 2.5 time units (5 spacing relaxation times) apart.
     """
     dt = 0.005
-    mat = dbm.simulate_matrix(PAIR, G2, dt=dt, n_steps=2500, n_replicas=2000, rng=106,
-                              record=dbm.Record(snapshots=(1500, 1750, 2000, 2250, 2500)))
+    mat = dbm.simulate_matrix(
+        PAIR,
+        G2,
+        dt=dt,
+        n_steps=2500,
+        n_replicas=2000,
+        rng=106,
+        record=dbm.Record(snapshots=(1500, 1750, 2000, 2250, 2500)),
+    )
     s_mat = np.abs(np.diff(mat.snapshots, axis=2)).ravel()
     sde = dbm.simulate(PAIR, G2, dt=dt, n_steps=2000, n_replicas=10_000, rng=107)
     s_sde = np.abs(np.diff(sde.snapshots[-1], axis=1)).ravel()
@@ -130,8 +145,15 @@ def test_eigenvalue_sde_agrees_with_matrix_dynamics():
 def _sgd_var(alpha, batch_size, n_replicas, seed):
     modes = Modes.harmonic([OMEGA])
     n_steps = int(12 / (alpha * OMEGA))
-    res = dbm.simulate_sgd(modes, alpha=alpha, batch_size=batch_size, gt2=1.0,
-                           n_steps=n_steps, n_replicas=n_replicas, rng=seed)
+    res = dbm.simulate_sgd(
+        modes,
+        alpha=alpha,
+        batch_size=batch_size,
+        gt2=1.0,
+        n_steps=n_steps,
+        n_replicas=n_replicas,
+        rng=seed,
+    )
     return res.snapshots[-1][:, 0].var()
 
 

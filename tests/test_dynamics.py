@@ -8,9 +8,10 @@ from scipy import stats
 
 from fpsolve.dbm import Record, simulate_sgd
 from fpsolve.models import Modes, rbm_pcd_noise
-from validation.dynamics import ANALYSIS, Dynamics, dynamics
-from validation.recording import Recording
-from validation.stats import N_SIGMA
+from validation.analyses.dynamics import ANALYSIS, Dynamics, dynamics
+from validation.analyses.stats import N_SIGMA
+from validation.data.recording import Recording
+from validation.data.setting import RBMSetting
 
 MU2 = 9.0
 
@@ -36,7 +37,7 @@ def _rbm_attrs(kappa, *, alpha, batch_size, k=3, n_runs):
 
 def _dbm_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
     """A recording made by the analysis' own model: the RBM eigenvalue map of predict."""
-    from validation.predict import _paths, _setting
+    from validation.analyses.predict import _paths, _setting
 
     attrs = _rbm_attrs(kappa, alpha=alpha, batch_size=batch_size, k=k, n_runs=x0.shape[0])
     steps = np.asarray(steps, dtype=np.int64)
@@ -48,8 +49,7 @@ def _dbm_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
 def _sgd_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
     """A recording made by the SGD map with noise at the fixed points, ascending per run."""
     attrs = _rbm_attrs(kappa, alpha=alpha, batch_size=batch_size, k=k, n_runs=x0.shape[0])
-    probe = Recording(np.zeros((x0.shape[0], 1, len(kappa))), np.zeros(1, np.int64), attrs)
-    modes = probe.rbm_modes()
+    modes = RBMSetting.from_attrs(attrs).modes(convention="training")
     gt2 = rbm_pcd_noise(modes, k=k).gt2
     steps = np.asarray(steps, dtype=np.int64)
     res = simulate_sgd(
@@ -215,7 +215,7 @@ def test_diverged_dbm_replicas_are_reported():
 # ------------------------------------------------------------------------------ real RBM
 @pytest.mark.slow
 def test_real_rbm_recording():
-    from validation.rbm import train
+    from validation.training.rbm import train
 
     rec = train(150, n_steps=8000, n_v=4, n_h=4, record_every=100, rng=5, progress=False)
     d = dynamics(rec, rng=6)
@@ -279,7 +279,7 @@ def test_bad_options():
         dynamics(rec, compare_at=(7,))
     attrs = dict(rec.attrs)
     del attrs["alpha"]
-    with pytest.raises(ValueError, match="'alpha' is required"):
+    with pytest.raises(ValueError, match="recording attribute 'alpha' is missing"):
         dynamics(Recording(rec.eigenvalues, rec.steps, attrs))
 
 

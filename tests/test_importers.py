@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import TS_DIR, TS_FILES, needs_ts
-from validation.importers import (
+from validation.data.importers import (
     TEACHER_STUDENT_KEYS,
     from_weights,
     load_teacher_student,
 )
-from validation.recording import SchemaError, import_npz
+from validation.data.recording import SchemaError, import_npz
 
 
 def _weights(rng, shape=(4, 3, 5, 3)):

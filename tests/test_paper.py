@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from validation.paper import main, reproduce
-from validation.rbm import train
+from validation.report.paper import main, reproduce
+from validation.training.rbm import train
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +63,12 @@ def test_command_line_writes_table_json_and_figure(sweep_dir, tmp_path, capsys):
 
 
 def test_bad_input(sweep_dir):
-    from validation.recording import read
+    from validation.data.recording import read
 
     rec = read(sorted(sweep_dir.glob("*.h5"))[0])
     with pytest.raises(ValueError, match="at least 2 settings"):
         reproduce([rec])
-    from validation.recording import Recording
+    from validation.data.recording import Recording
 
     plain = Recording(rec.eigenvalues, rec.steps, {"model": "imported"})
     with pytest.raises(ValueError, match="Gaussian-RBM recordings; not so: indices"):

@@ -9,10 +9,10 @@ import pytest
 
 from tests.conftest import TS_DIR
 from validation import Validation, validate
-from validation.pipeline import ANALYSES
-from validation.rbm import train
-from validation.recording import Recording
-from validation.stats import Entry
+from validation.analyses.stats import Entry
+from validation.data.recording import Recording
+from validation.report.pipeline import ANALYSES
+from validation.training.rbm import train
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_bad_input_is_named(sweep, tmp_path):
 
 @pytest.mark.skipif(not os.path.isdir(TS_DIR), reason="released teacher-student data absent")
 def test_teacher_student_release_validates(tmp_path):
-    from validation.importers import load_teacher_student
+    from validation.data.importers import load_teacher_student
 
     files = sorted(glob.glob(os.path.join(TS_DIR, "TSmodel_lr0.1n0.1bs*.npz")))
     assert len(files) == 5

@@ -1,4 +1,5 @@
-"""Parameter-free predictions (validation.predict): formulas, DBM, comparisons, bad input."""
+"""Parameter-free predictions (validation.analyses.predict): formulas, DBM, comparisons,
+bad input."""
 
 import math
 
@@ -9,7 +10,7 @@ from scipy import stats as sps
 from fpsolve.analytic import sgd_stationary_variance
 from fpsolve.dbm import Record, simulate
 from fpsolve.models import lattice_scalar_spectrum, rbm_pcd_noise
-from validation.predict import (
+from validation.analyses.predict import (
     Prediction,
     PredictionComparison,
     Repulsion,
@@ -17,7 +18,8 @@ from validation.predict import (
     predict,
     repulsion,
 )
-from validation.recording import Recording
+from validation.data.recording import Recording
+from validation.data.setting import RBMSetting
 
 PAIR_STD = math.sqrt(1.5 - math.pi / 4.0)  # labelled std of a Coulomb-gas pair / sigma
 
@@ -53,7 +55,7 @@ def test_small_noise_width_closed_form(sigma_h):
     np.testing.assert_allclose(p.width**2, 2 * ab * (9.0 - p.kappa) / sigma_h**2, rtol=1e-12)
     np.testing.assert_allclose(p.x_stable, (9.0 - p.kappa) / sigma_h**2, rtol=1e-12)
     # against the generic linear-scaling formula with the PCD noise
-    modes = Recording(np.zeros((1, 1, 6)), np.zeros(1, dtype=np.int64), attrs).rbm_modes()
+    modes = RBMSetting.from_attrs(attrs).modes(convention="training")
     gt2 = rbm_pcd_noise(modes).gt2
     np.testing.assert_allclose(
         p.width**2, sgd_stationary_variance(0.05, 8, gt2, modes.omega), rtol=1e-12
@@ -68,9 +70,8 @@ def test_discrete_map_factor():
     attrs = _attrs(alpha=0.2, batch_size=64)
     cont = predict(attrs, discrete_map=False)
     disc = predict(attrs)
-    modes = Recording(np.zeros((1, 1, 4)), np.zeros(1, dtype=np.int64), attrs).rbm_modes()
-    np.testing.assert_allclose(disc.width**2 * (1 - 0.1 * modes.omega), cont.width**2,
-                               rtol=1e-12)
+    modes = RBMSetting.from_attrs(attrs).modes(convention="training")
+    np.testing.assert_allclose(disc.width**2 * (1 - 0.1 * modes.omega), cont.width**2, rtol=1e-12)
     # check the factor on the AR(1) process itself (exact stationary variance of the map)
     a, noise_var = 1 - 0.2 * modes.omega, 2 * 0.2**2 * rbm_pcd_noise(modes, k=3).gt2 / 64
     np.testing.assert_allclose(disc.width**2, noise_var / (1 - a**2), rtol=1e-12)
@@ -83,7 +84,7 @@ def test_small_noise_pairs_and_chain_factor():
     assert p3.params["k"] == 3
     assert p0.groups == ((0,), (1, 2), (3, 4), (5,))
     assert p0.pairs == ((1, 2), (3, 4))
-    modes = Recording(np.zeros((1, 1, 6)), np.zeros(1, dtype=np.int64), attrs).rbm_modes()
+    modes = RBMSetting.from_attrs(attrs).modes(convention="training")
     factor = np.diag(rbm_pcd_noise(modes, k=3).chain_factor)
     np.testing.assert_allclose(p3.width, p0.width * np.sqrt(factor), rtol=1e-12)
     assert np.all(factor > 1)
@@ -159,12 +160,20 @@ def test_dbm_matches_fpsolve_simulate_with_fixed_coupling():
     alpha, batch = 0.1, 2000
     attrs = _attrs(alpha=alpha, batch_size=batch)
     p = predict(attrs, method="dbm", k=None, second_order=False, rng=2)
-    modes = Recording(np.zeros((1, 1, 4)), np.zeros(1, dtype=np.int64), attrs).rbm_modes()
+    modes = RBMSetting.from_attrs(attrs).modes(convention="training")
     noise = rbm_pcd_noise(modes)
     n_steps = p.params["n_steps"]
-    res = simulate(modes, alpha * noise.gt2 / batch, dt=alpha, n_steps=n_steps,
-                   n_replicas=128, scheme="safe", coupling=alpha * noise.coupling / batch,
-                   record=Record(burn_in=p.params["burn_in"]), rng=3)
+    res = simulate(
+        modes,
+        alpha * noise.gt2 / batch,
+        dt=alpha,
+        n_steps=n_steps,
+        n_replicas=128,
+        scheme="safe",
+        coupling=alpha * noise.coupling / batch,
+        record=Record(burn_in=p.params["burn_in"]),
+        rng=3,
+    )
     z = _bonferroni(8)
     err_mean = math.sqrt(2) * p.mean_x_error  # the two runs have the same sample sizes
     assert np.all(np.abs(res.mean - p.mean_x) <= z * err_mean)
@@ -180,10 +189,27 @@ def test_simulate_coupling_is_per_unit_time():
 
     modes = Modes.harmonic([1.0, 1.0, 1.0], [0.0, 3.0, 6.0])
     alpha, batch, gt2 = 0.05, 8, 0.5
-    a = simulate_sgd(modes, alpha=alpha, batch_size=batch, gt2=gt2, x0=[0, 3, 6],
-                     n_steps=500, n_replicas=16, rng=4)
-    b = simulate(modes, alpha * gt2 / batch, [0, 3, 6], dt=alpha, n_steps=500, n_replicas=16,
-                 scheme="em", coupling=np.full((3, 3), alpha * gt2 / batch), rng=4)
+    a = simulate_sgd(
+        modes,
+        alpha=alpha,
+        batch_size=batch,
+        gt2=gt2,
+        x0=[0, 3, 6],
+        n_steps=500,
+        n_replicas=16,
+        rng=4,
+    )
+    b = simulate(
+        modes,
+        alpha * gt2 / batch,
+        [0, 3, 6],
+        dt=alpha,
+        n_steps=500,
+        n_replicas=16,
+        scheme="em",
+        coupling=np.full((3, 3), alpha * gt2 / batch),
+        rng=4,
+    )
     np.testing.assert_array_equal(a.x, b.x)
 
 
@@ -289,7 +315,7 @@ def test_bad_input():
     attrs = _attrs()
     with pytest.raises(ValueError, match="method must be one of"):
         predict(attrs, method="exact")
-    with pytest.raises(ValueError, match=r"\['batch_size'\] are missing"):
+    with pytest.raises(ValueError, match="recording attribute 'batch_size' is missing"):
         predict({key: v for key, v in attrs.items() if key != "batch_size"})
     with pytest.raises(ValueError, match="needs the attribute 'k'"):
         predict({key: v for key, v in attrs.items() if key != "k"})
@@ -339,10 +365,21 @@ def test_real_rbm_widths_match_predictions():
     sigma_a / (distance to the nearest other group), about 0.14 here, which is the
     tolerance on top of 3 combined standard errors.
     """
-    from validation.rbm import train
+    from validation.training.rbm import train
 
-    rec = train(300, n_steps=4000, alpha=0.1, batch_size=16, n_v=4, n_h=4, m2=4.0, mu2=12.0,
-                record_every=10, rng=7, progress=False)
+    rec = train(
+        300,
+        n_steps=4000,
+        alpha=0.1,
+        batch_size=16,
+        n_v=4,
+        n_h=4,
+        m2=4.0,
+        mu2=12.0,
+        record_every=10,
+        rng=7,
+        progress=False,
+    )
     for method in ("small_noise", "dbm"):
         pred = predict(rec, method=method, rng=3)
         cmp = compare_predictions(rec, pred, burn_in=2000)
@@ -360,7 +397,7 @@ def test_real_rbm_widths_match_predictions():
 def test_predicted_a_fit_tends_to_sqrt_2pi_over_sigma_h():
     # No chain correlation (k large: c = rho^(2k) ~ 0) and alpha -> 0 (discrete-map factor
     # 1 + O(alpha Omega)): every pair gives a = sqrt(2 pi)/sigma_h, so the spread vanishes.
-    from validation.predict import predicted_a_fit
+    from validation.analyses.predict import predicted_a_fit
 
     recs = [
         Recording(np.zeros((2, 1, 6)), np.zeros(1, np.int64),

@@ -1,4 +1,4 @@
-"""Tests of validation.rbm: the Gaussian-RBM PCD trainer (docs/theory.md section 4)."""
+"""Tests of validation.training.rbm: the Gaussian-RBM PCD trainer (docs/theory.md section 4)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fpsolve._matmul import _product, _product_noise
-from fpsolve._xoshiro import normals, stream
 from fpsolve.analytic import marchenko_pastur, sample_laguerre
 from fpsolve.models import RBMModel, lattice_scalar_spectrum
-from validation import rbm
-from validation._rbm_kernels import _gibbs_sweeps, _train_run
-from validation.rbm import run_stream, target_matrix, train
+from fpsolve.products import product, product_noise
+from fpsolve.streams import normals, stream
+from validation.training import rbm
+from validation.training._kernels import _gibbs_sweeps, _train_run
+from validation.training.rbm import run_stream, target_matrix, train
 
 SMALL = {"n_v": 4, "n_h": 3, "batch_size": 5, "k": 2, "progress": False}
 
@@ -85,7 +85,7 @@ def _in_order(coef, rows):
     return out
 
 
-# shapes that reach every block of fpsolve._matmul: 16-, 8- and 4-column blocks, shifted
+# shapes that reach every block of fpsolve.products: 16-, 8- and 4-column blocks, shifted
 # last blocks of rows and columns, fewer rows than a block (one-row blocks of 16, 8 and 4
 # columns), fewer than 4 columns
 @pytest.mark.parametrize(
@@ -101,10 +101,10 @@ def test_products_sum_in_order(n_out, n_c, n_k):
     z = rng.standard_normal((n_out, n_c))
     expected = _in_order(coef, rows)
     out = np.full((n_out, n_c), np.nan)
-    _product(out, coef, rows)
+    product(out, coef, rows)
     np.testing.assert_array_equal(out, expected)
     out = np.full((n_out, n_c), np.nan)
-    _product_noise(out, coef, rows, 0.7, 1.3, z)
+    product_noise(out, coef, rows, 0.7, 1.3, z)
     np.testing.assert_array_equal(out, 0.7 * expected + 1.3 * z)
 
 
@@ -329,7 +329,7 @@ def test_sweep_presets_and_errors(tmp_path):
 # --------------------------------------------------------------------------- CLI
 def test_cli_train_and_resume(tmp_path, capsys):
     from fpsolve.cli import main
-    from validation.recording import read
+    from validation.data.recording import read
 
     out = tmp_path / "t.h5"
     args = [
@@ -363,7 +363,7 @@ def test_cli_train_and_resume(tmp_path, capsys):
 
 def test_cli_sweep_preset(tmp_path):
     from fpsolve.cli import main
-    from validation.recording import read
+    from validation.data.recording import read
 
     args = [
         "sweep",

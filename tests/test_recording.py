@@ -1,4 +1,4 @@
-"""Tests of validation.recording: the HDF5 schema, reader, writer, importer, resume."""
+"""Tests of validation.data.recording: the HDF5 schema, reader, writer, importer, resume."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fpsolve
-from validation import rbm
-from validation.recording import (
+from validation.data.recording import (
     FORMAT,
     FORMAT_VERSION,
     SchemaError,
@@ -25,6 +24,7 @@ from validation.recording import (
     read,
     write,
 )
+from validation.training import trainer
 
 SMALL = {"n_v": 4, "n_h": 3, "batch_size": 8, "k": 1, "progress": False}
 
@@ -57,15 +57,15 @@ def test_write_read_round_trip(tmp_path, rng):
 
 def test_train_file_equals_memory(tmp_path):
     kw = {"n_steps": 60, "record_every": 20, "rng": 4, "record_weights": True, **SMALL}
-    mem = rbm.train(2, record_modes=True, **kw)
-    disk = rbm.train(2, path=tmp_path / "t.h5", record_modes=True, **kw)
+    mem = trainer.train(2, record_modes=True, **kw)
+    disk = trainer.train(2, path=tmp_path / "t.h5", record_modes=True, **kw)
     np.testing.assert_array_equal(mem.eigenvalues, disk.eigenvalues)
     np.testing.assert_array_equal(mem.weights, disk.weights)
     np.testing.assert_array_equal(mem.learned_modes, disk.learned_modes)
     for key in ("n_v", "n_h", "mu2", "sigma_h", "m2", "k", "alpha", "batch_size", "w_sigma"):
         assert mem.attrs[key] == disk.attrs[key]
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        rbm.train(2, path=tmp_path / "t.h5", **kw)
+        trainer.train(2, path=tmp_path / "t.h5", **kw)
 
 
 def test_write_rejects_bad_input(tmp_path, rng):
@@ -127,7 +127,7 @@ def test_schema_errors_name_the_field(tmp_path, rng, mutate, message):
 
 def test_rbm_attribute_errors(tmp_path):
     path = tmp_path / "t.h5"
-    rbm.train(1, n_steps=4, path=path, rng=1, **SMALL)
+    trainer.train(1, n_steps=4, path=path, rng=1, **SMALL)
     with h5py.File(path, "r+") as f:
         f.attrs["kappa"] = np.ones(3)
     with pytest.raises(SchemaError, match="'kappa' must have shape"):
@@ -150,62 +150,64 @@ def test_read_missing_and_non_hdf5(tmp_path):
 
 # --------------------------------------------------------------------------- interruption
 def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
-    monkeypatch.setattr(rbm, "_CHUNK_STEPS", 30)
+    monkeypatch.setattr(trainer, "_CHUNK_STEPS", 30)
     kw = {"n_steps": 200, "record_every": 10, "rng": 8, "record_weights": True, **SMALL}
     for target in ("exact", "samples"):
-        full = rbm.train(3, target=target, **kw)
+        full = trainer.train(3, target=target, **kw)
         path = tmp_path / f"{target}.h5"
-        part = rbm.train(3, target=target, path=path, _max_chunks=2, record_modes=True, **kw)
+        part = trainer.train(3, target=target, path=path, _max_chunks=2, record_modes=True, **kw)
         assert not part.complete
         assert part.steps[-1] == 60
         np.testing.assert_array_equal(part.eigenvalues, full.eigenvalues[:, : len(part.steps)])
-        done = rbm.resume(path, progress=False)
+        done = trainer.resume(path, progress=False)
         assert done.complete
         np.testing.assert_array_equal(done.eigenvalues, full.eigenvalues)
         np.testing.assert_array_equal(done.weights, full.weights)
         np.testing.assert_allclose(done.learned_modes, 9.0 - full.eigenvalues, rtol=0, atol=0)
-        again = rbm.resume(path, progress=False)  # complete: unchanged
+        again = trainer.resume(path, progress=False)  # complete: unchanged
         np.testing.assert_array_equal(again.eigenvalues, full.eigenvalues)
 
 
 def test_resume_uses_a_valid_state_slot(tmp_path, monkeypatch):
     """A slot whose write was cut short (step = -1) is ignored; the other slot is used."""
-    monkeypatch.setattr(rbm, "_CHUNK_STEPS", 30)
+    monkeypatch.setattr(trainer, "_CHUNK_STEPS", 30)
     kw = {"n_steps": 200, "record_every": 10, "rng": 8, **SMALL}
-    full = rbm.train(2, **kw)
+    full = trainer.train(2, **kw)
     path = tmp_path / "t.h5"
-    rbm.train(2, path=path, _max_chunks=3, **kw)
+    trainer.train(2, path=path, _max_chunks=3, **kw)
     with h5py.File(path, "r+") as f:
         slots = [f["state"][s] for s in ("slot0", "slot1")]
         newest = max(slots, key=lambda g: int(g["step"][0]))
         newest["step"][0] = -1
         newest["weights"][...] = np.nan  # a half-written slot
-    np.testing.assert_array_equal(rbm.resume(path, progress=False).eigenvalues, full.eigenvalues)
+    np.testing.assert_array_equal(
+        trainer.resume(path, progress=False).eigenvalues, full.eigenvalues
+    )
 
 
 def test_resume_rejects_a_foreign_generator_state(tmp_path, monkeypatch):
-    monkeypatch.setattr(rbm, "_CHUNK_STEPS", 30)
+    monkeypatch.setattr(trainer, "_CHUNK_STEPS", 30)
     path = tmp_path / "t.h5"
-    rbm.train(2, n_steps=200, record_every=10, rng=8, path=path, _max_chunks=1, **SMALL)
+    trainer.train(2, n_steps=200, record_every=10, rng=8, path=path, _max_chunks=1, **SMALL)
     with h5py.File(path, "r+") as f:
         for slot in ("slot0", "slot1"):
             del f["state"][slot]["rng"]
             f["state"][slot]["rng"] = np.zeros((2, 6), np.uint64)  # e.g. a PCG64 state
     with pytest.raises(ValueError, match=r"state/rng .* shape \(2, 6\); resume needs \(2, 4\)"):
-        rbm.resume(path, progress=False)
+        trainer.resume(path, progress=False)
 
 
 WRITER = textwrap.dedent(
     """
     import sys, time
-    from validation import rbm
-    rbm._CHUNK_STEPS = 20
+    from validation.training import trainer
+    trainer._CHUNK_STEPS = 20
 
     def slow(step):
         print(step, flush=True)
         time.sleep(0.05)
 
-    rbm.train(2, n_steps=2000, record_every=20, n_v=4, n_h=3, batch_size=8, k=1, rng=5,
+    trainer.train(2, n_steps=2000, record_every=20, n_v=4, n_h=3, batch_size=8, k=1, rng=5,
               path=sys.argv[1], record_weights=True, progress=False, callback=slow)
     """
 )
@@ -228,7 +230,7 @@ def test_killed_writer_leaves_every_completed_snapshot(tmp_path):
     rec = read(path, weights=True)
     assert not rec.complete
     assert rec.steps[-1] >= seen[-1]  # every snapshot reported done is in the file
-    full = rbm.train(
+    full = trainer.train(
         2, n_steps=2000, record_every=20, n_v=4, n_h=3, batch_size=8, k=1, rng=5,
         record_weights=True, progress=False,
     )  # fmt: skip
@@ -236,7 +238,7 @@ def test_killed_writer_leaves_every_completed_snapshot(tmp_path):
     np.testing.assert_array_equal(rec.steps, full.steps[:n])
     np.testing.assert_array_equal(rec.eigenvalues, full.eigenvalues[:, :n])
     np.testing.assert_array_equal(rec.weights, full.weights[:, :n])
-    done = rbm.resume(path, progress=False)
+    done = trainer.resume(path, progress=False)
     np.testing.assert_array_equal(done.eigenvalues, full.eigenvalues)
 
 

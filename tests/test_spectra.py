@@ -22,8 +22,8 @@ from fpsolve.analytic import (
     sample_laguerre,
     spacing_ratios,
 )
-from validation import spectra as sp
-from validation.checkpoints import (
+from validation.analyses import spectra as sp
+from validation.data.checkpoints import (
     Checkpoint,
     FusedAttention,
     read_checkpoint,

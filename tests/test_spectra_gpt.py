@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from validation import gpt_example  # noqa: E402
+from validation.training import gpt_example  # noqa: E402
 
 TEXT = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"

@@ -1,4 +1,4 @@
-"""validation.stats: verdicts, entries, jackknife over runs, autocorrelation times."""
+"""validation.analyses.stats: verdicts, entries, jackknife over runs, autocorrelation times."""
 
 import json
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from validation.stats import (
+from validation.analyses.stats import (
     Entry,
     autocorrelation_time,
     effective_samples,

@@ -1,4 +1,4 @@
-"""Tests of fpsolve._xoshiro: the xoshiro256++ streams and their ziggurat normals."""
+"""Tests of fpsolve.streams: the xoshiro256++ streams and their ziggurat normals."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fpsolve import _xoshiro as X
+from fpsolve import streams as X
 
 _MASK = (1 << 64) - 1
 

@@ -6,13 +6,14 @@ adds one subcommand; this function is the ``fpsolve.commands`` entry point.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import pkgutil
 
 __all__ = ["register"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add every subcommand found in :mod:`validation.commands` to ``subparsers``."""
     from validation import commands
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-from fpsolve._validate import as_rng, check_int, check_positive, check_real
+from fpsolve.checks import as_rng, check_int, check_positive, check_real
 
 __all__ = ["sample_hermite", "sample_laguerre"]
 

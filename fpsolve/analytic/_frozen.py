@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fpsolve._validate import as_rng, check_int
+from fpsolve.checks import as_rng, check_int
 
 __all__ = ["FrozenDistribution"]
 

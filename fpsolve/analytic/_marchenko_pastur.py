@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from fpsolve._validate import check_in_range, check_int, check_positive
 from fpsolve.analytic._frozen import FrozenDistribution
+from fpsolve.checks import check_in_range, check_int, check_positive
 
 __all__ = ["MarchenkoPastur", "marchenko_pastur"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from fpsolve._validate import check_positive
 from fpsolve.analytic._frozen import FrozenDistribution
+from fpsolve.checks import check_positive
 
 __all__ = ["PoissonSpacing", "WignerSurmise", "poisson_spacing", "wigner_surmise"]
 

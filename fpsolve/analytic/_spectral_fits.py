@@ -3,7 +3,7 @@ continuous power laws (Clauset-Shalizi-Newman), and consecutive-spacing ratios.
 
 Everything here takes plain arrays of eigenvalues and returns plain numbers or
 small named tuples; the user-facing analysis (results with errors, plots,
-checkpoints) lives in ``validation.spectra``.
+checkpoints) lives in ``validation.analyses.spectra``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 from scipy import optimize, special
 from scipy.linalg import lapack
 
-from fpsolve._numba import jit
-from fpsolve._validate import as_rng, check_finite_array, check_in_range, check_int, check_positive
 from fpsolve.analytic._marchenko_pastur import _cdf_theta, _theta
+from fpsolve.checks import as_rng, check_finite_array, check_in_range, check_int, check_positive
+from fpsolve.jit import jit
 
 __all__ = [
     "RATIO_MEAN_GOE",

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from fpsolve._validate import as_rng, check_int, check_positive
+from fpsolve.checks import as_rng, check_int, check_positive
 from fpsolve.models import Model, Modes
 
 __all__ = [

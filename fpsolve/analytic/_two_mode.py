@@ -7,8 +7,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special, stats
 
-from fpsolve._validate import check_int, check_positive, check_real
 from fpsolve.analytic._frozen import FrozenDistribution
+from fpsolve.checks import check_int, check_positive, check_real
 
 __all__ = [
     "BINDER_GAUSSIAN",

@@ -35,14 +35,19 @@ def register(subparsers) -> None:
     p.add_argument("--mu2", type=float, default=9.0, help="rbm: visible mass mu^2")
     p.add_argument("--sigma-h2", type=float, default=1.0, help="rbm: hidden variance")
     p.add_argument("--convention", choices=("talk", "training"), default="talk")
-    p.add_argument("--g2", type=float, default=None, help="noise g^2 (SDE); default 1e-3 "
-                   "for rbm, 1 for harmonic")
+    p.add_argument(
+        "--g2",
+        type=float,
+        default=None,
+        help="noise g^2 (SDE); default 1e-3 for rbm, 1 for harmonic",
+    )
     p.add_argument("--dt", type=float, default=1e-2)
     p.add_argument("--n-steps", type=int, default=10_000)
     p.add_argument("--n-replicas", type=int, default=1000)
     p.add_argument("--scheme", choices=("safe", "em"), default="safe")
-    p.add_argument("--sgd", action="store_true",
-                   help="iterate the SGD map (dt is alpha) instead of the SDE")
+    p.add_argument(
+        "--sgd", action="store_true", help="iterate the SGD map (dt is alpha) instead of the SDE"
+    )
     p.add_argument("--batch-size", type=int, default=16, help="SGD batch size |B|")
     p.add_argument("--gt2", type=float, default=1.0, help="SGD noise gt^2")
     p.add_argument("--burn-in", type=int, default=None, help="steps before recording")
@@ -63,8 +68,7 @@ def _modes(args):
         return Modes.harmonic(np.full(args.n_modes, args.omega), args.center)
     if args.kappa:
         return Modes.rbm(args.kappa, args.mu2, args.sigma_h2, convention=args.convention)
-    return Modes.rbm_lattice(args.n_v, args.m2, args.mu2, args.sigma_h2,
-                             convention=args.convention)
+    return Modes.rbm_lattice(args.n_v, args.m2, args.mu2, args.sigma_h2, convention=args.convention)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,25 +79,50 @@ def run(args: argparse.Namespace) -> int:
     record = dbm.Record(burn_in=args.burn_in, bins=args.bins)
     progress = False if args.quiet else None
     if args.sgd:
-        res = dbm.simulate_sgd(modes, alpha=args.dt, batch_size=args.batch_size, gt2=args.gt2,
-                               n_steps=args.n_steps, n_replicas=args.n_replicas, record=record,
-                               rng=args.seed, progress=progress)
+        res = dbm.simulate_sgd(
+            modes,
+            alpha=args.dt,
+            batch_size=args.batch_size,
+            gt2=args.gt2,
+            n_steps=args.n_steps,
+            n_replicas=args.n_replicas,
+            record=record,
+            rng=args.seed,
+            progress=progress,
+        )
     else:
         g2 = args.g2 if args.g2 is not None else (1e-3 if args.model == "rbm" else 1.0)
-        res = dbm.simulate(modes, g2, dt=args.dt, n_steps=args.n_steps,
-                           n_replicas=args.n_replicas, scheme=args.scheme, record=record,
-                           rng=args.seed, progress=progress)
+        res = dbm.simulate(
+            modes,
+            g2,
+            dt=args.dt,
+            n_steps=args.n_steps,
+            n_replicas=args.n_replicas,
+            scheme=args.scheme,
+            record=record,
+            rng=args.seed,
+            progress=progress,
+        )
     h = res.histograms
     meta = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.params.items()}
     meta.update(method=res.method, models=[repr(m) for m in modes], seed=args.seed)
     np.savez_compressed(
         f"{args.output}.npz",
-        x=res.x, snapshots=res.snapshots, snapshot_steps=res.snapshot_steps,
-        mean=res.mean, var=res.var, n_recorded=res.n_recorded,
-        hist_edges=h.edges, hist_counts=h.counts, hist_underflow=h.underflow,
-        hist_overflow=h.overflow, spacing_edges=h.spacing_edges,
-        spacing_counts=h.spacing_counts, crossing_steps=res.crossing_steps,
-        groups=json.dumps([list(g) for g in h.groups]), params=json.dumps(meta),
+        x=res.x,
+        snapshots=res.snapshots,
+        snapshot_steps=res.snapshot_steps,
+        mean=res.mean,
+        var=res.var,
+        n_recorded=res.n_recorded,
+        hist_edges=h.edges,
+        hist_counts=h.counts,
+        hist_underflow=h.underflow,
+        hist_overflow=h.overflow,
+        spacing_edges=h.spacing_edges,
+        spacing_counts=h.spacing_counts,
+        crossing_steps=res.crossing_steps,
+        groups=json.dumps([list(g) for g in h.groups]),
+        params=json.dumps(meta),
     )
     if not args.no_plot:
         import matplotlib
@@ -112,6 +141,5 @@ def run(args: argparse.Namespace) -> int:
         print("mode  mean        var")
         for i, (m, v) in enumerate(zip(res.mean, res.var, strict=True)):
             print(f"{i:4d}  {m:<10.6g}  {v:.6g}")
-        print(f"crossing steps: {int(res.crossing_steps.sum())}, "
-              f"redone steps: {res.redo_steps}")
+        print(f"crossing steps: {int(res.crossing_steps.sum())}, redone steps: {res.redo_steps}")
     return 0

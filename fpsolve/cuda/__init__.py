@@ -1,7 +1,7 @@
 """GPU backend of fpsolve: Numba's CUDA target (the ``numba-cuda`` package), optional.
 
 Install with ``pip install "fpsolve[cuda]"``.  Functions that take ``device="cuda"``
-(:func:`fpsolve.dbm.simulate`, ``validation.rbm.train``/``resume``/``sweep``) load the
+(:func:`fpsolve.dbm.simulate`, ``validation.training.rbm.train``/``resume``/``sweep``) load the
 backend on first use; without numba-cuda or without a GPU they raise
 :class:`CUDAUnavailableError` saying what to install.  With ``NUMBA_ENABLE_CUDASIM=1``
 the kernels run in Numba's CUDA simulator (Python on the CPU: slow, for tests).

@@ -285,10 +285,63 @@ def _kernel(n, n_groups, max_members, bins, tpb, rowconst):
 
 def philox_key(rng) -> tuple[int, int]:
     """The Philox key of a DBM run: two 32-bit words drawn from ``rng`` (SPEC 7)."""
-    from fpsolve._validate import as_rng
+    from fpsolve.checks import as_rng
 
     k = as_rng(rng).integers(0, 2**32, size=2, dtype=np.uint64)
     return int(k[0]), int(k[1])
+
+
+def simulate(
+    modes, x0, *, dt, n_steps, pcoef, prow, amp, noise, safe, g2eff, record, rng, progress,
+    method, params,
+):  # fmt: skip
+    """The GPU path of ``fpsolve.dbm._run``: the explicit step (``"em"`` and ``"sgd"``) only.
+
+    Takes ``_run``'s arguments and returns the same :class:`fpsolve.dbm.DBMResult`.
+    """
+    from fpsolve import dbm
+    from fpsolve.models import HarmonicModel, RBMModel
+
+    if safe:
+        raise ValueError(
+            "scheme='safe' is not supported on device='cuda'; use scheme='em' (or device='cpu')"
+        )
+    if noise is not None:
+        raise ValueError(
+            "noise callables are not supported on device='cuda'; pass g2 (constant noise) or "
+            "use device='cpu'"
+        )
+    if not all(type(m) in (HarmonicModel, RBMModel) for m in modes):
+        raise ValueError(
+            "device='cuda' supports HarmonicModel and RBMModel modes only, got "
+            f"{sorted({type(m).__name__ for m in modes})}; use device='cpu'"
+        )
+    n_replicas = x0.shape[0]
+    table = dbm._Table(modes)
+    groups = dbm._groups(modes, g2eff)
+    rec = dbm._Recorder(record, modes, g2eff, n_steps, n_replicas, groups)
+    out = run(table, rec, x0, dt=dt, n_steps=n_steps, pcoef=pcoef, prow=prow, amp=amp, rng=rng,
+              progress=progress)  # fmt: skip
+    hist = dbm.Histograms(
+        groups=tuple(groups), edges=rec.edges, counts=out["hist"], underflow=out["under"],
+        overflow=out["over"], spacing_edges=rec.sp_edges, spacing_counts=out["sp_hist"],
+        spacing_overflow=out["sp_over"],
+    )  # fmt: skip
+    return dbm.DBMResult(
+        modes=modes,
+        method=method,
+        params={**params, "dt": dt, "n_steps": n_steps, "n_replicas": n_replicas, "device": "cuda"},
+        x=out["x"],
+        snapshot_steps=rec.snap_steps,
+        snapshots=out["snapshots"],
+        n_recorded=n_recorded(rec.rec_start, rec.every, n_steps),
+        reference=rec.ref,
+        power_sums=out["power_sums"],
+        histograms=hist,
+        crossing_steps=out["cross"],
+        pair_crossings=out["pair_crossings"],
+        boundary_hits=out["boundary_hits"],
+    )
 
 
 def run(table, rec, x0, *, dt, n_steps, pcoef, prow, amp, rng, progress, threads_per_block=None):

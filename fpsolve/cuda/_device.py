@@ -11,7 +11,7 @@ from __future__ import annotations
 import types
 
 from fpsolve.cuda import _philox
-from fpsolve.cuda._backend import jit
+from fpsolve.cuda._backend import jit, simulator
 
 __all__ = ["device_functions"]
 
@@ -19,6 +19,7 @@ _CACHE: dict = {}
 
 # (name, forceinline): the rejection path stays a real call (about 1 % of words)
 _FUNCS = (
+    ("mulhilo", True),
     ("philox", True),
     ("uniform", True),
     ("zig_word", True),
@@ -38,6 +39,11 @@ def device_functions() -> types.SimpleNamespace:
     out = {}
     for name, inline in _FUNCS:
         py = getattr(_philox, name)
+        if name == "mulhilo" and not simulator():  # the simulator has no libdevice
+            from numba.cuda import libdevice
+
+            namespace["umulhi"] = libdevice.umulhi
+            py = _philox.mulhilo_device
         func = types.FunctionType(py.__code__, namespace, name, py.__defaults__, py.__closure__)
         compiled = jit(func, device=True, forceinline=inline)
         namespace[name] = compiled

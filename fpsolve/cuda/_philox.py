@@ -13,7 +13,7 @@ Generator
 Normal transform
     One 64-bit word gives one normal in about 99 % of cases, by the ziggurat of
     Marsaglia and Tsang (J. Stat. Softw. 5(8), 2000) with exactly the tables and
-    bit layout of :mod:`fpsolve._xoshiro` (bits 0-7 the layer, bit 8 the sign, bits
+    bit layout of :mod:`fpsolve.streams` (bits 0-7 the layer, bit 8 the sign, bits
     9-60 the abscissa).  A rejected word is completed from a *retry* stream: block
     ``j = 0, 1, ...`` is Philox at counter ``(n, c1, c2, c3 | (j + 1) << 16)`` with
     ``n`` the index of the normal; the wedge test uses ``u0`` and a new candidate from
@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from fpsolve._xoshiro import _FI, _KI, _R, _WI
+from fpsolve.streams import _FI, _KI, _R, _WI
 
 __all__: list[str] = []
 
@@ -74,13 +74,32 @@ def key_from_seed(seed: int, purpose: int = 0) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- scalar (device)
+def mulhilo(a, m):
+    """High and low 32-bit words of the product of the 32-bit words ``a`` and ``m``.
+
+    Plain uint64 arithmetic (numpy scalars never overflow); the kernels use
+    :func:`mulhilo_device` instead.
+    """
+    p = _U(a) * _U(m)
+    return _U32(p >> SH32), _U32(p & MASK32)
+
+
+def mulhilo_device(a, m):
+    """:func:`mulhilo` as two 32-bit instructions on the GPU (``mul.hi.u32``, ``mul.lo.u32``).
+
+    ``umulhi`` is libdevice's, bound by :mod:`fpsolve.cuda._device`.  A 64-bit product of
+    the zero-extended words compiles to a full 64-bit multiply (three or four integer
+    multiplies), since the compiler loses track of the zero high words.
+    """
+    return _U32(umulhi(_U32(a), _U32(m))), _U32(_U(a) * _U(m))  # noqa: F821
+
+
 def philox(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 of the counter ``(c0..c3)`` and key ``(k0, k1)`` (integers < 2^32).
 
-    Returns the two 64-bit outputs ``(o0 | o1 << 32, o2 | o3 << 32)`` as uint64.  Written
-    so that Numba's 64-bit integer arithmetic narrows to 32-bit instructions (products
-    of zero-extended words become ``mul.wide.u32``) and so that numpy scalars (the
-    simulator) never overflow.
+    Returns the two 64-bit outputs ``(o0 | o1 << 32, o2 | o3 << 32)`` as uint64.  Sums
+    and exclusive ors are written in uint64 and truncated, which the compiler narrows
+    to 32-bit instructions and numpy scalars (the simulator) evaluate without overflow.
     """
     c0 = _U32(c0)
     c1 = _U32(c1)
@@ -89,12 +108,12 @@ def philox(c0, c1, c2, c3, k0, k1):
     k0 = _U32(k0)
     k1 = _U32(k1)
     for _ in range(10):
-        p0 = _U(c0) * M0
-        p1 = _U(c2) * M1
-        n0 = _U32(_U32(p1 >> SH32) ^ c1 ^ k0)
-        n2 = _U32(_U32(p0 >> SH32) ^ c3 ^ k1)
-        c1 = _U32(p1 & MASK32)
-        c3 = _U32(p0 & MASK32)
+        hi0, lo0 = mulhilo(c0, M0)
+        hi1, lo1 = mulhilo(c2, M1)
+        n0 = _U32(hi1 ^ c1 ^ k0)
+        n2 = _U32(hi0 ^ c3 ^ k1)
+        c1 = lo1
+        c3 = lo0
         c0 = n0
         c2 = n2
         k0 = _U32((_U(k0) + W0) & MASK32)
@@ -141,8 +160,11 @@ def zig_finish(u, n, c1, c2, c3, k0, k1, zk, zw, zf):
 
 
 def zig_fast(u, zk, zw):
-    """The fast ziggurat path of the word ``u``: ``(x, accepted)``."""
-    idx = np.int64(u & _U(0xFF))
+    """The fast ziggurat path of the word ``u``: ``(x, accepted)``.
+
+    The layer index stays unsigned: no negative-index wraparound in the table lookups.
+    """
+    idx = u & _U(0xFF)
     rabs = np.int64((u >> _U(9)) & _U(0x000FFFFFFFFFFFFF))
     x = np.float64(rabs) * zw[idx]
     if (u >> _U(8)) & _U(1):

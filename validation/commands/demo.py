@@ -7,7 +7,7 @@ import argparse
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
     p = subparsers.add_parser(
         "demo",
@@ -27,9 +27,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve demo``."""
-    from validation.demo import run_demo
+    from validation.report.demo import run_demo
 
     report, validation = run_demo(
         args.output, quick=args.quick, n_runs=args.runs, seed=args.seed,

@@ -8,7 +8,7 @@ import os
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``spectra`` subcommand."""
     p = subparsers.add_parser(
         "spectra",
@@ -58,10 +58,10 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve spectra``."""
-    from validation.checkpoints import FusedAttention, read_checkpoint
-    from validation.spectra import spectra_evolution, write_report
+    from validation.analyses.spectra import spectra_evolution, write_report
+    from validation.data.checkpoints import FusedAttention, read_checkpoint
 
     fused = None
     if args.fused:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` subcommand."""
     from validation.commands.train import add_training_options
 
@@ -32,10 +34,10 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``fpsolve sweep``."""
-    from validation import rbm
     from validation.commands.train import training_kwargs
+    from validation.training import rbm
 
     if args.preset is not None:
         if args.alpha is not None or args.batch_size is not None:

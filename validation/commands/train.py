@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 __all__ = ["add_training_options", "register", "run"]
 
@@ -35,9 +36,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def training_kwargs(args) -> dict:
-    """The :func:`validation.rbm.train` keywords given by the shared options."""
-    from validation.rbm import PAPER_STEPS
+def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`validation.training.rbm.train` keywords given by the shared options."""
+    from validation.training.rbm import PAPER_STEPS
 
     return {
         "n_runs": args.runs,
@@ -58,7 +59,7 @@ def training_kwargs(args) -> dict:
     }
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` subcommand."""
     p = subparsers.add_parser(
         "train",
@@ -82,9 +83,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``fpsolve train``."""
-    from validation import rbm
+    from validation.training import rbm
 
     progress = not args.no_progress
     if args.resume:

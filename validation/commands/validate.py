@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``validate`` subcommand."""
-    from validation.pipeline import ANALYSES
+    from validation.report.pipeline import ANALYSES
 
     p = subparsers.add_parser(
         "validate",
@@ -22,16 +24,20 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--analyses", nargs="+", choices=tuple(ANALYSES), default=None,
                    help="run only these analyses")  # fmt: skip
-    p.add_argument("--burn-in", type=int, default=None,
-                   help="first step used for stationary statistics (default: half the run)")
+    p.add_argument(
+        "--burn-in",
+        type=int,
+        default=None,
+        help="first step used for stationary statistics (default: half the run)",
+    )
     p.add_argument("--n-sigma", type=float, default=3.0, help="verdict threshold")
     p.add_argument("--seed", type=int, default=None, help="seed of the simulations")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve validate``."""
-    from validation.pipeline import validate
+    from validation.report.pipeline import validate
 
     result = validate(
         args.recordings, analyses=args.analyses, burn_in=args.burn_in, n_sigma=args.n_sigma,

@@ -1,4 +1,7 @@
-"""Private normal-number streams for kernels: xoshiro256++ with a 256-layer ziggurat.
+"""Normal-number streams for Numba kernels: xoshiro256++ with a 256-layer ziggurat.
+
+Public for jitted code outside :mod:`fpsolve` (the Gaussian-RBM trainer of
+:mod:`validation.training` draws every normal from these streams).
 
 A stream is a ``(4,)`` uint64 array, the state of the xoshiro256++ generator of
 Blackman and Vigna ("Scrambled linear pseudorandom number generators", ACM TOMS 47,
@@ -8,7 +11,7 @@ one bit the sign and 52 bits the abscissa; the rare rejections fall back to the 
 test or to the tail sampler beyond ``R``.  The tables are built here from ``R`` and the
 layer area ``V = R f(R) + sqrt(pi/2) erfc(R/sqrt 2)``.
 
-Everything is written for speed inside numba loops: :func:`_fill_normals` keeps the
+Everything is written for speed inside numba loops: :func:`fill_normals` keeps the
 state in registers and leaves the hot loop only for the rejections.  Filling ``n``
 values in one call or in several consecutive calls gives the same numbers, so a
 stream's output depends only on its state and the number of values drawn.
@@ -21,9 +24,9 @@ import math
 import numba
 import numpy as np
 
-from fpsolve._numba import jit
+from fpsolve.jit import jit
 
-__all__: list[str] = []
+__all__ = ["fill_normals", "normals", "stream"]
 
 _U = np.uint64
 _R = 3.6541528853610088  # start of the tail of the 256-layer ziggurat
@@ -68,7 +71,7 @@ def stream(seed_sequence: np.random.SeedSequence) -> np.ndarray:
 def normals(state: np.ndarray, size) -> np.ndarray:
     """``size`` standard normals from ``state`` (advanced in place), C order."""
     out = np.empty(size)
-    _fill_normals(state, out.reshape(-1))
+    fill_normals(state, out.reshape(-1))
     return out
 
 
@@ -128,7 +131,7 @@ def _finish_normal(s, idx, rabs, x):
 
 
 @jit
-def _fill_normals(s, out):
+def fill_normals(s, out):
     """Fill the 1-d array ``out`` with standard normals from stream ``s`` (advanced)."""
     n = out.shape[0]
     s0, s1, s2, s3 = s[0], s[1], s[2], s[3]

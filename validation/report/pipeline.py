@@ -1,10 +1,10 @@
 r"""Every comparison of recorded dynamics with theory, in one call.
 
-:func:`validate` runs the analyses of :mod:`validation.compare`,
-:mod:`validation.predict` and :mod:`validation.dynamics` on one or more
+:func:`validate` runs the analyses of :mod:`validation.analyses.compare`,
+:mod:`validation.analyses.predict` and :mod:`validation.analyses.dynamics` on one or more
 recordings and returns a :class:`Validation`: for every prediction of the
 theory the measured value with its error, the predicted value and a verdict
-(:func:`validation.stats.verdict`: agreement within ``n_sigma`` combined standard
+(:func:`validation.analyses.stats.verdict`: agreement within ``n_sigma`` combined standard
 errors), plus the figures.  :meth:`Validation.write` produces ``report.html``
 (self-contained), one PNG per figure and ``results.json``.
 """
@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fpsolve._validate import as_rng, check_positive
-from validation.recording import Recording, read
-from validation.stats import N_SIGMA, Entry
+from fpsolve.checks import as_rng, check_positive
+from validation._typing import Groups, PathLike, RNGLike
+from validation.analyses.stats import N_SIGMA, Entry
+from validation.data.recording import Recording, read
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["ANALYSES", "Section", "Validation", "validate"]
 
@@ -202,13 +208,13 @@ class Validation:
         ]
         return "\n".join(lines)
 
-    def overview_figure(self):
+    def overview_figure(self) -> Figure | None:
         """Three panels: pooled pairs against the two-mode density, ``P(s)`` against the
         Wigner surmise (the first recording with degenerate pairs), and ``<S>``
         against the scaling variable across the sweep; None without pairs."""
         import matplotlib.pyplot as plt
 
-        first = {}
+        first: dict[str, Any] = {}
         for s in self.sections:
             first.setdefault(s.key, s)
         if "one_point" not in first or "spacings" not in first:
@@ -223,16 +229,16 @@ class Validation:
             ax.set_title(f"{section.title.split(':')[0]} ({section.label})", fontsize=8)
         return fig
 
-    def write(self, directory, *, progress: bool | None = None) -> Path:
+    def write(self, directory: PathLike, *, progress: bool | None = None) -> Path:
         """Write ``report.html``, one PNG per section and ``results.json`` into ``directory``.
 
         Returns the path of ``report.html``.
         """
-        from validation.report import write_report
+        from validation.report.html import write_report
 
         return write_report(self, directory, progress=progress)
 
-    def write_json(self, path) -> Path:
+    def write_json(self, path: PathLike) -> Path:
         """Write :meth:`to_dict` as JSON to ``path``."""
         path = Path(path)
         path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
@@ -240,10 +246,10 @@ class Validation:
 
 
 def _recording_summary(label: str, rec: Recording) -> dict:
-    from validation.stats import _plain
+    from validation.analyses.stats import _plain
 
     keys = ("model", "alpha", "batch_size", "noise", "n_v", "n_h", "mu2", "sigma_h", "k")
-    out = {"label": label, "path": None if rec.path is None else str(rec.path)}
+    out: dict[str, Any] = {"label": label, "path": None if rec.path is None else str(rec.path)}
     out.update({k: rec.attrs[k] for k in keys if k in rec.attrs})
     out.update(
         n_runs=rec.n_runs,
@@ -290,13 +296,13 @@ def _has_groups(rec: Recording) -> bool:
 
 
 def validate(
-    recordings,
+    recordings: Recording | PathLike | Sequence[Recording | PathLike],
     *,
-    analyses=None,
-    groups=None,
+    analyses: Sequence[str] | None = None,
+    groups: Groups | None = None,
     burn_in: int | None = None,
     n_sigma: float = N_SIGMA,
-    rng=None,
+    rng: RNGLike = None,
     progress: bool | None = None,
 ) -> Validation:
     r"""Compare recorded eigenvalue dynamics with every prediction of the theory.
@@ -314,13 +320,13 @@ def validate(
     Parameters
     ----------
     recordings : Recording, path, or sequence of them
-        Recordings (:mod:`validation.recording`; other formats via
-        :mod:`validation.importers`).
+        Recordings (:mod:`validation.data.recording`; other formats via
+        :mod:`validation.data.importers`).
     analyses : sequence of str, optional
         Subset of :data:`ANALYSES` keys to run (default all that apply).
     groups : sequence of sequence of int, optional
         Degenerate groups of eigenvalue indices, overriding
-        :meth:`Recording.mode_groups <validation.recording.Recording.mode_groups>`.
+        :meth:`Recording.mode_groups <validation.data.recording.Recording.mode_groups>`.
     burn_in : int, optional
         Snapshots with ``step < burn_in`` are excluded from stationary
         statistics (default: the first half of the recorded steps).
@@ -343,7 +349,7 @@ def validate(
     >>> result = validate(["alpha0.1_B16.h5", "alpha0.1_B32.h5"], rng=1)  # doctest: +SKIP
     >>> result.write("report")                              # doctest: +SKIP
     """
-    from validation import compare, dynamics, predict
+    from validation.analyses import compare, dynamics, predict
 
     if isinstance(recordings, (Recording, str, os.PathLike)):
         recordings = [recordings]
@@ -369,7 +375,7 @@ def validate(
             entries = tuple(_rejudge(e, n_sigma) for e in entries)
         sections.append(Section(key, label, result, entries))
 
-    stationary_kw = {"groups": groups, "burn_in": burn_in}
+    stationary_kw: dict[str, Any] = {"groups": groups, "burn_in": burn_in}
     for label, rec, gen in zip(labels, recs, gens, strict=True):
         is_rbm = rec.attrs.get("model") == "gaussian_rbm"
         pairs = groups is not None or _has_groups(rec)
@@ -425,7 +431,7 @@ def validate(
             if r.attrs.get("model") == "gaussian_rbm"
         ]
         if len({_setting_key(r) for _, r in rbm}) >= 2:
-            preds = [predictions.get(lab) for lab, _ in rbm]
+            preds: list[Any] = [predictions.get(lab) for lab, _ in rbm]
             if len({getattr(p, "method", None) for p in preds}) != 1:
                 preds = [None]  # one method for the whole sweep: the small-noise formula
             add(

@@ -1,4 +1,4 @@
-r"""Readers of weight-matrix checkpoints for :mod:`validation.spectra`.
+r"""Readers of weight-matrix checkpoints for :mod:`validation.analyses.spectra`.
 
 Two formats:
 
@@ -24,8 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from fpsolve._validate import check_int
+from fpsolve.checks import check_int
+from validation._typing import PathLike
 
 __all__ = [
     "Checkpoint",
@@ -97,7 +99,9 @@ class FusedAttention:
             raise ValueError("kinds must name at least one kind")
 
 
-def split_heads(weight, fused: FusedAttention, name: str = "weight") -> dict:
+def split_heads(
+    weight: ArrayLike, fused: FusedAttention, name: str = "weight"
+) -> dict[str, np.ndarray]:
     """Split one fused weight into per-kind, per-head matrices (see :class:`FusedAttention`).
 
     Returns
@@ -183,7 +187,12 @@ def _finish(path, iteration, raw: Mapping, patterns, fused) -> Checkpoint:
     return Checkpoint(str(path), int(iteration), mats)
 
 
-def read_npz(path, *, patterns=None, fused: FusedAttention | None = None) -> Checkpoint:
+def read_npz(
+    path: PathLike,
+    *,
+    patterns: str | Sequence[str] | None = None,
+    fused: FusedAttention | None = None,
+) -> Checkpoint:
     """Read a ``.npz`` checkpoint of named matrices.
 
     Parameters
@@ -201,7 +210,12 @@ def read_npz(path, *, patterns=None, fused: FusedAttention | None = None) -> Che
     return _finish(path, iteration, raw, patterns, fused)
 
 
-def read_state_dict(path, *, patterns=None, fused: FusedAttention | None = None) -> Checkpoint:
+def read_state_dict(
+    path: PathLike,
+    *,
+    patterns: str | Sequence[str] | None = None,
+    fused: FusedAttention | None = None,
+) -> Checkpoint:
     """Read a PyTorch ``state_dict`` checkpoint (imports torch; loads with ``weights_only``).
 
     Parameters
@@ -237,7 +251,12 @@ def read_state_dict(path, *, patterns=None, fused: FusedAttention | None = None)
     return _finish(path, iteration, raw, patterns, fused)
 
 
-def read_checkpoint(path, *, patterns=None, fused: FusedAttention | None = None) -> Checkpoint:
+def read_checkpoint(
+    path: PathLike,
+    *,
+    patterns: str | Sequence[str] | None = None,
+    fused: FusedAttention | None = None,
+) -> Checkpoint:
     """Read a ``.npz`` or PyTorch checkpoint, by file suffix."""
     p = os.fspath(path)
     if not os.path.exists(p):

@@ -9,7 +9,7 @@ group, the mean spacing :math:`\langle S\rangle`, and compare them with the
 recording.
 
 Conventions.  Eigenvalue index ``a`` is matched to its target by
-:meth:`validation.recording.Recording.rbm_modes` (``x`` ascends while the
+:meth:`validation.data.recording.Recording.rbm_modes` (``x`` ascends while the
 learned modes :math:`\lambda_a = \mu^2 - \sigma_h^2 x_a` descend); drifts are
 in the ``"training"`` convention of :class:`fpsolve.models.RBMModel`, per unit
 of :math:`\alpha`,
@@ -36,17 +36,24 @@ two-mode Coulomb gas, ``std`` :math:`= \sigma\sqrt{3/2 - \pi/4}`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from fpsolve._dbm_kernels import _pcd_coupling, _rbm_drift
-from fpsolve._numba import jit
-from fpsolve._validate import as_rng, check_int
+from fpsolve.checks import as_rng, check_int
+from fpsolve.jit import jit
 from fpsolve.models import Modes, rbm_pcd_noise
-from validation.recording import Recording
-from validation.stats import Entry, effective_samples, run_jackknife
+from validation._typing import RNGLike
+from validation.analyses.stats import Entry, effective_samples, run_jackknife
+from validation.data.recording import Recording
+from validation.data.setting import SETTING_ATTRS, RBMSetting
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import FigureBase
 
 __all__ = [
     "REQUIRED_ATTRS",
@@ -59,7 +66,7 @@ __all__ = [
     "repulsion",
 ]
 
-REQUIRED_ATTRS = ("mu2", "sigma_h", "kappa", "n_v", "n_h", "alpha", "batch_size")
+REQUIRED_ATTRS = SETTING_ATTRS
 """Recording attributes every prediction needs (``k`` too with ``k="auto"``)."""
 
 METHODS = ("small_noise", "dbm")
@@ -86,17 +93,18 @@ class _Setting:
         return self.alpha / self.batch_size
 
 
-def _setting(source, k) -> _Setting:
+def _setting(source: Recording | Mapping[str, Any], k: int | str | None) -> _Setting:
+    attrs: Mapping[str, Any]
     if isinstance(source, Recording):
-        attrs = dict(source.attrs)
+        attrs = source.attrs
         if attrs.get("model") != "gaussian_rbm":
             raise ValueError(
                 "predictions need a Gaussian-RBM recording (attribute model='gaussian_rbm'), "
                 f"got model={attrs.get('model')!r}"
             )
     elif isinstance(source, Mapping):
-        attrs = dict(source)
-        model = attrs.setdefault("model", "gaussian_rbm")
+        attrs = source
+        model = attrs.get("model", "gaussian_rbm")
         if model != "gaussian_rbm":
             raise ValueError(f"attrs must describe a Gaussian RBM, got model={model!r}")
     else:
@@ -104,45 +112,29 @@ def _setting(source, k) -> _Setting:
             f"attrs_or_recording must be a Recording or a mapping of its attributes, "
             f"got {type(source).__name__}"
         )
-    missing = [key for key in REQUIRED_ATTRS if key not in attrs]
-    if missing:
+    setting = RBMSetting.from_attrs(attrs)
+    if setting.alpha == 0:
         raise ValueError(
-            f"the RBM hyperparameters {missing} are missing; a prediction needs all of "
-            f"{list(REQUIRED_ATTRS)}"
+            "recording attribute 'alpha' must be > 0 (a stationary state needs training), got 0.0"
         )
-    n_v = check_int("attrs['n_v']", attrs["n_v"], minimum=1)
-    n_h = check_int("attrs['n_h']", attrs["n_h"], minimum=1)
-    if n_h > n_v:
-        raise ValueError(f"attrs['n_h'] must be <= n_v={n_v}, got {n_h}")
-    kappa_all = np.asarray(attrs["kappa"], dtype=np.float64).ravel()
-    if kappa_all.shape != (n_v,):
-        raise ValueError(
-            f"attrs['kappa'] must hold n_v={n_v} target eigenvalues, got shape {kappa_all.shape}"
-        )
-    alpha = float(attrs["alpha"])
-    if not (math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"attrs['alpha'] must be > 0 (a stationary state needs training), "
-                         f"got {alpha!r}")
-    batch_size = check_int("attrs['batch_size']", attrs["batch_size"], minimum=1)
     if k == "auto":
-        if "k" not in attrs:
+        if setting.k is None:
             raise ValueError("k='auto' needs the attribute 'k' (Gibbs sweeps per update)")
-        k = check_int("attrs['k']", attrs["k"], minimum=1)
+        k = setting.k
     elif k is not None:
         k = check_int("k", k, minimum=1)
-    probe = Recording(np.zeros((1, 1, n_h)), np.zeros(1, dtype=np.int64), attrs=attrs)
-    modes = probe.rbm_modes(convention="training")
+    modes = setting.modes(convention="training")
     return _Setting(
         modes=modes,
-        kappa=np.array([m.kappa for m in modes]),
-        mu2=float(attrs["mu2"]),
-        s=float(attrs["sigma_h"]) ** 2,
-        n_v=n_v,
-        n_h=n_h,
-        alpha=alpha,
-        batch_size=batch_size,
+        kappa=setting.learned_kappa,
+        mu2=setting.mu2,
+        s=setting.sigma_h2,
+        n_v=setting.n_v,
+        n_h=setting.n_h,
+        alpha=setting.alpha,
+        batch_size=setting.batch_size,
         k=k,
-        groups=probe.mode_groups(),
+        groups=setting.mode_groups(),
     )
 
 
@@ -283,8 +275,27 @@ def _jacobi_eigenvalues(a, out):
 
 
 @jit
-def _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, gen,
-              g, factor, a, drift, eta, trial, counters):
+def _map_step(
+    x,
+    kappa,
+    mu2,
+    s,
+    alpha,
+    ab,
+    inv_b,
+    k,
+    n_extra,
+    second_order,
+    near,
+    gen,
+    g,
+    factor,
+    a,
+    drift,
+    eta,
+    trial,
+    counters,
+):
     """One step of the eigenvalue map in place; False (x untouched) if it leaves the domain."""
     n = x.shape[0]
     _pcd_coupling(x, mu2, s, k, g, factor)
@@ -302,8 +313,11 @@ def _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near
             for j in range(n):
                 if j != i:
                     pair += g[i, j] / (x[i] - x[j])
-            trial[i] = x[i] + alpha * (drift[i] + ab * pair) + alpha * math.sqrt(
-                2.0 * inv_b * g[i, i]) * eta[i]
+            trial[i] = (
+                x[i]
+                + alpha * (drift[i] + ab * pair)
+                + alpha * math.sqrt(2.0 * inv_b * g[i, i]) * eta[i]
+            )
         for i in range(n - 1):
             if not trial[i + 1] > trial[i]:
                 exact = True
@@ -326,8 +340,28 @@ def _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near
 
 
 @jit
-def _dbm_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, n_steps,
-                burn_in, pi, pj, gen, sum_x, sum_x2, sum_s, counters):
+def _dbm_kernel(
+    x0,
+    kappa,
+    mu2,
+    s,
+    alpha,
+    ab,
+    inv_b,
+    k,
+    n_extra,
+    second_order,
+    near,
+    n_steps,
+    burn_in,
+    pi,
+    pj,
+    gen,
+    sum_x,
+    sum_x2,
+    sum_s,
+    counters,
+):
     n_rep, n = x0.shape
     g = np.empty((n, n))
     factor = np.empty((n, n))
@@ -338,8 +372,27 @@ def _dbm_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, n
     for r in range(n_rep):
         x = x0[r].copy()
         for step in range(n_steps):
-            if not _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near,
-                             gen, g, factor, a, drift, eta, trial, counters):
+            if not _map_step(
+                x,
+                kappa,
+                mu2,
+                s,
+                alpha,
+                ab,
+                inv_b,
+                k,
+                n_extra,
+                second_order,
+                near,
+                gen,
+                g,
+                factor,
+                a,
+                drift,
+                eta,
+                trial,
+                counters,
+            ):
                 return
             if step >= burn_in:
                 for i in range(n):
@@ -350,8 +403,9 @@ def _dbm_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, n
 
 
 @jit
-def _paths_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, snaps,
-                  gen, out, counters):
+def _paths_kernel(
+    x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, snaps, gen, out, counters
+):
     """Iterate from ``x0`` and store the state at the steps ``snaps`` (ascending) in ``out``."""
     n = x0.shape[0]
     g = np.empty((n, n))
@@ -368,8 +422,27 @@ def _paths_kernel(x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order,
             out[j] = x
             j += 1
             continue
-        if not _map_step(x, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near,
-                         gen, g, factor, a, drift, eta, trial, counters):
+        if not _map_step(
+            x,
+            kappa,
+            mu2,
+            s,
+            alpha,
+            ab,
+            inv_b,
+            k,
+            n_extra,
+            second_order,
+            near,
+            gen,
+            g,
+            factor,
+            a,
+            drift,
+            eta,
+            trial,
+            counters,
+        ):
             return False
         step += 1
     return True
@@ -392,15 +465,26 @@ def _paths(st: _Setting, x0, snapshot_steps, *, second_order=True, rng=None, pro
     gens = as_rng(rng).spawn(x0.shape[0])
     for r in tqdm(range(x0.shape[0]), disable=not progress, unit="replica", desc="rbm map"):
         diverged[r] = not _paths_kernel(
-            x0[r], st.kappa, st.mu2, st.s, st.alpha, st.ab, 1.0 / st.batch_size,
-            0 if st.k is None else st.k, float(st.n_v - st.n_h), bool(second_order), 2.0,
-            snaps, gens[r], out[r], counters,
+            x0[r],
+            st.kappa,
+            st.mu2,
+            st.s,
+            st.alpha,
+            st.ab,
+            1.0 / st.batch_size,
+            0 if st.k is None else st.k,
+            float(st.n_v - st.n_h),
+            bool(second_order),
+            2.0,
+            snaps,
+            gens[r],
+            out[r],
+            counters,
         )
     return out, diverged, int(counters[0])
 
 
-def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_map, rng,
-         progress):
+def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_map, rng, progress):
     modes = st.modes
     n = modes.n_modes
     tau = 1.0 / (st.alpha * modes.omega.min())
@@ -436,9 +520,26 @@ def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_m
         sl = slice(r, r + 1)
         before = counters[1]
         _dbm_kernel(
-            x0[sl], st.kappa, st.mu2, st.s, st.alpha, st.ab, 1.0 / st.batch_size,
-            0 if st.k is None else st.k, float(st.n_v - st.n_h), bool(second_order), 2.0,
-            n_steps, burn_in, pi, pj, gens[r], sum_x[sl], sum_x2[sl], sum_s[sl], counters,
+            x0[sl],
+            st.kappa,
+            st.mu2,
+            st.s,
+            st.alpha,
+            st.ab,
+            1.0 / st.batch_size,
+            0 if st.k is None else st.k,
+            float(st.n_v - st.n_h),
+            bool(second_order),
+            2.0,
+            n_steps,
+            burn_in,
+            pi,
+            pj,
+            gens[r],
+            sum_x[sl],
+            sum_x2[sl],
+            sum_s[sl],
+            counters,
         )
         diverged[r] = counters[1] > before
     if diverged.sum() > n_replicas // 2:
@@ -531,8 +632,11 @@ class Prediction:
 
     def entries(self) -> list[Entry]:
         """Every predicted number as an entry without a verdict (analysis ``"prediction"``)."""
-        ctx = {"method": self.method, "alpha": self.params["alpha"],
-               "batch_size": self.params["batch_size"]}
+        ctx = {
+            "method": self.method,
+            "alpha": self.params["alpha"],
+            "batch_size": self.params["batch_size"],
+        }
         out = []
         for a in range(len(self.kappa)):
             for name, val, err in (
@@ -540,24 +644,48 @@ class Prediction:
                 ("lambda", self.learned, self.learned_error),
                 ("std x", self.std, self.std_error),
             ):
-                out.append(Entry.compare("prediction", f"{name} mode {a}", val[a], err[a],
-                                         mode=a, kappa=self.kappa[a], **ctx))
+                out.append(
+                    Entry.compare(
+                        "prediction",
+                        f"{name} mode {a}",
+                        val[a],
+                        err[a],
+                        mode=a,
+                        kappa=self.kappa[a],
+                        **ctx,
+                    )
+                )
         for p, pair in enumerate(self.pairs):
-            out.append(Entry.compare("prediction", f"<S> pair {pair}", self.spacing[p],
-                                     self.spacing_error[p], pair=pair, **ctx))
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"<S> pair {pair}",
+                    self.spacing[p],
+                    self.spacing_error[p],
+                    pair=pair,
+                    **ctx,
+                )
+            )
         return out
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         """Predicted mean position with the width as error bar, per mode; returns the Figure."""
         import matplotlib.pyplot as plt
 
+        fig: FigureBase
         if ax is None:
             fig, ax = plt.subplots()
         else:
             fig = ax.figure
         idx = np.arange(len(self.kappa))
-        ax.errorbar(idx, self.mean_x, yerr=self.std, fmt="o", capsize=3,
-                    label=f"{self.method}: mean $\\pm$ std")
+        ax.errorbar(
+            idx,
+            self.mean_x,
+            yerr=self.std,
+            fmt="o",
+            capsize=3,
+            label=f"{self.method}: mean $\\pm$ std",
+        )
         ax.plot(idx, self.x_stable, "k_", ms=14, label="fixed point $x_s$")
         ax.set_xlabel("eigenvalue index $a$")
         ax.set_ylabel("$x_a$")
@@ -566,16 +694,16 @@ class Prediction:
 
 
 def predict(
-    attrs_or_recording,
+    attrs_or_recording: Recording | Mapping[str, Any],
     *,
     method: str = "small_noise",
-    k="auto",
+    k: int | Literal["auto"] | None = "auto",
     n_replicas: int = 128,
     n_steps: int | None = None,
     burn_in: int | None = None,
     second_order: bool = True,
     discrete_map: bool = True,
-    rng=None,
+    rng: RNGLike = None,
     progress: bool | None = None,
 ) -> Prediction:
     r"""Predict each eigenvalue's stationary mean, width and pair spacing.
@@ -673,7 +801,7 @@ def predict(
 
     Examples
     --------
-    >>> from validation.predict import predict
+    >>> from validation.analyses.predict import predict
     >>> attrs = dict(mu2=9.0, sigma_h=1.0, kappa=[4.0, 8.0], n_v=2, n_h=2,
     ...              alpha=0.1, batch_size=16, k=3)
     >>> p = predict(attrs, k=None, discrete_map=False)
@@ -686,9 +814,15 @@ def predict(
     mean_x, std, width, spacing, shift = _small_noise(st, discrete_map)
     zeros = np.zeros_like(mean_x)
     params = {
-        "mu2": st.mu2, "sigma_h2": st.s, "n_v": st.n_v, "n_h": st.n_h,
-        "alpha": st.alpha, "batch_size": st.batch_size, "k": st.k,
-        "second_order": bool(second_order), "discrete_map": bool(discrete_map),
+        "mu2": st.mu2,
+        "sigma_h2": st.s,
+        "n_v": st.n_v,
+        "n_h": st.n_h,
+        "alpha": st.alpha,
+        "batch_size": st.batch_size,
+        "k": st.k,
+        "second_order": bool(second_order),
+        "discrete_map": bool(discrete_map),
     }
     if not second_order:
         shift = shift - st.ab * _second_order_drift(st, st.modes.x_stable) / st.modes.omega
@@ -697,8 +831,14 @@ def predict(
         mean_err, std_err, sp_err = zeros, zeros, np.zeros_like(spacing)
     else:
         mean, sd, (spacing, sp_err), run = _dbm(
-            st, n_replicas=n_replicas, n_steps=n_steps, burn_in=burn_in,
-            second_order=second_order, discrete_map=discrete_map, rng=rng, progress=progress,
+            st,
+            n_replicas=n_replicas,
+            n_steps=n_steps,
+            burn_in=burn_in,
+            second_order=second_order,
+            discrete_map=discrete_map,
+            rng=rng,
+            progress=progress,
         )
         mean_x, mean_err = np.asarray(mean.value), np.asarray(mean.error)
         std, std_err = np.asarray(sd.value), np.asarray(sd.error)
@@ -730,7 +870,7 @@ def _ratio(m, dm, p, dp):
     return r, np.abs(r) * np.hypot(dm / m, dp / p)
 
 
-def _stationary(recording: Recording, burn_in) -> tuple[np.ndarray, int]:
+def _stationary(recording: Recording, burn_in) -> tuple[np.ndarray, float]:
     steps = np.asarray(recording.steps)
     if burn_in is None:
         burn_in = steps[-1] / 2.0
@@ -762,8 +902,16 @@ def _measure(ev: np.ndarray, pairs):
     else:
         sp_v = sp_e = sp_n = np.zeros(0)
     n_eff = np.array([effective_samples(ev[:, :, a]) for a in range(ev.shape[2])])
-    return (np.asarray(mean.value), np.asarray(mean.error), np.asarray(std.value),
-            np.asarray(std.error), sp_v, sp_e, n_eff, sp_n)
+    return (
+        np.asarray(mean.value),
+        np.asarray(mean.error),
+        np.asarray(std.value),
+        np.asarray(std.error),
+        sp_v,
+        sp_e,
+        n_eff,
+        sp_n,
+    )
 
 
 def _check_match(recording: Recording, prediction: Prediction):
@@ -784,8 +932,9 @@ def _check_match(recording: Recording, prediction: Prediction):
                 f"has {key}={val!r}"
             )
     if not np.allclose(st.kappa, prediction.kappa, rtol=1e-12, atol=0.0):
-        raise ValueError(f"prediction targets {prediction.kappa} differ from the recording's "
-                         f"{st.kappa}")
+        raise ValueError(
+            f"prediction targets {prediction.kappa} differ from the recording's {st.kappa}"
+        )
     return st
 
 
@@ -847,53 +996,115 @@ class PredictionComparison:
         out = []
         for a in range(len(self.mean_x)):
             c = {**ctx, "mode": a, "kappa": p.kappa[a]}
-            out.append(Entry.compare("prediction", f"mean x mode {a}", self.mean_x[a],
-                                     self.mean_x_error[a], p.mean_x[a], p.mean_x_error[a],
-                                     n_eff=self.n_eff[a], **c))
-            out.append(Entry.compare("prediction", f"lambda mode {a}", self.learned[a],
-                                     self.learned_error[a], p.learned[a], p.learned_error[a],
-                                     n_eff=self.n_eff[a], **c))
-            out.append(Entry.compare("prediction", f"std x mode {a}", self.std[a],
-                                     self.std_error[a], p.std[a], p.std_error[a],
-                                     n_eff=self.n_eff[a], **c))
-            out.append(Entry.compare("prediction", f"std ratio mode {a}", self.std_ratio[a],
-                                     self.std_ratio_error[a], 1.0, 0.0,
-                                     n_eff=self.n_eff[a], **c))
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"mean x mode {a}",
+                    self.mean_x[a],
+                    self.mean_x_error[a],
+                    p.mean_x[a],
+                    p.mean_x_error[a],
+                    n_eff=self.n_eff[a],
+                    **c,
+                )
+            )
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"lambda mode {a}",
+                    self.learned[a],
+                    self.learned_error[a],
+                    p.learned[a],
+                    p.learned_error[a],
+                    n_eff=self.n_eff[a],
+                    **c,
+                )
+            )
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"std x mode {a}",
+                    self.std[a],
+                    self.std_error[a],
+                    p.std[a],
+                    p.std_error[a],
+                    n_eff=self.n_eff[a],
+                    **c,
+                )
+            )
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"std ratio mode {a}",
+                    self.std_ratio[a],
+                    self.std_ratio_error[a],
+                    1.0,
+                    0.0,
+                    n_eff=self.n_eff[a],
+                    **c,
+                )
+            )
         index = {pair: q for q, pair in enumerate(p.pairs)}
         for q, pair in enumerate(self.pairs):
             c = {**ctx, "pair": pair, "kappa": p.kappa[pair[0]]}
-            out.append(Entry.compare("prediction", f"<S> pair {pair}", self.spacing[q],
-                                     self.spacing_error[q], p.spacing[index[pair]],
-                                     p.spacing_error[index[pair]],
-                                     n_eff=self.spacing_n_eff[q], **c))
-            out.append(Entry.compare("prediction", f"<S> ratio pair {pair}",
-                                     self.spacing_ratio[q], self.spacing_ratio_error[q], 1.0,
-                                     0.0, n_eff=self.spacing_n_eff[q], **c))
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"<S> pair {pair}",
+                    self.spacing[q],
+                    self.spacing_error[q],
+                    p.spacing[index[pair]],
+                    p.spacing_error[index[pair]],
+                    n_eff=self.spacing_n_eff[q],
+                    **c,
+                )
+            )
+            out.append(
+                Entry.compare(
+                    "prediction",
+                    f"<S> ratio pair {pair}",
+                    self.spacing_ratio[q],
+                    self.spacing_ratio_error[q],
+                    1.0,
+                    0.0,
+                    n_eff=self.spacing_n_eff[q],
+                    **c,
+                )
+            )
         return out
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         """Ratio measured/predicted of std (per mode) and ``<S>`` (per pair) with the line at 1.
 
         Returns the Figure.
         """
         import matplotlib.pyplot as plt
 
+        fig: FigureBase
         if ax is None:
             fig, ax = plt.subplots()
         else:
             fig = ax.figure
         idx = np.arange(len(self.std_ratio))
-        ax.errorbar(idx, self.std_ratio, yerr=self.std_ratio_error, fmt="o", capsize=3,
-                    label="std $x_a$")
+        ax.errorbar(
+            idx, self.std_ratio, yerr=self.std_ratio_error, fmt="o", capsize=3, label="std $x_a$"
+        )
         if len(self.pairs):
             centre = np.array([(i + j) / 2.0 for i, j in self.pairs])
-            ax.errorbar(centre, self.spacing_ratio, yerr=self.spacing_ratio_error, fmt="s",
-                        capsize=3, label=r"$\langle S\rangle$ pair")
+            ax.errorbar(
+                centre,
+                self.spacing_ratio,
+                yerr=self.spacing_ratio_error,
+                fmt="s",
+                capsize=3,
+                label=r"$\langle S\rangle$ pair",
+            )
         ax.axhline(1.0, color="0.4", lw=0.8)
         ax.set_xlabel("eigenvalue index $a$")
         ax.set_ylabel("measured / predicted")
-        ax.set_title(f"{self.prediction.method}, $\\alpha/|B|$ = "
-                     f"{self.prediction.alpha_over_b:.3g}")
+        ax.set_title(
+            f"{self.prediction.method}, $\\alpha/|B|$ = {self.prediction.alpha_over_b:.3g}"
+        )
         ax.legend(fontsize="small")
         return fig
 
@@ -946,8 +1157,10 @@ def compare_predictions(
         pairs = _pairs(tuple(tuple(int(i) for i in g) for g in groups))
         unknown = [pr for pr in pairs if pr not in prediction.pairs]
         if unknown:
-            raise ValueError(f"groups give pairs {unknown} that the prediction does not have "
-                             f"(it has {list(prediction.pairs)})")
+            raise ValueError(
+                f"groups give pairs {unknown} that the prediction does not have "
+                f"(it has {list(prediction.pairs)})"
+            )
     ev, burn = _stationary(recording, burn_in)
     mean, mean_e, std, std_e, sp, sp_e, n_eff, sp_n = _measure(ev, pairs)
     index = {pair: q for q, pair in enumerate(prediction.pairs)}
@@ -976,8 +1189,13 @@ def compare_predictions(
         spacing_ratio_error=sp_re,
         learned_ratio=l_r,
         learned_ratio_error=l_re,
-        params={"method": prediction.method, "alpha": st.alpha, "batch_size": st.batch_size,
-                "k": prediction.params["k"], "burn_in": burn},
+        params={
+            "method": prediction.method,
+            "alpha": st.alpha,
+            "batch_size": st.batch_size,
+            "k": prediction.params["k"],
+            "burn_in": burn,
+        },
     )
 
 
@@ -1018,17 +1236,24 @@ class Repulsion:
         """One entry per setting and mode: measured vs predicted :math:`\\lambda/\\kappa`."""
         return [
             Entry.compare(
-                "repulsion", f"lambda/kappa mode {a}", self.measured[s, a],
-                self.measured_error[s, a], self.predicted[s, a],
-                self.predicted_error[s, a], n_eff=self.n_eff[s, a], mode=a,
-                kappa=self.kappa[a], alpha=self.params["alpha"][s],
-                batch_size=self.params["batch_size"][s], method=self.params["method"],
+                "repulsion",
+                f"lambda/kappa mode {a}",
+                self.measured[s, a],
+                self.measured_error[s, a],
+                self.predicted[s, a],
+                self.predicted_error[s, a],
+                n_eff=self.n_eff[s, a],
+                mode=a,
+                kappa=self.kappa[a],
+                alpha=self.params["alpha"][s],
+                batch_size=self.params["batch_size"][s],
+                method=self.params["method"],
             )
             for s in range(len(self.alpha_over_b))
             for a in range(len(self.kappa))
         ]
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         r"""One curve per mode of :math:`\lambda/\kappa` against :math:`\alpha/|B|`.
 
         Points with error bars are measured, solid lines the prediction, dotted the
@@ -1036,6 +1261,7 @@ class Repulsion:
         """
         import matplotlib.pyplot as plt
 
+        fig: FigureBase
         if ax is None:
             fig, ax = plt.subplots()
         else:
@@ -1045,9 +1271,16 @@ class Repulsion:
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for a in range(len(self.kappa)):
             col = colors[a % len(colors)]
-            ax.errorbar(xv, self.measured[order, a], yerr=self.measured_error[order, a],
-                        fmt="o", ms=3, capsize=2, color=col,
-                        label=f"$a$={a}, $\\kappa$={self.kappa[a]:.3g}")
+            ax.errorbar(
+                xv,
+                self.measured[order, a],
+                yerr=self.measured_error[order, a],
+                fmt="o",
+                ms=3,
+                capsize=2,
+                color=col,
+                label=f"$a$={a}, $\\kappa$={self.kappa[a]:.3g}",
+            )
             ax.plot(xv, self.predicted[order, a], "-", color=col, lw=1)
             ax.plot(xv, self.small_noise[order, a], ":", color=col, lw=1)
         ax.axhline(1.0, color="0.4", lw=0.8)
@@ -1064,8 +1297,8 @@ def repulsion(
     *,
     burn_in: float | None = None,
     method: str = "dbm",
-    rng=None,
-    **predict_options,
+    rng: RNGLike = None,
+    **predict_options: Any,
 ) -> Repulsion:
     r"""Eigenvalue repulsion: :math:`\lambda_{fit}/\kappa` per mode across a sweep (analysis 6).
 
@@ -1099,26 +1332,36 @@ def repulsion(
         raise ValueError("recordings must hold at least one recording")
     if predictions is None:
         gens = as_rng(rng).spawn(len(recordings))
-        predictions = [predict(r, method=method, rng=g, **predict_options)
-                       for r, g in zip(recordings, gens, strict=True)]
+        predictions = [
+            predict(r, method=method, rng=g, **predict_options)
+            for r, g in zip(recordings, gens, strict=True)
+        ]
     predictions = list(predictions)
     if len(predictions) != len(recordings):
-        raise ValueError(f"predictions must hold one Prediction per recording "
-                         f"({len(recordings)}), got {len(predictions)}")
+        raise ValueError(
+            f"predictions must hold one Prediction per recording "
+            f"({len(recordings)}), got {len(predictions)}"
+        )
     methods = {p.method for p in predictions}
     if len(methods) != 1:
         raise ValueError(f"predictions must share one method, got {sorted(methods)}")
     kappa = predictions[0].kappa
-    rows = {key: [] for key in ("ab", "m", "me", "p", "pe", "sn", "neff", "alpha", "b")}
+    rows: dict[str, list[Any]] = {
+        key: [] for key in ("ab", "m", "me", "p", "pe", "sn", "neff", "alpha", "b")
+    }
     for rec, pred in zip(recordings, predictions, strict=True):
         st = _check_match(rec, pred)
         if not np.allclose(pred.kappa, kappa, rtol=1e-12, atol=0.0):
             raise ValueError("recordings must share one target spectrum kappa")
         ev, _ = _stationary(rec, burn_in)
-        learned = run_jackknife(lambda d, st=st: (st.mu2 - st.s * d.mean(axis=(0, 1))), ev)
-        sn = predict(rec, method="small_noise", k=pred.params["k"],
-                     second_order=pred.params["second_order"],
-                     discrete_map=pred.params["discrete_map"])
+        learned = run_jackknife(lambda d, st=st: st.mu2 - st.s * d.mean(axis=(0, 1)), ev)
+        sn = predict(
+            rec,
+            method="small_noise",
+            k=pred.params["k"],
+            second_order=pred.params["second_order"],
+            discrete_map=pred.params["discrete_map"],
+        )
         rows["ab"].append(st.ab)
         rows["m"].append(np.asarray(learned.value) / kappa)
         rows["me"].append(np.asarray(learned.error) / kappa)
@@ -1141,7 +1384,7 @@ def repulsion(
     )
 
 
-def predicted_a_fit(recordings) -> tuple | None:
+def predicted_a_fit(recordings: Iterable[Recording]) -> tuple[float, float] | None:
     r"""Predicted :math:`a_{fit}` of an RBM sweep, ``(value, spread)``, or None.
 
     The paper's one-parameter form is

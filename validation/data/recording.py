@@ -33,11 +33,19 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import h5py
 import numpy as np
+from numpy.typing import ArrayLike
 
 import fpsolve
+from fpsolve.models import Modes
+from validation._typing import PathLike
+from validation.data.setting import RBMSetting, label_groups
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "FORMAT",
@@ -129,32 +137,37 @@ class Recording:
         """Whether every planned snapshot was written."""
         return self.n_planned is None or self.n_planned == len(self.steps)
 
-    def rbm_modes(self, *, convention: str = "training"):
+    def rbm_setting(self) -> RBMSetting:
+        """The Gaussian-RBM setting stated by the attributes (:meth:`RBMSetting.from_attrs`).
+
+        Raises
+        ------
+        ValueError
+            If the recording is not a Gaussian-RBM recording, or an attribute
+            of the setting is missing or invalid.
+        """
+        if self.attrs.get("model") != "gaussian_rbm":
+            raise ValueError(
+                f"an RBM setting needs a recording with model='gaussian_rbm', "
+                f"got model={self.attrs.get('model')!r}"
+            )
+        return RBMSetting.from_attrs(self.attrs)
+
+    def rbm_modes(self, *, convention: Literal["talk", "training"] = "training") -> Modes:
         r"""The RBM mode of each eigenvalue index, as :class:`fpsolve.models.Modes`.
 
         Eigenvalue index ``a`` (ascending ``x``) belongs to the ``a``-th largest of
-        the ``n_h`` learned targets: the learned modes
-        :math:`\lambda_a = \mu^2 - \sigma_h^2 x_a` descend while ``x`` ascends,
-        and the ``n_h`` smallest :math:`\kappa` are learned.  ``convention``
-        defaults to ``"training"``, the drift of the recorded update per unit
-        :math:`\alpha` (see :class:`fpsolve.models.RBMModel`).
+        the ``n_h`` learned targets (:attr:`RBMSetting.learned_kappa`).
+        ``convention`` defaults to ``"training"``, the drift of the recorded
+        update per unit :math:`\alpha` (see :class:`fpsolve.models.RBMModel`);
+        shorthand for ``rbm_setting().modes(convention=convention)``.
 
         Raises
         ------
         ValueError
             If the recording is not a Gaussian-RBM recording.
         """
-        from fpsolve.models import Modes
-
-        if self.attrs.get("model") != "gaussian_rbm":
-            raise ValueError(
-                f"rbm_modes needs a recording with model='gaussian_rbm', "
-                f"got model={self.attrs.get('model')!r}"
-            )
-        kappa = np.sort(np.asarray(self.attrs["kappa"], dtype=np.float64))
-        kappa = kappa[: int(self.attrs["n_h"])][::-1]
-        sigma_h2 = float(self.attrs["sigma_h"]) ** 2
-        return Modes.rbm(kappa, float(self.attrs["mu2"]), sigma_h2, convention=convention)
+        return self.rbm_setting().modes(convention=convention)
 
     def mode_groups(self) -> tuple[tuple[int, ...], ...]:
         r"""Groups of eigenvalue indices with the same target, in ascending order.
@@ -170,27 +183,21 @@ class Recording:
             If the recording carries neither an RBM target nor ``groups``.
         """
         if self.attrs.get("model") == "gaussian_rbm":
-            kappa = np.array([m.kappa for m in self.rbm_modes()])
-            new_group = np.abs(np.diff(kappa)) > 1e-9 * kappa[1:]
-            labels = np.concatenate([[0], np.cumsum(new_group)])
-        elif "groups" in self.attrs:
-            labels = np.asarray(self.attrs["groups"]).ravel()
-            if labels.shape != (self.n_modes,):
-                raise ValueError(
-                    f"attribute groups must hold one label per mode ({self.n_modes}), "
-                    f"got shape {labels.shape}"
-                )
-        else:
+            return self.rbm_setting().mode_groups()
+        if "groups" not in self.attrs:
             raise ValueError(
                 "mode_groups needs a Gaussian-RBM recording or a 'groups' attribute "
                 "(one label per mode); give the groups explicitly instead"
             )
-        return tuple(
-            tuple(int(i) for i in np.flatnonzero(labels == lab))
-            for lab in dict.fromkeys(labels.tolist())
-        )
+        labels = np.asarray(self.attrs["groups"]).ravel()
+        if labels.shape != (self.n_modes,):
+            raise ValueError(
+                f"attribute groups must hold one label per mode ({self.n_modes}), "
+                f"got shape {labels.shape}"
+            )
+        return label_groups(labels)
 
-    def plot(self, ax=None, *, runs=None):
+    def plot(self, ax: Axes | None = None, *, runs: ArrayLike | None = None) -> list[Any]:
         r"""Plot each eigenvalue against the step, averaged over ``runs`` (default all).
 
         For Gaussian-RBM recordings the fixed points
@@ -209,7 +216,7 @@ class Recording:
         mean = sel.mean(axis=0)
         artists = list(ax.plot(self.steps, mean, lw=1.0))
         if self.attrs.get("model") == "gaussian_rbm":
-            x_s = [m.x_stable for m in self.rbm_modes()]
+            x_s = [m.x_stable for m in self.rbm_modes(convention="training")]
             artists += [ax.axhline(x, ls="--", lw=0.6, color="0.5") for x in np.unique(x_s)]
         ax.set_xlabel("step")
         ax.set_ylabel("eigenvalue $x$ of $W^T W$")
@@ -244,7 +251,7 @@ def _dataset(f, name, path, *, ndim, kind):
     return ds
 
 
-def read(path, *, weights: bool = False) -> Recording:
+def read(path: PathLike, *, weights: bool = False) -> Recording:
     """Read and validate a recording.
 
     Parameters
@@ -284,7 +291,7 @@ def read(path, *, weights: bool = False) -> Recording:
         if attrs["format"] != FORMAT:
             raise _fail(path, f"attribute 'format' must be {FORMAT!r}, got {attrs['format']!r}")
         version = attrs["format_version"]
-        if not isinstance(version, numbers.Integral) or not 1 <= version <= FORMAT_VERSION:
+        if not isinstance(version, numbers.Integral) or not 1 <= int(version) <= FORMAT_VERSION:
             raise _fail(
                 path,
                 f"attribute 'format_version' must be an integer in [1, {FORMAT_VERSION}], "
@@ -511,13 +518,13 @@ class _Writer:
 
 
 def write(
-    path,
-    eigenvalues,
-    steps,
+    path: PathLike,
+    eigenvalues: ArrayLike,
+    steps: ArrayLike,
     *,
     model: str = "imported",
-    attrs: Mapping | None = None,
-    weights=None,
+    attrs: Mapping[str, Any] | None = None,
+    weights: ArrayLike | None = None,
     provenance: str = "",
     overwrite: bool = False,
 ) -> Path:
@@ -614,19 +621,19 @@ def _check_finite_snapshots(name: str, data: np.ndarray) -> None:
         )
 
 
-def eigenvalues_of(weights) -> np.ndarray:
+def eigenvalues_of(weights: ArrayLike) -> np.ndarray:
     """Ascending eigenvalues of ``X = W^T W`` for an array of matrices ``(..., M, N)``."""
     w = np.asarray(weights, dtype=np.float64)
     return np.linalg.eigvalsh(np.swapaxes(w, -1, -2) @ w)
 
 
 def import_npz(
-    source,
-    path,
+    source: PathLike,
+    path: PathLike,
     *,
     kind: str | None = None,
-    steps=None,
-    attrs: Mapping | None = None,
+    steps: ArrayLike | None = None,
+    attrs: Mapping[str, Any] | None = None,
     model: str = "imported",
     provenance: str = "",
     keep_weights: bool = True,

@@ -9,6 +9,12 @@ import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from validation._typing import PathLike
+
+if TYPE_CHECKING:
+    from validation.report.pipeline import Validation
 
 __all__ = ["write_report"]
 
@@ -81,7 +87,9 @@ def _entry_rows(section) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def write_report(validation, directory, *, progress: bool | None = None) -> Path:
+def write_report(
+    validation: Validation, directory: PathLike, *, progress: bool | None = None
+) -> Path:
     """Write the report of a :class:`~validation.Validation`.
 
     Parameters

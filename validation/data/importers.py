@@ -1,4 +1,5 @@
-r"""Importers: weight-matrix recordings of any model as :class:`~validation.recording.Recording`.
+r"""Importers: weight-matrix recordings of any model as
+:class:`~validation.data.recording.Recording`.
 
 A recording of another model (for example a teacher-student linear network)
 is a stack of weight matrices ``W[run, snapshot, M, N]``.  It is analysed
@@ -29,8 +30,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from validation.recording import (
+from validation._typing import PathLike
+from validation.data.recording import (
     Recording,
     SchemaError,
     _base_attrs,
@@ -78,13 +81,13 @@ def _check_quantity(quantity) -> str:
 
 
 def from_weights(
-    weights,
+    weights: ArrayLike,
     *,
-    steps=None,
+    steps: ArrayLike | None = None,
     quantity: str = "singular",
     attrs: Mapping | None = None,
     model: str = "imported",
-    groups=None,
+    groups: ArrayLike | None = None,
     provenance: str = "",
 ) -> Recording:
     r"""A recording of weight matrices, analysed through singular values or eigenvalues.
@@ -108,7 +111,7 @@ def from_weights(
         Model kind (``attrs["model"]``).
     groups : array_like of int, shape (n,), optional
         One group label per mode (equal labels: degenerate modes), stored in
-        ``attrs["groups"]`` for :meth:`~validation.recording.Recording.mode_groups`.
+        ``attrs["groups"]`` for :meth:`~validation.data.recording.Recording.mode_groups`.
     provenance : str, optional
         Where the data come from.
 
@@ -181,7 +184,7 @@ def from_weights(
     )
 
 
-def load_teacher_student(path, *, quantity: str = "singular") -> Recording:
+def load_teacher_student(path: PathLike, *, quantity: str = "singular") -> Recording:
     r"""Load one released teacher-student recording (arXiv:2407.16427).
 
     The files ``TSmodel_lr{alpha}n{eps}bs{B}.npz`` hold the 2x2 student matrix
@@ -213,7 +216,7 @@ def load_teacher_student(path, *, quantity: str = "singular") -> Recording:
     ------
     FileNotFoundError
         If ``path`` does not exist.
-    validation.recording.SchemaError
+    validation.data.recording.SchemaError
         If a key of :data:`TEACHER_STUDENT_KEYS` is missing or malformed (the
         message names the key and the file).
     ValueError

@@ -15,8 +15,8 @@ functions (``pip install 'fpsolve[torch]'``).
 
 Run::
 
-    python -m validation.gpt_example input.txt -o gpt-run            # 5000 iterations
-    python -m validation.gpt_example tiny.txt -o ci-run --iters 20 --every 10  # CI
+    python -m validation.training.gpt_example input.txt -o gpt-run            # 5000 iterations
+    python -m validation.training.gpt_example tiny.txt -o ci-run --iters 20 --every 10  # CI
 
 then ``fpsolve spectra gpt-run/checkpoints/*.pt -o gpt-run/spectra``.
 """
@@ -26,10 +26,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from fpsolve._validate import check_int, check_positive
+from fpsolve.checks import check_int, check_positive
+from validation._typing import PathLike
 
 __all__ = ["ATTENTION_PATTERNS", "build_model", "main", "train_gpt"]
 
@@ -41,7 +44,9 @@ ATTENTION_PATTERNS = (
 )
 
 
-def build_model(vocab_size: int, *, n_embd=64, n_head=4, n_layer=4, block_size=32):
+def build_model(
+    vocab_size: int, *, n_embd: int = 64, n_head: int = 4, n_layer: int = 4, block_size: int = 32
+) -> Any:
     """The GPT as a ``torch.nn.Module`` (imports torch)."""
     import torch
     from torch import nn
@@ -112,7 +117,7 @@ def build_model(vocab_size: int, *, n_embd=64, n_head=4, n_layer=4, block_size=3
 
 def train_gpt(
     text: str,
-    out_dir,
+    out_dir: PathLike,
     *,
     n_steps: int = 5000,
     checkpoint_every: int = 500,
@@ -254,10 +259,10 @@ def _train(
     return paths
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Command line: train, then run the spectra analysis on the checkpoints."""
     p = argparse.ArgumentParser(
-        prog="python -m validation.gpt_example",
+        prog="python -m validation.training.gpt_example",
         description="Train the talk's character-level GPT on TEXT and analyse its spectra.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -278,8 +283,8 @@ def main(argv=None) -> int:
         rng=args.seed,
         progress=not args.no_progress,
     )
-    from validation.checkpoints import read_checkpoint
-    from validation.spectra import spectra_evolution, write_report
+    from validation.analyses.spectra import spectra_evolution, write_report
+    from validation.data.checkpoints import read_checkpoint
 
     cks = [read_checkpoint(q, patterns=list(ATTENTION_PATTERNS)) for q in paths]
     evo = spectra_evolution(

@@ -11,13 +11,13 @@ for all chains at once: the normals of a half sweep are drawn unit by unit, one 
 chain.  One update (a step) is: in data mode draw ``batch_size`` target samples
 ``L z`` (``(n_v, batch_size)`` normals, C order; ``L L^T = K_target^{-1}``), then
 ``k`` sweeps of every chain, then ``W <- W + alpha s (C_target - C_model) W``.
-Every random number comes from the one stream of the run (``fpsolve._xoshiro``:
+Every random number comes from the one stream of the run (``fpsolve.streams``:
 xoshiro256++ with a ziggurat), in exactly this order, so a plain-numpy
 implementation taking its normals from the same stream in the same order
 reproduces the kernel to rounding.
 
 Speed: the normals of a block are filled at once (the generator's hot loop keeps
-its state in registers).  Every matrix product is one of ``fpsolve._matmul``
+its state in registers).  Every matrix product is one of ``fpsolve.products``
 (register blocks of ``coef^T rows``, summed in a fixed order, so results do not
 depend on the thread count); the noise of a half sweep is added as each block of
 the product is stored.  Inside a sweep the chains are held transposed,
@@ -34,9 +34,9 @@ import math
 
 import numpy as np
 
-from fpsolve._matmul import _product, _product_noise
-from fpsolve._numba import jit
-from fpsolve._xoshiro import _fill_normals
+from fpsolve.jit import jit
+from fpsolve.products import product, product_noise
+from fpsolve.streams import fill_normals
 
 __all__: list[str] = []
 
@@ -61,10 +61,10 @@ def _sweeps_t(w, w_t, phi_t, h_t, s, n_sweeps, sigma_h2, mu2, z_h, z_v):
     sd_v = 1.0 / math.sqrt(mu2)
     inv_mu2 = 1.0 / mu2
     for _ in range(n_sweeps):
-        _fill_normals(s, z_h.reshape(-1))
-        _product_noise(h_t, w, phi_t, sigma_h2, sd_h, z_h)  # h = s W^T phi + sigma_h z
-        _fill_normals(s, z_v.reshape(-1))
-        _product_noise(phi_t, w_t, h_t, inv_mu2, sd_v, z_v)  # phi = W h / mu2 + z / mu
+        fill_normals(s, z_h.reshape(-1))
+        product_noise(h_t, w, phi_t, sigma_h2, sd_h, z_h)  # h = s W^T phi + sigma_h z
+        fill_normals(s, z_v.reshape(-1))
+        product_noise(phi_t, w_t, h_t, inv_mu2, sd_v, z_v)  # phi = W h / mu2 + z / mu
 
 
 @jit
@@ -96,7 +96,7 @@ def _train_run(
     ----------
     w : (n_v, n_h) float64, updated in place.
     phi : (batch_size, n_v) float64 persistent chains, updated in place.
-    s : (4,) uint64 stream of this run (``fpsolve._xoshiro``), advanced in place.
+    s : (4,) uint64 stream of this run (``fpsolve.streams``), advanced in place.
     c_target : (n_v, n_v) exact target second moment (used when not ``data_mode``).
     chol : (n_v, n_v) lower Cholesky factor of the target covariance (data mode).
     record_at : sorted int64 array of update counts ``1..n_updates`` after which
@@ -132,17 +132,17 @@ def _train_run(
     stopped = -1
     for t in range(1, n_updates + 1):
         if data_mode:  # target samples L z, z drawn unit by unit (C order of z_v)
-            _fill_normals(st, z_v.reshape(-1))
-            _product(data, z_v, chol_t)
-            _product(c_data, data, data)
+            fill_normals(st, z_v.reshape(-1))
+            product(data, z_v, chol_t)
+            product(c_data, data, data)
         _sweeps_t(w_run, w_t, phi_t, h_t, st, k, sigma_h2, mu2, z_h, z_v)
         _transpose(phi_run, phi_t)
-        _product(c_model, phi_run, phi_run)  # sum_b phi_b phi_b^T
+        product(c_model, phi_run, phi_run)  # sum_b phi_b phi_b^T
         for i in range(n_v):
             for l in range(n_v):  # noqa: E741
                 target = c_data[i, l] * inv_b if data_mode else c_target[i, l]
                 grad_t[l, i] = target - c_model[i, l] * inv_b
-        _product(w_new, grad_t, w_run)  # (C_target - C_model) W
+        product(w_new, grad_t, w_run)  # (C_target - C_model) W
         finite = True
         for i in range(n_v):
             for j in range(n_h):

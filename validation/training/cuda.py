@@ -1,6 +1,7 @@
-r"""The Gaussian-RBM PCD trainer on a CUDA GPU (``validation.rbm.train(..., device="cuda")``).
+r"""The Gaussian-RBM PCD trainer on a CUDA GPU (``train(..., device="cuda")``).
 
-The update is the one of :mod:`validation.rbm` (docs/theory.md section 4), in float64:
+The update is the one of :mod:`validation.training.trainer` (docs/theory.md section 4),
+in float64:
 
 .. math::
 
@@ -24,10 +25,14 @@ or how the steps are split into launches; recordings carry the attribute
 
 Kernel layout: one thread per persistent chain, ``|B|`` threads per run, several runs
 per block.  ``W`` of each run lives in shared memory (read as broadcasts), each thread
-keeps its chain :math:`\phi_b` and :math:`h_b` in registers (shapes are compile-time
-constants; one compiled kernel per ``(N_v, N_h, |B|, k, runs per block, mode)``).
-:math:`C_{model}` and the gradient are block reductions over shared memory with a fixed
-summation order, so results are reproducible bit for bit.  Every ``record_every``
+keeps its chain :math:`\phi_b` and :math:`h_b` in registers.  Only ``N_v``, ``N_h``
+and the target mode are compile-time constants: ``|B|``, ``k`` and the runs per block
+are arguments, so one kernel serves every ``|B| <= 128`` (the whole paper sweep), and
+the kernels are generated into a module file of the kernel cache
+(:func:`fpsolve.cuda._backend.generated_module`) whose compiled code Numba keeps on
+disk, so a shape is compiled once per machine.  :math:`C_{model}` and the gradient are
+block reductions over shared memory with a fixed summation order, so results are
+reproducible bit for bit.  Every ``record_every``
 steps ``W`` is copied to a device buffer; a second kernel computes the eigenvalues of
 :math:`X = W^T W` (cyclic Jacobi, sorted ascending), which are copied out while the
 next chunk of steps runs.
@@ -40,17 +45,23 @@ from __future__ import annotations
 
 import math
 import threading
-import types
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from fpsolve.cuda import _backend
 from fpsolve.cuda import _philox as _ph
-from fpsolve.cuda._device import device_functions
-from validation import recording as _rec
-from validation.recording import Recording
+from validation.data import recording as _rec
+from validation.data.recording import Recording
+from validation.training.trainer import (
+    _Config,
+    _initial_state,
+    _progress_bar,
+    _snapshot_steps,
+    target_matrix,
+)
 
 __all__ = ["GENERATOR", "compare_statistics", "reference_updates", "stream_layout"]
 
@@ -61,13 +72,16 @@ _WORK_PER_CHUNK = 2e9  # chain-updates per launch (about a second at the target 
 _BUFFER_BYTES = 1 << 30  # device buffer of recorded weights per group
 _DEFAULT_TPB = 128  # threads per block (runs per block = threads / batch_size)
 _KERNELS: dict = {}
-cuda = None  # numba.cuda in each kernel's own globals (fpsolve.cuda._backend.rebind)
 _KERNEL_LOCK = threading.Lock()
 
 
 # --------------------------------------------------------------------------- kernels
 def _even(n: int) -> int:
     return n + (n & 1)
+
+
+def _odd(n: int) -> int:
+    return n | 1
 
 
 def stream_layout(n_v: int, n_h: int, k: int, data_mode: bool):
@@ -87,445 +101,362 @@ def stream_layout(n_v: int, n_h: int, k: int, data_mode: bool):
     return data, hidden.astype(np.int64), visible.astype(np.int64)
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What a compiled training kernel is specialised on (everything else is an argument).
+
+    ``max_threads`` bounds the threads per block (``launch_bounds``) and so the batch
+    sizes it runs (``batch_size <= max_threads``); ``min_blocks`` asks the compiler for
+    that many resident blocks per multiprocessor (a register cap).
+    """
+
+    n_v: int
+    n_h: int
+    data: bool
+    max_threads: int = 128
+    min_blocks: int | None = None
+
+    @property
+    def w_stride(self) -> int:  # odd strides: the runs of a warp read W from distinct banks
+        return _odd(self.n_v * self.n_h)
+
+    @property
+    def g_stride(self) -> int:
+        return _odd(self.n_v * self.n_v)
+
+    def shared_bytes(self, runs_per_block: int, threads: int) -> int:
+        """Dynamic shared memory of a launch (two W buffers and G per run, the chains)."""
+        per_chain = self.n_v * (2 if self.data else 1)
+        words = runs_per_block * (2 * self.w_stride + self.g_stride + 1) + threads * per_chain
+        return 8 * words
+
+    def static_shared_bytes(self) -> int:
+        return 256 * 16 + 8 * self.n_v * (self.n_v + 1) // 2 + 64  # tables, G index, alignment
+
+
+_SHARED_LIMIT = 48 * 1024  # bytes per block without an opt-in
 _COMMON_ARGS = (
-    "w, phi, rate, key, run_id, n_runs, t0, n_upd, rec_at, wbuf, stop, "
+    "w, phi, rate, key, run_id, n_runs, nb, k, t0, n_upd, rec_at, wbuf, stop, "
     "ct, chol, s2, sd_h, sd_v, inv_mu2, zk_g, zw_g, zf"
 )
 
 
-def _bounds(tpb: int, min_blocks: int | None):
-    return tpb if not min_blocks else (tpb, int(min_blocks))
+def _kernel_source(shape: _Shape) -> str:
+    """Source of the module holding the training and eigenvalue kernels of ``shape``.
 
+    One thread per persistent chain: ``nb = |B|`` consecutive threads of a block form
+    a run, ``blockDim.x // nb`` runs share a block.  Dynamic shared memory holds, per
+    run, ``W`` twice (read the old, write the new), ``G = C_target - C_model`` and a
+    stop flag, and per thread its chain (and target sample) for the ``C_model``
+    reduction.  Per update: ``k`` block-Gibbs sweeps in registers, ``G`` (its
+    ``n_v(n_v+1)/2`` entries shared out over the run's threads), then ``W + rate G W``
+    (entries shared out likewise); three barriers.  Shared memory is read through
+    per-run views with constant or unsigned indices (no negative-index wraparound).
 
-def _make_train_kernel(
-    nv: int, nh: int, nb: int, k: int, rpb: int, data: bool, min_blocks: int | None = None
-):
-    """The training kernel with loops (any size; chains in local arrays)."""
-    from numba import float64, int64, uint64
-
-    fill_normals = device_functions().fill_normals
-    jit = _backend.jit
-    NV, NH, B, K, RPB = nv, nh, nb, k, rpb
-    TPB = RPB * B
-    NW = NV * NH
-    PER = -(-NW // B)
-    INV_B = 1.0 / B
-    DATA = bool(data)
-    ND = NV if DATA else 1
-    BASE = _even(NV) if DATA else 0
-    PERIOD = _even(NH) + _even(NV)
-    HALF = _even(NH)
-    NZ = max(_even(NH), _even(NV))
-
-    def train(w, phi, rate, key, run_id, n_runs, t0, n_upd, rec_at, wbuf, stop,
-              ct, chol, s2, sd_h, sd_v, inv_mu2, zk_g, zw_g, zf):  # fmt: skip
-        s_w = cuda.shared.array((RPB, NV, NH), float64)
-        s_p = cuda.shared.array((RPB, B, NV), float64)
-        s_d = cuda.shared.array((RPB, B, ND), float64)
-        s_g = cuda.shared.array((RPB, NV, NV), float64)
-        s_dead = cuda.shared.array(RPB, int64)
-        s_zero = cuda.shared.array(1, int64)
-        zk = cuda.shared.array(256, int64)
-        zw = cuda.shared.array(256, float64)
-        p = cuda.local.array(NV, float64)
-        h = cuda.local.array(NH, float64)
-        zb = cuda.local.array(NZ, float64)
-        newv = cuda.local.array(PER, float64)
-        tid = cuda.threadIdx.x
-        lr = tid // B
-        b = tid - lr * B
-        r = cuda.blockIdx.x * RPB + lr
-        active = r < n_runs
-        for m in range(tid, 256, TPB):
-            zk[m] = zk_g[m]
-            zw[m] = zw_g[m]
-        k0 = uint64(0)
-        k1 = uint64(0)
-        c2 = uint64(0)
-        rr = 0.0
-        if active:
-            for e in range(b, NW, B):
-                i = e // NH
-                j = e - i * NH
-                s_w[lr, i, j] = w[r, i, j]
-            for i in range(NV):
-                p[i] = phi[r, b, i]
-            k0 = key[r, 0]
-            k1 = key[r, 1]
-            c2 = uint64(run_id[r])
-            rr = rate[r]
-            if b == 0:
-                s_dead[lr] = 1 if stop[r] >= 0 else 0
-        elif b == 0:
-            s_dead[lr] = 1
-        c3 = uint64(b)
-        if tid == 0:
-            s_zero[0] = 0
-        cuda.syncthreads()
-        slot = 0
-        for u in range(n_upd):
-            t = t0 + u + 1
-            c1 = uint64(t)
-            live = active and s_dead[lr] == 0
-            oz = s_zero[0]  # entry indices recomputed each update, never hoisted
-            if live:
-                if DATA:
-                    fill_normals(zb, NV, 0, c1, c2, c3, k0, k1, zk, zw, zf)
-                    for i in range(NV):
-                        acc = 0.0
-                        for m in range(i + 1):
-                            acc += chol[i, m] * zb[m]
-                        s_d[lr, b, i] = acc
-                for s in range(K):
-                    nidx = BASE + s * PERIOD
-                    cuda.threadfence_block()  # W re-read from shared memory, not held in registers
-                    fill_normals(zb, NH, nidx, c1, c2, c3, k0, k1, zk, zw, zf)
-                    for j in range(NH):
-                        acc = 0.0
-                        for i in range(NV):
-                            acc += s_w[lr, i, j] * p[i]
-                        h[j] = s2 * acc + sd_h * zb[j]
-                    cuda.threadfence_block()
-                    fill_normals(zb, NV, nidx + HALF, c1, c2, c3, k0, k1, zk, zw, zf)
-                    for i in range(NV):
-                        acc = 0.0
-                        for j in range(NH):
-                            acc += s_w[lr, i, j] * h[j]
-                        p[i] = acc * inv_mu2 + sd_v * zb[i]
-                for i in range(NV):
-                    s_p[lr, b, i] = p[i]
-            cuda.syncthreads()
-            if live:  # G = C_target - C_model, entries (i, l >= i) shared out over the chains
-                e = 0
-                for i in range(NV):
-                    for m in range(i, NV):
-                        if e % B == b:
-                            acc = 0.0
-                            for c in range(B):
-                                acc += s_p[lr, c, i] * s_p[lr, c, m]
-                            if DATA:
-                                accd = 0.0
-                                for c in range(B):
-                                    accd += s_d[lr, c, i] * s_d[lr, c, m]
-                                g = (accd - acc) * INV_B
-                            else:
-                                g = ct[i, m] - acc * INV_B
-                            s_g[lr, i, m] = g
-                            s_g[lr, m, i] = g
-                        e += 1
-            cuda.syncthreads()
-            if live:  # W + alpha sigma_h^2 G W, entries shared out over the chains
-                for q in range(PER):
-                    e = b + q * B + oz
-                    if e < NW:
-                        i = e // NH
-                        j = e - i * NH
-                        acc = 0.0
-                        for m in range(NV):
-                            acc += s_g[lr, i, m] * s_w[lr, m, j]
-                        newv[q] = s_w[lr, i, j] + rr * acc
-            cuda.syncthreads()
-            if live:
-                bad = False
-                for q in range(PER):
-                    e = b + q * B + oz
-                    if e < NW:
-                        i = e // NH
-                        j = e - i * NH
-                        v = newv[q]
-                        s_w[lr, i, j] = v
-                        if not math.isfinite(v):
-                            bad = True
-                if bad:
-                    s_dead[lr] = 1
-                    stop[r] = t
-            cuda.syncthreads()
-            if slot < rec_at.shape[0] and rec_at[slot] == u + 1:
-                if active:
-                    for e in range(b, NW, B):
-                        i = e // NH
-                        j = e - i * NH
-                        wbuf[slot, r, i, j] = s_w[lr, i, j]
-                slot += 1
-        if active:
-            for e in range(b, NW, B):
-                i = e // NH
-                j = e - i * NH
-                w[r, i, j] = s_w[lr, i, j]
-            for i in range(NV):
-                phi[r, b, i] = p[i]
-
-    return jit(_backend.rebind(train), launch_bounds=_bounds(TPB, min_blocks))
-
-
-def _unrolled_source(nv: int, nh: int, nb: int, k: int, rpb: int, data: bool) -> str:
-    """Source of the training kernel with the chain in scalars (registers), loops unrolled.
-
-    The same arithmetic and random numbers as :func:`_make_train_kernel`; the
-    per-thread entries of the reductions are decoded once, before the update loop.
+    The chain is written with loops over local arrays: the compiler unrolls them for
+    small shapes and keeps the chain in registers (the same machine code as a source
+    written out unrolled, at half the compile time).
     """
-    nw = nv * nh
-    per = -(-nw // nb)
+    nv, nh, data = shape.n_v, shape.n_h, shape.data
+    nw, sw, sg = nv * nh, shape.w_stride, shape.g_stride
     ne = nv * (nv + 1) // 2
-    pe = -(-ne // nb)
     base = _even(nv) if data else 0
     period = _even(nh) + _even(nv)
     half = _even(nh)
-    lines = [f"def train({_COMMON_ARGS}):"]
-    add = lines.append
-    add(f"    s_w = cuda.shared.array(({rpb}, {nv}, {nh}), float64)")
-    add(f"    s_p = cuda.shared.array(({rpb}, {nb}, {nv}), float64)")
-    add(f"    s_d = cuda.shared.array(({rpb}, {nb}, {nv if data else 1}), float64)")
-    add(f"    s_g = cuda.shared.array(({rpb}, {nv}, {nv}), float64)")
-    add(f"    s_dead = cuda.shared.array({rpb}, int64)")
+    bounds = shape.max_threads if not shape.min_blocks else (shape.max_threads, shape.min_blocks)
+    out: list[str] = [
+        "import math",
+        "",
+        "from numba import float64, int64, uint32, uint64",
+        "",
+        "from fpsolve.cuda._backend import jit, load",
+        "from fpsolve.cuda._device import device_functions",
+        "",
+        "cuda = load(need_device=False)",
+        "fill_normals = device_functions().fill_normals",
+        f"NV = uint64({nv})",
+        f"NH = uint64({nh})",
+        f"NW = uint64({nw})",
+        f"NE = uint64({ne})",
+        "",
+        "",
+        f"@jit(cache=True, launch_bounds={bounds!r})",
+        f"def train({_COMMON_ARGS}):",
+    ]
+    add = out.append
+    args = "c1, c2, c3, k0, k1, zk, zw, zf"
+    add("    dyn = cuda.shared.array(0, float64)")
+    add(f"    tri = cuda.shared.array((2, {ne}), uint32)")
     add("    zk = cuda.shared.array(256, int64)")
     add("    zw = cuda.shared.array(256, float64)")
     add(f"    zb = cuda.local.array({max(_even(nh), _even(nv))}, float64)")
+    add(f"    p = cuda.local.array({nv}, float64)")
+    add(f"    h = cuda.local.array({nh}, float64)")
     add("    tid = cuda.threadIdx.x")
-    add(f"    lr = tid // {nb}")
-    add(f"    b = tid - lr * {nb}")
-    add(f"    r = cuda.blockIdx.x * {rpb} + lr")
+    add("    nthreads = cuda.blockDim.x")
+    add("    rpb = nthreads // nb")
+    add("    lr = tid // nb")
+    add("    bi = tid - lr * nb")
+    add("    r = cuda.blockIdx.x * rpb + lr")
     add("    active = r < n_runs")
-    add(f"    for m in range(tid, 256, {rpb * nb}):")
+    # per-run views of the dynamic shared memory: W (two buffers), G, the run's chains
+    add(f"    wa = dyn[lr * {sw}:lr * {sw} + {nw}]")
+    add(f"    wb = dyn[(rpb + lr) * {sw}:(rpb + lr) * {sw} + {nw}]")
+    add(f"    g = dyn[2 * rpb * {sw} + lr * {sg}:2 * rpb * {sw} + lr * {sg} + {nv * nv}]")
+    add(f"    o_p = rpb * {2 * sw + sg}")
+    add(f"    pr = dyn[o_p + lr * nb * {nv}:o_p + (lr + 1) * nb * {nv}]")
+    add(f"    pme = dyn[o_p + tid * {nv}:o_p + (tid + 1) * {nv}]")
+    if data:
+        add(f"    o_d = o_p + nthreads * {nv}")
+        add(f"    dr = dyn[o_d + lr * nb * {nv}:o_d + (lr + 1) * nb * {nv}]")
+        add(f"    dme = dyn[o_d + tid * {nv}:o_d + (tid + 1) * {nv}]")
+        add(f"    dead = dyn[o_p + 2 * nthreads * {nv} + lr:o_p + 2 * nthreads * {nv} + lr + 1]")
+    else:
+        add(f"    dead = dyn[o_p + nthreads * {nv} + lr:o_p + nthreads * {nv} + lr + 1]")
+    add("    for m in range(tid, 256, nthreads):")
     add("        zk[m] = zk_g[m]")
     add("        zw[m] = zw_g[m]")
+    add(f"    for ce in range(tid, {ne}, nthreads):")  # entry ce of G's upper triangle
+    add("        i = 0")
+    add("        rest = ce")
+    add(f"        while rest >= {nv} - i:")
+    add(f"            rest -= {nv} - i")
+    add("            i += 1")
+    add("        tri[0, ce] = uint32(i)")
+    add("        tri[1, ce] = uint32(i + rest)")
+    add("    b = uint64(bi)")
+    add("    ub = uint64(nb)")
     add("    k0 = uint64(0)")
     add("    k1 = uint64(0)")
     add("    c2 = uint64(0)")
     add("    rr = 0.0")
-    for i in range(nv):
-        add(f"    p{i} = 0.0")
     add("    if active:")
-    add(f"        for e in range(b, {nw}, {nb}):")
-    add(f"            i = e // {nh}")
-    add(f"            s_w[lr, i, e - i * {nh}] = w[r, i, e - i * {nh}]")
-    for i in range(nv):
-        add(f"        p{i} = phi[r, b, {i}]")
+    add("        e = b")
+    add("        while e < NW:")
+    add("            i = e // NH")
+    add("            wa[e] = w[r, i, e - i * NH]")
+    add("            e += ub")
+    add(f"        for i in range({nv}):")
+    add("            p[i] = phi[r, bi, i]")
     add("        k0 = key[r, 0]")
     add("        k1 = key[r, 1]")
     add("        c2 = uint64(run_id[r])")
     add("        rr = rate[r]")
-    add("        if b == 0:")
-    add("            s_dead[lr] = 1 if stop[r] >= 0 else 0")
-    add("    elif b == 0:")
-    add("        s_dead[lr] = 1")
-    add("    c3 = uint64(b)")
-    add(f"    s_tri = cuda.shared.array((2, {ne}), int32)")
-    add("    s_zero = cuda.shared.array(1, int64)")
-    add("    if tid == 0:")
-    add("        s_zero[0] = 0")
-    add(f"    for ce in range(tid, {ne}, {rpb * nb}):")
-    add("        e = 0")
-    add(f"        for i in range({nv}):")
-    add(f"            for m in range(i, {nv}):")
-    add("                if e == ce:")
-    add("                    s_tri[0, ce] = i")
-    add("                    s_tri[1, ce] = m")
-    add("                e += 1")
+    add("        if bi == 0:")
+    add("            dead[0] = 1.0 if stop[r] >= 0 else 0.0")
+    add("    c3 = b")
+    add("    inv_nb = 1.0 / nb")
     add("    cuda.syncthreads()")
     add("    slot = 0")
     add("    for u in range(n_upd):")
     add("        t = t0 + u + 1")
     add("        c1 = uint64(t)")
-    add("        live = active and s_dead[lr] == 0")
-    # entry indices from a shared zero: recomputed each update, never hoisted into registers
-    add("        oz = s_zero[0]")
+    add("        live = active and dead[0] == 0.0")
     add("        if live:")
-    args = "c1, c2, c3, k0, k1, zk, zw, zf"
     if data:
         add(f"            fill_normals(zb, {nv}, 0, {args})")
         for i in range(nv):
             terms = " + ".join(f"chol[{i}, {m}] * zb[{m}]" for m in range(i + 1))
-            add(f"            s_d[lr, b, {i}] = {terms}")
-    add(f"            for s in range({k}):")
-    add(f"                nb0 = {base} + s * {period}")
-    # a fence per half sweep: W is re-read from shared memory each time, never held in
-    # (too many) registers across the sweeps
+            add(f"            dme[{i}] = {terms}")
+    add("            for s in range(k):")
+    add(f"                n0 = {base} + s * {period}")
+    # a fence per half sweep: W is re-read from shared memory each time, never hoisted
+    # out of the sweep loop into (too many) registers
     add("                cuda.threadfence_block()")
-    add(f"                fill_normals(zb, {nh}, nb0, {args})")
-    for j in range(nh):
-        add("                acc = 0.0")
-        for i in range(nv):
-            add(f"                acc += s_w[lr, {i}, {j}] * p{i}")
-        add(f"                h{j} = s2 * acc + sd_h * zb[{j}]")
+    add(f"                fill_normals(zb, {nh}, n0, {args})")
+    add(f"                for j in range({nh}):")
+    add("                    acc = 0.0")
+    add(f"                    for i in range({nv}):")
+    add(f"                        acc += wa[i * {nh} + j] * p[i]")
+    add("                    h[j] = s2 * acc + sd_h * zb[j]")
     add("                cuda.threadfence_block()")
-    add(f"                fill_normals(zb, {nv}, nb0 + {half}, {args})")
-    for i in range(nv):
-        add("                acc = 0.0")
-        for j in range(nh):
-            add(f"                acc += s_w[lr, {i}, {j}] * h{j}")
-        add(f"                p{i} = acc * inv_mu2 + sd_v * zb[{i}]")
-    for i in range(nv):
-        add(f"            s_p[lr, b, {i}] = p{i}")
+    add(f"                fill_normals(zb, {nv}, n0 + {half}, {args})")
+    add(f"                for i in range({nv}):")
+    add("                    acc = 0.0")
+    add(f"                    for j in range({nh}):")
+    add(f"                        acc += wa[i * {nh} + j] * h[j]")
+    add("                    p[i] = acc * inv_mu2 + sd_v * zb[i]")
+    add(f"            for i in range({nv}):")
+    add("                pme[i] = p[i]")
     add("        cuda.syncthreads()")
-    add("        if live:")
-    for q in range(pe):
-        add(f"            ce = b + {q * nb} + oz")
-        add(f"            if ce < {ne}:")
-        add("                ci = s_tri[0, ce]")
-        add("                cl = s_tri[1, ce]")
-        add("                acc = 0.0")
-        add(f"                for c in range({nb}):")
-        add("                    acc += s_p[lr, c, ci] * s_p[lr, c, cl]")
-        if data:
-            add("                accd = 0.0")
-            add(f"                for c in range({nb}):")
-            add("                    accd += s_d[lr, c, ci] * s_d[lr, c, cl]")
-            add(f"                g = (accd - acc) * {1.0 / nb!r}")
-        else:
-            add(f"                g = ct[ci, cl] - acc * {1.0 / nb!r}")
-        add("                s_g[lr, ci, cl] = g")
-        add("                s_g[lr, cl, ci] = g")
+    add("        if live:")  # G, upper-triangle entries shared out over the run's threads
+    add("            ce = b")
+    add("            while ce < NE:")
+    add("                ci = uint64(tri[0, ce])")
+    add("                cl = uint64(tri[1, ce])")
+    add("                acc = 0.0")
+    add("                c = uint64(0)")
+    add("                while c < ub:")
+    add("                    acc += pr[c * NV + ci] * pr[c * NV + cl]")
+    add("                    c += uint64(1)")
+    if data:
+        add("                accd = 0.0")
+        add("                c = uint64(0)")
+        add("                while c < ub:")
+        add("                    accd += dr[c * NV + ci] * dr[c * NV + cl]")
+        add("                    c += uint64(1)")
+        add("                gv = (accd - acc) * inv_nb")
+    else:
+        add("                gv = ct[ci, cl] - acc * inv_nb")
+    add("                g[ci * NV + cl] = gv")
+    add("                g[cl * NV + ci] = gv")
+    add("                ce += ub")
     add("        cuda.syncthreads()")
-    add("        if live:")
-    for q in range(per):
-        add(f"            nw{q} = 0.0")
-        add(f"            ge = b + {q * nb} + oz")
-        add(f"            if ge < {nw}:")
-        add(f"                gi = ge // {nh}")
-        add(f"                gj = ge - gi * {nh}")
-        add("                acc = 0.0")
-        add(f"                for m in range({nv}):")
-        add("                    acc += s_g[lr, gi, m] * s_w[lr, m, gj]")
-        add(f"                nw{q} = s_w[lr, gi, gj] + rr * acc")
-    add("        cuda.syncthreads()")
-    add("        if live:")
+    add("        if live:")  # W <- W + rate G W into the other buffer
     add("            bad = False")
-    for q in range(per):
-        add(f"            ge = b + {q * nb} + oz")
-        add(f"            if ge < {nw}:")
-        add(f"                gi = ge // {nh}")
-        add(f"                s_w[lr, gi, ge - gi * {nh}] = nw{q}")
-        add(f"                if not math.isfinite(nw{q}):")
-        add("                    bad = True")
+    add("            e = b")
+    add("            while e < NW:")
+    add("                i = e // NH")
+    add("                j = e - i * NH")
+    add("                acc = 0.0")
+    add("                m = uint64(0)")
+    add("                while m < NV:")
+    add("                    acc += g[i * NV + m] * wa[m * NH + j]")
+    add("                    m += uint64(1)")
+    add("                v = wa[e] + rr * acc")
+    add("                wb[e] = v")
+    add("                if not math.isfinite(v):")
+    add("                    bad = True")
+    add("                e += ub")
     add("            if bad:")
-    add("                s_dead[lr] = 1")
+    add("                dead[0] = 1.0")
     add("                stop[r] = t")
+    add("        wa, wb = wb, wa")
     add("        cuda.syncthreads()")
     add("        if slot < rec_at.shape[0] and rec_at[slot] == u + 1:")
     add("            if active:")
-    add(f"                for e in range(b, {nw}, {nb}):")
-    add(f"                    i = e // {nh}")
-    add(f"                    wbuf[slot, r, i, e - i * {nh}] = s_w[lr, i, e - i * {nh}]")
+    add("                e = b")
+    add("                while e < NW:")
+    add("                    i = e // NH")
+    add("                    wbuf[slot, r, i, e - i * NH] = wa[e]")
+    add("                    e += ub")
     add("            slot += 1")
     add("    if active:")
-    add(f"        for e in range(b, {nw}, {nb}):")
-    add(f"            i = e // {nh}")
-    add(f"            w[r, i, e - i * {nh}] = s_w[lr, i, e - i * {nh}]")
-    for i in range(nv):
-        add(f"        phi[r, b, {i}] = p{i}")
-    return "\n".join(lines) + "\n"
+    add("        e = b")
+    add("        while e < NW:")
+    add("            i = e // NH")
+    add("            w[r, i, e - i * NH] = wa[e]")
+    add("            e += ub")
+    add(f"        for i in range({nv}):")
+    add("            phi[r, bi, i] = p[i]")
+    out.append("")
+    out.append("")
+    out.append(_EIG_SOURCE.format(nv=nv, nh=nh))
+    return "\n".join(out)
 
 
-def _make_train_kernel_unrolled(
-    nv: int, nh: int, nb: int, k: int, rpb: int, data: bool, min_blocks: int | None = None
-):
-    """The training kernel generated with the chain in registers (small shapes)."""
-    from numba import float64, int32, int64, uint64
-
-    src = _unrolled_source(nv, nh, nb, k, rpb, data)
-    namespace = {
-        "cuda": _backend.load(need_device=False),
-        "math": math,
-        "float64": float64,
-        "int32": int32,
-        "int64": int64,
-        "uint64": uint64,
-        "fill_normals": device_functions().fill_normals,
-    }
-    code = compile(src, f"<rbm_cuda train {nv}x{nh} B={nb} k={k} rpb={rpb}>", "exec")
-    exec(code, namespace)
-    return _backend.jit(namespace["train"], launch_bounds=_bounds(rpb * nb, min_blocks))
-
-
-UNROLL_MAX = 48
-"""Largest ``n_v + n_h`` for which the unrolled kernel (chains in registers) is used."""
-
-
-def _make_eig_kernel(nv: int, nh: int):
-    """Ascending eigenvalues of ``X = W^T W`` for ``wbuf[slot, run]``, one thread per matrix."""
-    from numba import float64
-
-    NV, NH = nv, nh
-    TINY = 4.9e-32  # (machine epsilon)^2: off-diagonal weight at convergence
-
-    def eig(wbuf, n_slots, n_runs, out):
-        g = cuda.grid(1)
-        if g >= n_slots * n_runs:
-            return
-        s = g // n_runs
-        r = g - s * n_runs
-        a = cuda.local.array((NH, NH), float64)
-        d = cuda.local.array(NH, float64)
-        for p in range(NH):
-            for q in range(p, NH):
-                acc = 0.0
-                for i in range(NV):
-                    acc += wbuf[s, r, i, p] * wbuf[s, r, i, q]
-                a[p, q] = acc
-                a[q, p] = acc
-        for _sweep in range(60):  # cyclic Jacobi
-            off = 0.0
-            diag = 0.0
-            for p in range(NH):
-                diag += a[p, p] * a[p, p]
-                for q in range(p + 1, NH):
-                    off += a[p, q] * a[p, q]
-            if off <= TINY * diag:
-                break
-            for p in range(NH - 1):
-                for q in range(p + 1, NH):
-                    apq = a[p, q]
-                    if apq != 0.0:
-                        theta = (a[q, q] - a[p, p]) / (2.0 * apq)
-                        t = 1.0 / (abs(theta) + math.sqrt(theta * theta + 1.0))
-                        if theta < 0.0:
-                            t = -t
-                        c = 1.0 / math.sqrt(t * t + 1.0)
-                        sn = t * c
-                        for m in range(NH):
-                            amp = a[m, p]
-                            amq = a[m, q]
-                            a[m, p] = c * amp - sn * amq
-                            a[m, q] = sn * amp + c * amq
-                        for m in range(NH):
-                            apm = a[p, m]
-                            aqm = a[q, m]
-                            a[p, m] = c * apm - sn * aqm
-                            a[q, m] = sn * apm + c * aqm
-                        a[p, q] = 0.0
-                        a[q, p] = 0.0
-        for p in range(NH):  # insertion sort of the diagonal
-            v = a[p, p]
-            m = p - 1
-            while m >= 0 and d[m] > v:
-                d[m + 1] = d[m]
-                m -= 1
-            d[m + 1] = v
-        for p in range(NH):
-            out[s, r, p] = d[p]
-
-    return _backend.jit(_backend.rebind(eig))
+_EIG_SOURCE = """\
+@jit(cache=True)
+def eig(wbuf, n_slots, n_runs, out):
+    # ascending eigenvalues of X = W^T W for wbuf[slot, run], one thread per matrix; the
+    # loop bounds are run-time values (fully unrolled Jacobi sweeps compile slowly)
+    g = cuda.grid(1)
+    if g >= n_slots * n_runs:
+        return
+    s = g // n_runs
+    r = g - s * n_runs
+    nv = wbuf.shape[2]
+    nh = wbuf.shape[3]
+    a = cuda.local.array(({nh}, {nh}), float64)
+    d = cuda.local.array({nh}, float64)
+    for p in range(nh):
+        for q in range(p, nh):
+            acc = 0.0
+            for i in range(nv):
+                acc += wbuf[s, r, i, p] * wbuf[s, r, i, q]
+            a[p, q] = acc
+            a[q, p] = acc
+    for _sweep in range(60):  # cyclic Jacobi
+        off = 0.0
+        diag = 0.0
+        for p in range(nh):
+            diag += a[p, p] * a[p, p]
+            for q in range(p + 1, nh):
+                off += a[p, q] * a[p, q]
+        if off <= 4.9e-32 * diag:  # (machine epsilon)^2
+            break
+        for p in range(nh - 1):
+            for q in range(p + 1, nh):
+                apq = a[p, q]
+                if apq != 0.0:
+                    theta = (a[q, q] - a[p, p]) / (2.0 * apq)
+                    t = 1.0 / (abs(theta) + math.sqrt(theta * theta + 1.0))
+                    if theta < 0.0:
+                        t = -t
+                    c = 1.0 / math.sqrt(t * t + 1.0)
+                    sn = t * c
+                    for m in range(nh):
+                        amp = a[m, p]
+                        amq = a[m, q]
+                        a[m, p] = c * amp - sn * amq
+                        a[m, q] = sn * amp + c * amq
+                    for m in range(nh):
+                        apm = a[p, m]
+                        aqm = a[q, m]
+                        a[p, m] = c * apm - sn * aqm
+                        a[q, m] = sn * apm + c * aqm
+                    a[p, q] = 0.0
+                    a[q, p] = 0.0
+    for p in range(nh):  # insertion sort of the diagonal
+        v = a[p, p]
+        m = p - 1
+        while m >= 0 and d[m] > v:
+            d[m + 1] = d[m]
+            m -= 1
+        d[m + 1] = v
+    for p in range(nh):
+        out[s, r, p] = d[p]
+"""
 
 
-def _kernels(nv, nh, nb, k, rpb, data, variant="auto", min_blocks=None):
-    """Compiled kernels (cached); ``variant`` "loops", "unrolled" or "auto".
+def _shape(n_v, n_h, batch_size, data, *, min_blocks=None) -> _Shape:
+    """The kernel shape for a setting: threads per block bounded by 128 (or by the
+    next power of two above a larger ``batch_size``), so one kernel serves every
+    ``batch_size <= 128`` of a shape."""
+    if batch_size > 1024:
+        raise ValueError(
+            f"device='cuda' supports batch_size <= 1024 (one thread per chain), got {batch_size}"
+        )
+    max_threads = max(128, 1 << (int(batch_size) - 1).bit_length())
+    shape = _Shape(n_v, n_h, bool(data), max_threads, min_blocks)
+    if shape.static_shared_bytes() + shape.shared_bytes(1, batch_size) > _SHARED_LIMIT:
+        raise ValueError(
+            f"device='cuda': n_v={n_v}, n_h={n_h}, batch_size={batch_size} need "
+            f"{(shape.static_shared_bytes() + shape.shared_bytes(1, batch_size)) / 1024:.0f} "
+            f"KiB of shared memory per run, more than the {_SHARED_LIMIT // 1024} KiB of a "
+            "block; use device='cpu'"
+        )
+    return shape
 
-    ``min_blocks`` asks the compiler for that many resident blocks per multiprocessor
-    (fewer registers per thread, perhaps spills): a tuning knob of the benchmark.
+
+def _launch(shape: _Shape, batch_size: int, threads_per_block: int | None):
+    """``(runs per block, threads per block, dynamic shared bytes)`` of a launch.
+
+    Runs per block: ``threads_per_block // batch_size`` (default 128 threads, two runs
+    under the simulator, where threads are Python threads), at least one, halved until
+    the block's shared memory fits.
     """
-    if variant == "auto":
-        variant = "unrolled" if nv + nh <= UNROLL_MAX else "loops"
-    if variant not in ("loops", "unrolled"):
-        raise ValueError(f"variant must be 'auto', 'loops' or 'unrolled', got {variant!r}")
-    key = (nv, nh, nb, k, rpb, bool(data), variant, min_blocks, _backend.simulator())
-    make = _make_train_kernel_unrolled if variant == "unrolled" else _make_train_kernel
+    if threads_per_block is None:
+        threads_per_block = 2 * batch_size if _backend.simulator() else _DEFAULT_TPB
+    rpb = max(1, min(int(threads_per_block), shape.max_threads) // batch_size)
+    while rpb > 1 and (
+        shape.static_shared_bytes() + shape.shared_bytes(rpb, rpb * batch_size) > _SHARED_LIMIT
+    ):
+        rpb //= 2
+    return rpb, rpb * batch_size, shape.shared_bytes(rpb, rpb * batch_size)
+
+
+def _kernels(shape: _Shape):
+    """The compiled kernels of ``shape`` (``.train``, ``.eig``): generated once per
+    machine into the kernel cache (:func:`fpsolve.cuda._backend.generated_module`)."""
+    key = (shape, _backend.simulator())
     with _KERNEL_LOCK:
         if key not in _KERNELS:
-            _KERNELS[key] = types.SimpleNamespace(
-                train=make(nv, nh, nb, k, rpb, data, min_blocks),
-                eig=_make_eig_kernel(nv, nh),
-            )
+            stem = "rbm_{}x{}{}_t{}{}".format(
+                shape.n_v, shape.n_h, "_data" if shape.data else "", shape.max_threads,
+                f"_mb{shape.min_blocks}" if shape.min_blocks else "",
+            )  # fmt: skip
+            _KERNELS[key] = _backend.generated_module(stem, _kernel_source(shape))
         return _KERNELS[key]
 
 
@@ -591,7 +522,7 @@ def reference_updates(
 class Job:
     """One setting trained on the GPU: its configuration, state and output."""
 
-    cfg: object  # validation.rbm._Config
+    cfg: _Config
     snap_steps: np.ndarray
     attrs: dict
     record_weights: bool
@@ -600,7 +531,7 @@ class Job:
     phi: np.ndarray
     step: int = 0
     start: int = 0
-    writer: object = None
+    writer: Any = None
     eig_all: np.ndarray | None = field(default=None, repr=False)
     w_all: np.ndarray | None = field(default=None, repr=False)
 
@@ -623,21 +554,21 @@ class Job:
         return out
 
     def group_key(self):
-        c = self.cfg
-        return (c.n_v, c.n_h, c.batch_size, c.k, c.target, c.mu2, c.sigma_h, c.m2,
+        """Jobs with equal keys train side by side in one launch."""
+        st = self.cfg.setting
+        return (st.n_v, st.n_h, st.batch_size, st.k, st.target, st.mu2, st.sigma_h, st.m2,
                 tuple(self.snap_steps.tolist()), self.step)  # fmt: skip
 
 
-def _target(cfg):
-    from validation.rbm import target_matrix
-
-    c_target = np.linalg.inv(target_matrix(cfg.n_v, cfg.m2))
+def _target(cfg: _Config):
+    st = cfg.setting
+    c_target = np.linalg.inv(target_matrix(st.n_v, st.m2))
     c_target = 0.5 * (c_target + c_target.T)
     return c_target, np.linalg.cholesky(c_target)
 
 
 def _chunks(snap_steps, start, step, max_snaps, max_steps):
-    """``(p, q)`` snapshot ranges of the launches, as in the CPU trainer."""
+    """``(p, q, step)`` snapshot ranges of the launches, as in the CPU trainer."""
     out = []
     p = start
     n = len(snap_steps)
@@ -655,31 +586,21 @@ def _chunks(snap_steps, start, step, max_snaps, max_steps):
     return out
 
 
-def _runs_per_block(batch_size: int, threads_per_block: int | None) -> int:
-    if threads_per_block is None:  # the simulator runs each thread as a Python thread
-        threads_per_block = 2 * batch_size if _backend.simulator() else _DEFAULT_TPB
-    return max(1, int(threads_per_block) // batch_size)
-
-
-def _progress_bar(total, initial, enabled, desc):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit="step")
-
-
 def run_group(
     jobs, *, progress=True, callback=None, max_chunks=None, threads_per_block=None,
-    variant="auto", min_blocks=None, desc="train",
+    min_blocks=None, desc="train",
 ):  # fmt: skip
     """Train the jobs (same shapes, snapshots and current step) together, in one launch each chunk.
 
     Writes each job's snapshots and resume state to its writer (or keeps them in
     ``job.eig_all``/``job.w_all``); raises FloatingPointError on a diverged run.
+    ``threads_per_block`` (runs per block times ``batch_size``, a run-time choice) and
+    ``min_blocks`` (a compiled register cap) are tuning knobs (:func:`_launch`,
+    :class:`_Shape`).
     """
     cuda = _backend.load()
-    cfg = jobs[0].cfg
-    nv, nh, nb, k = cfg.n_v, cfg.n_h, cfg.batch_size, cfg.k
-    data = cfg.target == "samples"
+    st = jobs[0].cfg.setting
+    nv, nh, nb = st.n_v, st.n_h, st.batch_size
     snap_steps = jobs[0].snap_steps
     start, step0 = jobs[0].start, jobs[0].step
     sizes = [j.cfg.n_runs for j in jobs]
@@ -690,10 +611,11 @@ def run_group(
             f"device='cuda' supports fewer than 2**32 runs and steps per call, got "
             f"n_runs={n_runs}, n_steps={int(snap_steps[-1])}"
         )
-    rpb = _runs_per_block(nb, threads_per_block)
-    kern = _kernels(nv, nh, nb, k, rpb, data, variant, min_blocks)
-    s2 = cfg.sigma_h**2
-    c_target, chol = _target(cfg)
+    shape = _shape(nv, nh, nb, st.target == "samples", min_blocks=min_blocks)
+    rpb, tpb, shared = _launch(shape, nb, threads_per_block)
+    kern = _kernels(shape)
+    s2 = st.sigma_h2
+    c_target, chol = _target(jobs[0].cfg)
     per_snap = n_runs * (nv * nh + nh) * 8
     max_snaps = int(max(1, min(len(snap_steps), _BUFFER_BYTES // per_snap)))
     max_steps = max(1, int(_WORK_PER_CHUNK // (n_runs * nb)))
@@ -704,7 +626,7 @@ def run_group(
     )
     w = np.ascontiguousarray(np.concatenate([j.w for j in jobs]), dtype=np.float64)
     phi = np.ascontiguousarray(np.concatenate([j.phi for j in jobs]), dtype=np.float64)
-    rate = np.concatenate([np.full(j.cfg.n_runs, j.cfg.alpha * s2) for j in jobs])
+    rate = np.concatenate([np.full(j.cfg.n_runs, j.cfg.setting.alpha * s2) for j in jobs])
     key = np.concatenate(
         [np.tile(np.array(j.key, dtype=np.uint64), (j.cfg.n_runs, 1)) for j in jobs]
     )
@@ -738,7 +660,6 @@ def run_group(
         for _ in range(2)
     ]
     grid = -(-n_runs // rpb)
-    tpb = rpb * nb
     eig_tpb = 128
     chunks = _chunks(snap_steps, start, step0, max_snaps, max_steps)
     bar = _progress_bar(int(snap_steps[-1]) if len(snap_steps) else 0, step0, progress, desc)
@@ -754,9 +675,9 @@ def run_group(
         # no snapshot in the kernel: one entry that never matches (no zero-size device array)
         d_rec = cuda.to_device(rec_k if rec_k.size else np.full(1, -1, np.int64), stream=stream)
         if n_upd > 0:
-            kern.train[grid, tpb, stream](
-                d_w, d_phi, d_rate, d_key, d_run, n_runs, step, n_upd, d_rec, d_wbuf, d_stop,
-                d_ct, d_chol, s2, math.sqrt(s2), 1.0 / math.sqrt(cfg.mu2), 1.0 / cfg.mu2,
+            kern.train[grid, tpb, stream, shared](
+                d_w, d_phi, d_rate, d_key, d_run, n_runs, nb, st.k, step, n_upd, d_rec, d_wbuf,
+                d_stop, d_ct, d_chol, s2, math.sqrt(s2), 1.0 / math.sqrt(st.mu2), 1.0 / st.mu2,
                 d_zk, d_zw, d_zf,
             )  # fmt: skip
         ns = rec_k.size
@@ -783,17 +704,18 @@ def run_group(
             c = jobs[jj].cfg
             raise FloatingPointError(
                 f"run {c.first_run + r - int(bounds[jj])} diverged (non-finite W) at step "
-                f"{int(stop[r])}; alpha={c.alpha!r} is too large for batch_size={c.batch_size}"
+                f"{int(stop[r])}; alpha={c.setting.alpha!r} is too large for "
+                f"batch_size={c.setting.batch_size}"
             )
         wrec = np.empty((n_runs, q - p, nv, nh)) if keep_w else None
         eig = np.empty((n_runs, q - p, nh))
         if n_now:
             eig[:, :n_now] = _rec.eigenvalues_of(w_before)[:, None]
-            if keep_w:
+            if wrec is not None:
                 wrec[:, :n_now] = w_before[:, None]
         if ns:
             eig[:, n_now:] = np.asarray(buf["eig"][:ns]).transpose(1, 0, 2)
-            if keep_w:
+            if wrec is not None:
                 wrec[:, n_now:] = np.asarray(buf["wbuf"][:ns]).transpose(1, 0, 2, 3)
         w_end = np.array(buf["w"])
         phi_end = np.array(buf["phi"])
@@ -801,17 +723,14 @@ def run_group(
         for jj, job in enumerate(jobs):
             a, b = int(bounds[jj]), int(bounds[jj + 1])
             e_j = eig[a:b]
-            c = job.cfg
+            modes = st.mu2 - s2 * e_j if job.record_modes else None
             if job.writer is None:
                 job.eig_all[:, p:q] = e_j
                 if job.w_all is not None:
                     job.w_all[:, p:q] = wrec[a:b]
             else:
-                job.writer.write_snapshots(
-                    p, e_j, weights=wrec[a:b] if job.record_weights else None,
-                    learned_modes=c.mu2 - c.sigma_h**2 * e_j if job.record_modes else None,
-                    done=q,
-                )  # fmt: skip
+                weights = wrec[a:b] if job.record_weights else None
+                job.writer.write_snapshots(p, e_j, weights=weights, learned_modes=modes, done=q)
                 job.writer.write_state(
                     step_end,
                     {"weights": w_end[a:b], "chains": phi_end[a:b], "rng": job.rng_state(step_end)},
@@ -843,8 +762,7 @@ def run_group(
 
 # --------------------------------------------------------------------------- entry points
 def _make_job(cfg, snap_steps, attrs, *, record_weights, record_modes, path, overwrite):
-    from validation.rbm import _initial_state
-
+    st = cfg.setting
     _streams, w, phi = _initial_state(cfg)
     job = Job(cfg=cfg, snap_steps=snap_steps, attrs=attrs, record_weights=record_weights,
               record_modes=record_modes, w=w, phi=phi)  # fmt: skip
@@ -854,8 +772,8 @@ def _make_job(cfg, snap_steps, attrs, *, record_weights, record_modes, path, ove
             attrs=attrs,
             steps=snap_steps,
             n_runs=cfg.n_runs,
-            n_modes=cfg.n_h,
-            weights_shape=(cfg.n_v, cfg.n_h) if record_weights else None,
+            n_modes=st.n_h,
+            weights_shape=(st.n_v, st.n_h) if record_weights else None,
             learned_modes=record_modes,
             state_shapes={
                 "weights": (w.shape, np.float64),
@@ -871,13 +789,13 @@ def _make_job(cfg, snap_steps, attrs, *, record_weights, record_modes, path, ove
             raise
     else:
         n_snap = len(snap_steps)
-        job.eig_all = np.full((cfg.n_runs, n_snap, cfg.n_h), np.nan)
+        job.eig_all = np.full((cfg.n_runs, n_snap, st.n_h), np.nan)
         if record_weights:
-            job.w_all = np.full((cfg.n_runs, n_snap, cfg.n_v, cfg.n_h), np.nan)
+            job.w_all = np.full((cfg.n_runs, n_snap, st.n_v, st.n_h), np.nan)
     return job
 
 
-def gpu_attrs(cfg, provenance: str) -> dict:
+def gpu_attrs(cfg: _Config, provenance: str) -> dict:
     """The recording attributes of a GPU run: the CPU ones plus ``generator`` and ``device``."""
     attrs = cfg.attrs(provenance)
     attrs.update(generator=GENERATOR, device="cuda")
@@ -887,13 +805,13 @@ def gpu_attrs(cfg, provenance: str) -> dict:
 def _result(job, path) -> Recording:
     if path is not None:
         return _rec.read(path, weights=job.record_weights)
-    c = job.cfg
+    st = job.cfg.setting
     return Recording(
         eigenvalues=job.eig_all,
         steps=job.snap_steps,
         attrs=job.attrs,
         weights=job.w_all,
-        learned_modes=c.mu2 - c.sigma_h**2 * job.eig_all if job.record_modes else None,
+        learned_modes=st.mu2 - st.sigma_h2 * job.eig_all if job.record_modes else None,
         path=None,
         n_planned=len(job.snap_steps),
     )
@@ -903,8 +821,9 @@ def train(
     cfg, snap_steps, *, provenance, record_weights, record_modes, path, overwrite, progress,
     callback, max_chunks=None, threads_per_block=None,
 ):  # fmt: skip
-    """The GPU path of :func:`validation.rbm.train` (arguments already checked)."""
+    """The GPU path of :func:`validation.training.trainer.train` (arguments already checked)."""
     _backend.load()
+    _shape(cfg.setting.n_v, cfg.setting.n_h, cfg.setting.batch_size, False)  # refuse early
     attrs = gpu_attrs(cfg, provenance)
     job = _make_job(cfg, snap_steps, attrs, record_weights=record_weights,
                     record_modes=record_modes, path=path, overwrite=overwrite)  # fmt: skip
@@ -917,8 +836,10 @@ def train(
     return _result(job, path)
 
 
-def resume(path, cfg, *, progress, callback, threads_per_block=None) -> None:
-    """The GPU path of :func:`validation.rbm.resume` for a recording with ``generator`` Philox."""
+def resume(path, cfg, generator, *, progress, callback, threads_per_block=None) -> None:
+    """The GPU path of :func:`validation.training.trainer.resume` (a Philox recording)."""
+    if generator != GENERATOR:
+        raise ValueError(f"{str(path)!r} has an unknown generator {generator!r}")
     _backend.load()
     writer = _rec._Writer.reopen(path)
     try:
@@ -948,15 +869,14 @@ def resume(path, cfg, *, progress, callback, threads_per_block=None) -> None:
 
 
 def sweep(jobs_kwargs, paths, *, overwrite, progress, threads_per_block=None) -> None:
-    """Train the settings of :func:`validation.rbm.sweep` on the GPU.
+    """Train the settings of :func:`validation.training.sweep.sweep` on the GPU.
 
     Settings with the same shapes and snapshots share launches (runs of all of them
     side by side); the groups run concurrently, each on its own CUDA stream.
     """
     import inspect
 
-    from validation.rbm import _Config, _snapshot_steps
-    from validation.rbm import train as cpu_train
+    from validation.training.trainer import train as cpu_train
 
     _backend.load()
     params = inspect.signature(cpu_train).parameters
@@ -968,44 +888,42 @@ def sweep(jobs_kwargs, paths, *, overwrite, progress, threads_per_block=None) ->
             if unknown:
                 raise TypeError(f"sweep: unknown keyword arguments of train: {unknown}")
             kw = {**defaults, **given}
-            record_every = kw.pop("record_every")
-            record_steps = kw.pop("record_steps")
-            record_weights = bool(kw.pop("record_weights"))
-            record_modes = bool(kw.pop("record_modes"))
-            provenance = kw.pop("provenance")
-            fields = set(_Config.__dataclass_fields__) - {"seed"}
-            cfg = _Config.build(rng=kw["rng"], **{name: kw[name] for name in fields})
-            snaps = _snapshot_steps(cfg.n_steps, record_every, record_steps)
+            snaps = _snapshot_steps(kw["n_steps"], kw["record_every"], kw["record_steps"])
+            cfg = _Config.build(
+                n_runs=kw["n_runs"], n_steps=kw["n_steps"], rng=kw["rng"],
+                first_run=kw["first_run"], w_sigma=kw["w_sigma"], target=kw["target"],
+                **{name: kw[name] for name in _SETTING_ARGS},
+            )  # fmt: skip
+            _shape(cfg.setting.n_v, cfg.setting.n_h, cfg.setting.batch_size, False)
             job = _make_job(
-                cfg, snaps, gpu_attrs(cfg, provenance), record_weights=record_weights,
-                record_modes=record_modes, path=path, overwrite=overwrite,
+                cfg, snaps, gpu_attrs(cfg, kw["provenance"]),
+                record_weights=bool(kw["record_weights"]), record_modes=bool(kw["record_modes"]),
+                path=path, overwrite=overwrite,
             )  # fmt: skip
             jobs.append(job)
         groups: dict = {}
         for job in jobs:
             groups.setdefault(job.group_key(), []).append(job)
         groups_list = list(groups.values())
+
+        def one(group):
+            run_group(group, progress=progress, threads_per_block=threads_per_block,
+                      desc=f"|B|={group[0].cfg.setting.batch_size}")  # fmt: skip
+
         if len(groups_list) == 1 or _backend.simulator():  # the simulator is single-stream
             for group in groups_list:
-                run_group(group, progress=progress, threads_per_block=threads_per_block)
+                one(group)
         else:
             with ThreadPoolExecutor(len(groups_list)) as pool:
-                futures = [
-                    pool.submit(
-                        run_group,
-                        g,
-                        progress=progress,
-                        threads_per_block=threads_per_block,
-                        desc=f"|B|={g[0].cfg.batch_size}",
-                    )
-                    for g in groups_list
-                ]
-                for f in futures:
+                for f in [pool.submit(one, g) for g in groups_list]:
                     f.result()
     finally:
         for job in jobs:
             if job.writer is not None:
                 job.writer.close()
+
+
+_SETTING_ARGS = ("alpha", "batch_size", "k", "n_v", "n_h", "m2", "mu2", "sigma_h")
 
 
 # --------------------------------------------------------------------------- statistics

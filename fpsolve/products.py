@@ -1,7 +1,7 @@
-"""Private small-matrix products with a fixed summation order, for Numba kernels.
+"""Small-matrix products with a fixed summation order, for Numba kernels.
 
-``_product(out, coef, rows)`` sets ``out[m, c] = sum_k coef[k, m] rows[k, c]`` (that is
-``out = coef^T rows``) and ``_product_noise(out, coef, rows, scale, sd, z)`` sets
+``product(out, coef, rows)`` sets ``out[m, c] = sum_k coef[k, m] rows[k, c]`` (that is
+``out = coef^T rows``) and ``product_noise(out, coef, rows, scale, sd, z)`` sets
 ``out = scale (coef^T rows) + sd z``.  Every sum runs over ``k`` in order, one multiply
 and one add per term (no fused multiply-add, no reassociation), so the results equal
 those of the plain in-order loop bit for bit (up to the sign of a zero) on every
@@ -24,7 +24,8 @@ than four columns (or no terms) use a plain loop.
 All arrays must be C-contiguous float64 matrices with ``coef`` of shape
 ``(n_k, n_out)``, ``rows`` and ``z`` of shape ``(n_k, n_cols)`` and ``(n_out, n_cols)``,
 and ``out`` of shape ``(n_out, n_cols)``, distinct from ``coef``, ``rows`` and ``z``.
-Shapes are not checked: the callers are private kernels that allocate these arrays.
+Shapes are not checked: the callers are jitted kernels that allocate these arrays
+(the Gaussian-RBM trainer of :mod:`validation.training`).
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from fpsolve._numba import jit
+from fpsolve.jit import jit
 
-__all__: list[str] = []
+__all__ = ["product", "product_noise"]
 
 _F64 = ir.DoubleType()
 _I32 = ir.IntType(32)
@@ -190,12 +191,12 @@ _noisy = _make_product(noise=True)
 
 
 @jit(inline="always")
-def _product(out, coef, rows):
+def product(out, coef, rows):
     """``out[m, c] = sum_k coef[k, m] rows[k, c]`` (``out = coef^T rows``), ``k`` in order."""
     _plain(out, coef, rows, 1.0, 0.0, out)
 
 
 @jit(inline="always")
-def _product_noise(out, coef, rows, scale, sd, z):
-    """``out = scale (coef^T rows) + sd z``, the product summed as in :func:`_product`."""
+def product_noise(out, coef, rows, scale, sd, z):
+    """``out = scale (coef^T rows) + sd z``, the product summed as in :func:`product`."""
     _noisy(out, coef, rows, scale, sd, z)

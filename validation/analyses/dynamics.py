@@ -8,7 +8,7 @@ They are compared with
 (a) the DBM ensemble, started from the recorded initial eigenvalues of each
     run and recorded at the recording's steps.  For Gaussian-RBM recordings
     (no ``modes`` or ``gt2`` given) it is the eigenvalue map of
-    :func:`validation.predict.predict`: the RBM drift in the ``"training"``
+    :func:`validation.analyses.predict.predict`: the RBM drift in the ``"training"``
     convention (drift per unit :math:`\alpha`,
     :math:`K = 2\sigma_h^2 x(1/\kappa - 1/(\mu^2 - \sigma_h^2 x))`), the PCD noise
     and pair coupling :math:`\tilde G_{ab}(x)` of
@@ -57,14 +57,23 @@ carried as the prediction's error.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from fpsolve._validate import as_rng, check_finite_array, check_int
+from fpsolve.checks import as_rng, check_finite_array, check_int
 from fpsolve.models import Model, Modes, RBMModel, rbm_pcd_noise
-from validation.recording import Recording
-from validation.stats import Entry, run_jackknife
+from validation._typing import Groups, RNGLike
+from validation.analyses.stats import Entry, run_jackknife
+from validation.data.recording import Recording
+from validation.data.setting import sgd_rate
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import FigureBase
 
 __all__ = ["ANALYSIS", "Dynamics", "dynamics"]
 
@@ -250,7 +259,7 @@ class Dynamics:
                 ("mean", self.chi2_mean, self.chi2_spread_mean),
                 ("width", self.chi2_width, self.chi2_spread_width),
             ):
-                if chi2 is None:
+                if chi2 is None or spread is None:
                     continue
                 if not (math.isfinite(chi2[a]) and math.isfinite(spread[a])):
                     out.append(
@@ -324,7 +333,7 @@ class Dynamics:
             )
         return out
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> FigureBase:
         """Mean +- width bands vs step with DBM and FPE curves; escape times.
 
         With ``ax=None`` a figure with one panel per group of indices plus a
@@ -421,7 +430,8 @@ class Dynamics:
 def _check_recording(recording) -> Recording:
     if not isinstance(recording, Recording):
         raise TypeError(
-            f"recording must be a validation.recording.Recording, got {type(recording).__name__}"
+            f"recording must be a validation.data.recording.Recording, "
+            f"got {type(recording).__name__}"
         )
     r, s, _ = recording.eigenvalues.shape
     if s < _MIN_SNAPSHOTS:
@@ -479,26 +489,24 @@ def _check_groups(recording: Recording, modes: Modes, groups) -> tuple:
     return out
 
 
-def _setting(recording: Recording) -> tuple[float, int]:
+def _setting(recording: Recording) -> tuple[float, int, int | None]:
+    """``(alpha, batch_size, k)`` of a recording; ``k`` (Gibbs sweeps) None when not recorded."""
     attrs = recording.attrs
-    for name in ("alpha", "batch_size"):
-        if name not in attrs:
-            raise ValueError(
-                f"recording attribute {name!r} is required (the time t = alpha * step and "
-                f"g^2 = alpha * gt^2 / batch_size need it)"
-            )
-    alpha = float(attrs["alpha"])
-    if not (math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"recording attribute 'alpha' must be > 0, got {attrs['alpha']!r}")
-    batch_size = int(attrs["batch_size"])
-    if batch_size < 1 or batch_size != attrs["batch_size"]:
+    if attrs.get("model") == "gaussian_rbm":
+        setting = recording.rbm_setting()
+        alpha, batch_size, k = setting.alpha, setting.batch_size, setting.k
+    else:
+        alpha, batch_size = sgd_rate(attrs)
+        k = attrs.get("k")
+        k = None if k is None else check_int("recording attribute 'k'", k, minimum=1)
+    if alpha == 0:
         raise ValueError(
-            f"recording attribute 'batch_size' must be an integer >= 1, got {attrs['batch_size']!r}"
+            "recording attribute 'alpha' must be > 0 (the time t = alpha * step needs it), got 0.0"
         )
-    return alpha, batch_size
+    return alpha, batch_size, k
 
 
-def _check_gt2(recording: Recording, modes: Modes, gt2) -> np.ndarray:
+def _check_gt2(modes: Modes, gt2, k: int | None) -> np.ndarray:
     n = len(modes)
     if gt2 is None:
         if not all(isinstance(m, RBMModel) for m in modes):
@@ -506,8 +514,7 @@ def _check_gt2(recording: Recording, modes: Modes, gt2) -> np.ndarray:
                 "gt2 is required when the modes are not all RBMModel (the PCD noise model "
                 "fpsolve.models.rbm_pcd_noise only applies to the Gaussian RBM)"
             )
-        k = recording.attrs.get("k")
-        return rbm_pcd_noise(modes, k=None if k is None else int(k)).gt2
+        return rbm_pcd_noise(modes, k=k).gt2
     arr = check_finite_array("gt2", gt2)
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
@@ -717,15 +724,15 @@ def dynamics(
     recording: Recording,
     *,
     modes: Modes | None = None,
-    groups=None,
-    gt2=None,
+    groups: Groups | None = None,
+    gt2: ArrayLike | None = None,
     n_replicas: int | None = None,
     fpe: bool = True,
     dbm: bool = True,
-    escape_window=(0.005, 0.05),
-    compare_at=None,
+    escape_window: tuple[float, float] = (0.005, 0.05),
+    compare_at: Sequence[int] | None = None,
     fpe_n: int = 2000,
-    rng=None,
+    rng: RNGLike = None,
     progress: bool | None = None,
 ) -> Dynamics:
     r"""Per-index mean and width vs training step against the DBM and the one-mode FPE.
@@ -737,7 +744,7 @@ def dynamics(
     1/(\mu^2 - \sigma_h^2 x))`).  The DBM ensemble (module docstring) starts
     from the recorded initial eigenvalues (each run's start used by
     ``n_replicas / R`` replicas): for RBM recordings the eigenvalue map of
-    :func:`validation.predict.predict` with state-dependent PCD noise, otherwise
+    :func:`validation.analyses.predict.predict` with state-dependent PCD noise, otherwise
     the SGD map of :func:`fpsolve.dbm.simulate_sgd` with constant ``gt2``.
     The one-mode FPE :math:`\partial_t P = \partial_x[(g_a^2\partial_x - K_a)P]`
     of each index starts from the recorded initial values of that index,
@@ -795,8 +802,8 @@ def dynamics(
     rbm_map = modes is None and gt2 is None and rec.attrs.get("model") == "gaussian_rbm"
     modes = _check_modes(rec, modes)
     groups = _check_groups(rec, modes, groups)
-    alpha, batch_size = _setting(rec)
-    gt2 = _check_gt2(rec, modes, gt2)
+    alpha, batch_size, k = _setting(rec)
+    gt2 = _check_gt2(modes, gt2, k)
     g2 = alpha * gt2 / batch_size
     f_lo, f_hi = _check_window(escape_window)
     fpe_n = check_int("fpe_n", fpe_n, minimum=3)
@@ -847,8 +854,8 @@ def dynamics(
         )
     )
     if dbm and rbm_map:
-        from validation.predict import _paths
-        from validation.predict import _setting as _rbm_setting
+        from validation.analyses.predict import _paths
+        from validation.analyses.predict import _setting as _rbm_setting
 
         sim, div, _ = _paths(
             _rbm_setting(rec, "auto"), np.tile(x0, (n_replicas // n_runs, 1)), rel,

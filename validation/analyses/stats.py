@@ -17,12 +17,15 @@ whose verdict follows one stated rule (:func:`verdict`): agreement when
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from fpsolve._validate import check_int, check_positive
 from fpsolve.analytic import Estimate
+from fpsolve.checks import check_int, check_positive
 
 __all__ = [
     "N_SIGMA",
@@ -39,7 +42,14 @@ N_SIGMA = 3.0
 VERDICTS = ("agree", "disagree", "measured")
 
 
-def verdict(measured, error, predicted, predicted_error=0.0, *, n_sigma: float = N_SIGMA) -> str:
+def verdict(
+    measured: float,
+    error: float,
+    predicted: float | None,
+    predicted_error: float = 0.0,
+    *,
+    n_sigma: float = N_SIGMA,
+) -> str:
     r"""Verdict of a measurement against a prediction.
 
     Parameters
@@ -119,7 +129,7 @@ class Entry:
         *,
         n_eff: float | None = None,
         n_sigma: float = N_SIGMA,
-        **context,
+        **context: Any,
     ) -> Entry:
         """Build an entry with its verdict from :func:`verdict`."""
         measured, error = float(measured), float(error)
@@ -165,7 +175,12 @@ def _plain(obj):
     return obj
 
 
-def run_jackknife(statistic, samples, *, n_blocks: int | None = None) -> Estimate:
+def run_jackknife(
+    statistic: Callable[..., Any],
+    samples: ArrayLike,
+    *,
+    n_blocks: int | None = None,
+) -> Estimate:
     r"""Jackknife over independent runs of any statistic of the data.
 
     Parameters
@@ -205,14 +220,14 @@ def run_jackknife(statistic, samples, *, n_blocks: int | None = None) -> Estimat
         mask[edges[b] : edges[b + 1]] = False
         mask[edges[-1] :] = False
         loo.append(np.asarray(statistic(data[mask]), dtype=np.float64))
-    loo = np.asarray(loo)
-    error = np.sqrt((n - 1) / n * np.sum((loo - loo.mean(axis=0)) ** 2, axis=0))
+    loo_arr = np.asarray(loo)
+    error = np.sqrt((n - 1) / n * np.sum((loo_arr - loo_arr.mean(axis=0)) ** 2, axis=0))
     if value.ndim == 0:
         return Estimate(float(value), float(error))
-    return Estimate(value, error)
+    return Estimate(value, error)  # type: ignore[arg-type]  # per-component errors
 
 
-def autocorrelation_time(series, *, c: float = 5.0) -> float:
+def autocorrelation_time(series: ArrayLike, *, c: float = 5.0) -> float:
     r"""Integrated autocorrelation time of an ensemble of time series.
 
     .. math::
@@ -259,7 +274,7 @@ def autocorrelation_time(series, *, c: float = 5.0) -> float:
     return float(max(taus[w], 1.0 / t))
 
 
-def effective_samples(series, *, c: float = 5.0) -> float:
+def effective_samples(series: ArrayLike, *, c: float = 5.0) -> float:
     """Effectively independent samples in ``series`` of shape (R, T): ``R T / tau_int``.
 
     ``R`` for a single snapshot (``T = 1``): the runs are independent.

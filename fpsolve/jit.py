@@ -1,4 +1,4 @@
-"""The one place where numba's jit is configured for the package's private kernels.
+"""The one place where numba's jit is configured for the package's kernels.
 
 Kernels are compiled with ``cache=True`` (compiled code is reused across
 processes), ``nogil=True`` and without fastmath: results must not depend on

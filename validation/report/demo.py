@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from validation._typing import PathLike
+
+if TYPE_CHECKING:
+    from validation.report.pipeline import Validation
 
 __all__ = ["DEMO_SETTINGS", "demo_grid", "run_demo"]
 
@@ -19,15 +25,17 @@ whose ``alpha/|B|`` equals that of ``(0.1, 32)``, so the collapse of the two ser
 _QUICK_SETTINGS = ({"alpha": 0.1, "batch_size": 8}, {"alpha": 0.1, "batch_size": 32})
 
 
-def demo_grid(*, quick: bool = False, n_runs: int | None = None, time_span=None) -> list[dict]:
-    r"""The settings of the demo sweep, as :func:`validation.rbm.sweep` takes them.
+def demo_grid(
+    *, quick: bool = False, n_runs: int | None = None, time_span: float | None = None
+) -> list[dict[str, Any]]:
+    r"""The settings of the demo sweep, as :func:`validation.training.rbm.sweep` takes them.
 
     Each setting of :data:`DEMO_SETTINGS` (quick: two of them) trains ``n_runs``
     runs (default 200, quick 40) for the same training time
     :math:`t = \alpha\,n_{steps}` (``time_span``, default 1200, quick 300), with
     60 snapshots, into the file ``alpha{alpha}_B{batch_size}.h5``.
     """
-    from fpsolve._validate import check_int, check_positive
+    from fpsolve.checks import check_int, check_positive
 
     n_runs = check_int("n_runs", (40 if quick else 200) if n_runs is None else n_runs, minimum=10)
     span = check_positive("time_span", (300.0 if quick else 1200.0) if time_span is None
@@ -42,7 +50,7 @@ def demo_grid(*, quick: bool = False, n_runs: int | None = None, time_span=None)
 
 
 def run_demo(
-    directory="fpsolve-demo",
+    directory: PathLike = "fpsolve-demo",
     *,
     quick: bool = False,
     n_runs: int | None = None,
@@ -51,7 +59,7 @@ def run_demo(
     max_workers: int | None = None,
     progress: bool | None = None,
     overwrite: bool = True,
-):
+) -> tuple[Path, Validation]:
     r"""Train a small Gaussian-RBM sweep, record it, validate it against theory, write a report.
 
     The RBM is the paper's (docs/theory.md section 4: ``N_v = N_h = 10``, ``m^2 = 4``,
@@ -87,18 +95,26 @@ def run_demo(
     validation : Validation
         The result of :func:`validation.validate`.
     """
-    from validation import rbm
-    from validation.pipeline import validate
+    from validation.report.pipeline import validate
+    from validation.training import rbm
 
     grid = demo_grid(quick=quick, n_runs=n_runs, time_span=time_span)
     out = Path(directory)
     start = time.perf_counter()
-    result = rbm.sweep(grid, directory=out / "recordings", rng=seed, progress=progress,
-                       overwrite=overwrite, max_workers=max_workers)
+    result = rbm.sweep(
+        grid,
+        directory=out / "recordings",
+        rng=seed,
+        progress=progress,
+        overwrite=overwrite,
+        max_workers=max_workers,
+    )
     trained = time.perf_counter() - start
     validation = validate(list(result.paths), rng=seed, progress=progress)
     report = validation.write(out, progress=progress)
     validated = time.perf_counter() - start - trained
-    print(f"trained {len(grid)} settings x {grid[0]['n_runs']} runs in {trained:.0f} s; "
-          f"validated and reported in {validated:.0f} s")
+    print(
+        f"trained {len(grid)} settings x {grid[0]['n_runs']} runs in {trained:.0f} s; "
+        f"validated and reported in {validated:.0f} s"
+    )
     return report, validation

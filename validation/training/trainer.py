@@ -50,60 +50,32 @@ machines.
 
 from __future__ import annotations
 
-import itertools
 import math
 import numbers
 import os
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from fpsolve import _xoshiro
-from fpsolve._validate import check_int, check_positive
+from fpsolve import streams as _streams
+from fpsolve.checks import check_int, check_positive
 from fpsolve.cuda import check_device
-from fpsolve.models import lattice_scalar_spectrum
-from validation import recording as _rec
-from validation._rbm_kernels import _train_run
-from validation.recording import Recording
+from validation._typing import PathLike, RNGLike
+from validation.data import recording as _rec
+from validation.data.recording import Recording
+from validation.data.setting import RBM_TARGETS, RBMSetting
+from validation.training._kernels import _train_run
 
-__all__ = [
-    "PAPER_STEPS",
-    "PAPER_SWEEP",
-    "PRESETS",
-    "SweepResult",
-    "grid",
-    "resume",
-    "run_stream",
-    "sweep",
-    "target_matrix",
-    "train",
-]
+__all__ = ["resume", "run_stream", "target_matrix", "train"]
 
 _MODEL = "gaussian_rbm"
-_TARGETS = ("exact", "samples")
 _BUFFER_BYTES = 32 * 2**20
 _CHUNK_STEPS = 5000
-
-
-def _paper_sweep() -> tuple[dict, ...]:
-    batch = [{"alpha": 0.1, "batch_size": b} for b in (4, 8, 16, 32, 64)]
-    rate = [{"alpha": a, "batch_size": 16} for a in (0.01, 0.02, 0.04, 0.06, 0.08)]
-    return tuple(batch + rate)
-
-
-PAPER_SWEEP: tuple[dict, ...] = _paper_sweep()
-"""The scan of arXiv:2407.16427: ``|B|`` in {4, 8, 16, 32, 64} at ``alpha = 0.1`` and
-``alpha`` in {0.01, 0.02, 0.04, 0.06, 0.08, 0.1} at ``|B| = 16`` (10 distinct settings);
-every other hyperparameter at the paper's value (the defaults of :func:`train`)."""
-
-PRESETS: dict[str, tuple[dict, ...]] = {"paper": PAPER_SWEEP}
-"""Named sweeps for :func:`sweep` and ``fpsolve sweep --preset``."""
-
-PAPER_STEPS = 100_000
-"""Updates per run in the paper's runs."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -153,7 +125,7 @@ def run_stream(seed: int, run: int) -> np.ndarray:
     """
     seed = check_int("seed", seed, minimum=0)
     run = check_int("run", run, minimum=0)
-    return _xoshiro.stream(np.random.SeedSequence(seed, spawn_key=(run,)))
+    return _streams.stream(np.random.SeedSequence(seed, spawn_key=(run,)))
 
 
 def _as_seed(rng) -> int:
@@ -197,66 +169,44 @@ def _snapshot_steps(n_steps, record_every, record_steps) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Config:
+    """One training call: the RBM setting and its runs (count, length, seed, first index)."""
+
+    setting: RBMSetting
     n_runs: int
     n_steps: int
-    alpha: float
-    batch_size: int
-    k: int
-    n_v: int
-    n_h: int
-    m2: float
-    mu2: float
-    sigma_h: float
-    w_sigma: float
-    target: str
     seed: int
     first_run: int
 
     @classmethod
-    def build(cls, **kw) -> _Config:
-        c = cls(
-            n_runs=check_int("n_runs", kw["n_runs"], minimum=1),
-            n_steps=check_int("n_steps", kw["n_steps"], minimum=0),
-            alpha=check_positive("alpha", kw["alpha"], strict=False),
-            batch_size=check_int("batch_size", kw["batch_size"], minimum=1),
-            k=check_int("k", kw["k"], minimum=1),
-            n_v=check_int("n_v", kw["n_v"], minimum=1),
-            n_h=check_int("n_h", kw["n_h"], minimum=1),
-            m2=check_positive("m2", kw["m2"]),
-            mu2=check_positive("mu2", kw["mu2"]),
-            sigma_h=check_positive("sigma_h", kw["sigma_h"]),
-            w_sigma=check_positive("w_sigma", kw["w_sigma"], strict=False),
-            target=kw["target"],
-            seed=_as_seed(kw["rng"]),
-            first_run=check_int("first_run", kw["first_run"], minimum=0),
+    def build(
+        cls,
+        *,
+        n_runs: int,
+        n_steps: int,
+        rng: object,
+        first_run: int,
+        w_sigma: float,
+        target: str,
+        **setting: Any,
+    ) -> _Config:
+        n_runs = check_int("n_runs", n_runs, minimum=1)
+        n_steps = check_int("n_steps", n_steps, minimum=0)
+        w_sigma = check_positive("w_sigma", w_sigma, strict=False)
+        if target not in RBM_TARGETS:
+            raise ValueError(f"target must be one of {RBM_TARGETS}, got {target!r}")
+        return cls(
+            setting=RBMSetting.lattice(**setting, w_sigma=w_sigma, target=target),
+            n_runs=n_runs,
+            n_steps=n_steps,
+            seed=_as_seed(rng),
+            first_run=check_int("first_run", first_run, minimum=0),
         )
-        if c.n_h > c.n_v:
-            raise ValueError(
-                f"n_h must be <= n_v (W is n_v x n_h with N <= M), got n_h={c.n_h}, n_v={c.n_v}"
-            )
-        if c.target not in _TARGETS:
-            raise ValueError(f"target must be one of {_TARGETS}, got {c.target!r}")
-        return c
 
-    @property
-    def kappa(self) -> np.ndarray:
-        return lattice_scalar_spectrum(self.n_v, self.m2)
-
-    def attrs(self, provenance: str) -> dict:
+    def attrs(self, provenance: str) -> dict[str, Any]:
         out = _rec._base_attrs(_MODEL, provenance)
+        out.update(self.setting.to_attrs())
         out.update(
-            n_v=self.n_v,
-            n_h=self.n_h,
-            mu2=self.mu2,
-            sigma_h=self.sigma_h,
-            m2=self.m2,
-            k=self.k,
-            alpha=self.alpha,
-            batch_size=self.batch_size,
-            w_sigma=self.w_sigma,
-            kappa=self.kappa,
             seed=self.seed,
-            target=self.target,
             n_runs=self.n_runs,
             n_steps=self.n_steps,
             first_run=self.first_run,
@@ -267,26 +217,33 @@ class _Config:
         return out
 
     @classmethod
-    def from_attrs(cls, attrs) -> _Config:
-        names = [f for f in cls.__dataclass_fields__ if f != "seed"]
-        kw = {n: attrs[n] for n in names}
-        return cls.build(rng=int(attrs["seed"]), **kw)
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> _Config:
+        """The call that wrote a recording (for :func:`resume`)."""
+        setting = RBMSetting.from_attrs(attrs, require=("k", "m2", "w_sigma", "target"))
+        return cls(
+            setting=setting,
+            n_runs=check_int("recording attribute 'n_runs'", attrs["n_runs"], minimum=1),
+            n_steps=check_int("recording attribute 'n_steps'", attrs["n_steps"], minimum=0),
+            seed=_as_seed(int(attrs["seed"])),
+            first_run=check_int("recording attribute 'first_run'", attrs["first_run"], minimum=0),
+        )
 
 
 def _initial_state(cfg: _Config):
     """Per-run streams ``(n_runs, 4)``, initial weights and chains (chains = ones)."""
+    st = cfg.setting
     streams = np.stack([run_stream(cfg.seed, cfg.first_run + r) for r in range(cfg.n_runs)])
-    w = np.stack([cfg.w_sigma * _xoshiro.normals(s, (cfg.n_v, cfg.n_h)) for s in streams])
-    s2 = cfg.sigma_h**2
+    w = np.stack([st.w_sigma * _streams.normals(s, (st.n_v, st.n_h)) for s in streams])
+    s2 = st.sigma_h2
     top = _rec.eigenvalues_of(w)[:, -1]
-    bad = np.nonzero(cfg.mu2 - s2 * top <= 0)[0]
+    bad = np.nonzero(st.mu2 - s2 * top <= 0)[0]
     if bad.size:
         raise ValueError(
-            f"w_sigma={cfg.w_sigma!r} is too large: the initial K = mu2 - sigma_h^2 W W^T of run "
+            f"w_sigma={st.w_sigma!r} is too large: the initial K = mu2 - sigma_h^2 W W^T of run "
             f"{cfg.first_run + int(bad[0])} is not positive definite (largest x = {top[bad[0]]:.4g}"
-            f" >= mu2/sigma_h^2 = {cfg.mu2 / s2:.4g})"
+            f" >= mu2/sigma_h^2 = {st.mu2 / s2:.4g})"
         )
-    phi = np.ones((cfg.n_runs, cfg.batch_size, cfg.n_v))
+    phi = np.ones((cfg.n_runs, st.batch_size, st.n_v))
     return streams, w, phi
 
 
@@ -315,11 +272,12 @@ def _run_training(
 ):
     """Advance every run from ``step`` through ``snap_steps[start:]``; returns in-memory arrays."""
     n_runs, n_v, n_h = w.shape
-    s2 = cfg.sigma_h**2
-    c_target = np.linalg.inv(target_matrix(cfg.n_v, cfg.m2))
+    st = cfg.setting
+    s2 = st.sigma_h2
+    c_target = np.linalg.inv(target_matrix(st.n_v, cast(float, st.m2)))
     c_target = 0.5 * (c_target + c_target.T)
     chol = np.linalg.cholesky(c_target)
-    data_mode = cfg.target == "samples"
+    data_mode = st.target == "samples"
     n_snap = len(snap_steps)
     keep = writer is None
     eig_all = np.full((n_runs, n_snap, n_h), np.nan) if keep else None
@@ -349,7 +307,7 @@ def _run_training(
 
             def one(r, n_upd=n_upd, rec_kernel=rec_kernel, buf=buf, n_now=n_now):
                 return _train_run(
-                    w[r], phi[r], streams[r], n_upd, cfg.alpha, s2, cfg.mu2, cfg.k,
+                    w[r], phi[r], streams[r], n_upd, st.alpha, s2, st.mu2, st.k,
                     c_target, chol, data_mode, rec_kernel, buf[r, n_now:],
                 )  # fmt: skip
 
@@ -359,11 +317,11 @@ def _run_training(
                 r, t = bad[0]
                 raise FloatingPointError(
                     f"run {cfg.first_run + r} diverged (non-finite W) at step {step + t}; "
-                    f"alpha={cfg.alpha!r} is too large for batch_size={cfg.batch_size}"
+                    f"alpha={st.alpha!r} is too large for batch_size={st.batch_size}"
                 )
             eig = _rec.eigenvalues_of(buf)
-            modes = cfg.mu2 - s2 * eig if record_modes else None
-            if keep:
+            modes = st.mu2 - s2 * eig if record_modes else None
+            if eig_all is not None:
                 eig_all[:, p:q] = eig
                 if w_all is not None:
                     w_all[:, p:q] = buf
@@ -408,12 +366,12 @@ def train(
     w_sigma: float = 0.1,
     target: str = "exact",
     record_every: int | None = None,
-    record_steps=None,
+    record_steps: ArrayLike | None = None,
     record_weights: bool = False,
     record_modes: bool = False,
-    path=None,
+    path: PathLike | None = None,
     overwrite: bool = False,
-    rng=None,
+    rng: RNGLike = None,
     first_run: int = 0,
     n_threads: int | None = None,
     progress: bool = True,
@@ -487,7 +445,7 @@ def train(
     callback : callable, optional
         Called with the current step after each chunk of snapshots is written.
     device : {"cpu", "cuda"}, optional
-        ``"cuda"`` trains all runs on the GPU (:mod:`validation.rbm_cuda`; needs
+        ``"cuda"`` trains all runs on the GPU (:mod:`validation.training.cuda`; needs
         ``pip install "fpsolve[cuda]"``): the same update and recording schema, with
         the training normals from counter-based Philox streams instead of xoshiro
         (the initial weights are the same); the file gets the attribute
@@ -506,7 +464,7 @@ def train(
 
     Examples
     --------
-    >>> from validation.rbm import train
+    >>> from validation.training.rbm import train
     >>> rec = train(2, n_steps=200, record_every=100, rng=1, progress=False)
     >>> rec.eigenvalues.shape, rec.steps.tolist()
     ((2, 3, 10), [0, 100, 200])
@@ -520,9 +478,9 @@ def train(
         n_threads = check_int("n_threads", n_threads, minimum=1)
     snap_steps = _snapshot_steps(cfg.n_steps, record_every, record_steps)
     if check_device(device) == "cuda":
-        from validation import rbm_cuda
+        from validation.training import cuda
 
-        return rbm_cuda.train(
+        return cuda.train(
             cfg, snap_steps, provenance=provenance, record_weights=record_weights,
             record_modes=record_modes, path=path, overwrite=overwrite, progress=progress,
             callback=callback, max_chunks=_max_chunks,
@@ -536,8 +494,8 @@ def train(
             attrs=attrs,
             steps=snap_steps,
             n_runs=cfg.n_runs,
-            n_modes=cfg.n_h,
-            weights_shape=(cfg.n_v, cfg.n_h) if record_weights else None,
+            n_modes=cfg.setting.n_h,
+            weights_shape=(cfg.setting.n_v, cfg.setting.n_h) if record_weights else None,
             learned_modes=record_modes,
             state_shapes={
                 "weights": (w.shape, np.float64),
@@ -564,14 +522,14 @@ def train(
         steps=snap_steps,
         attrs=attrs,
         weights=w_all,
-        learned_modes=cfg.mu2 - cfg.sigma_h**2 * eig if record_modes else None,
+        learned_modes=cfg.setting.mu2 - cfg.setting.sigma_h2 * eig if record_modes else None,
         path=None,
         n_planned=len(snap_steps),
     )
 
 
 def resume(
-    path,
+    path: PathLike,
     *,
     n_threads: int | None = None,
     progress: bool = True,
@@ -615,11 +573,9 @@ def resume(
             f"{generator!r}, which run on device={'cuda' if on_gpu else 'cpu'!r}"
         )
     if on_gpu:
-        from validation import rbm_cuda
+        from validation.training import cuda
 
-        if generator != rbm_cuda.GENERATOR:
-            raise ValueError(f"{str(path)!r} has an unknown generator {generator!r}")
-        rbm_cuda.resume(path, cfg, progress=progress, callback=callback)
+        cuda.resume(path, cfg, generator, progress=progress, callback=callback)
         return _rec.read(path, weights="weights" in _h5_keys(path))
     writer = _rec._Writer.reopen(path)
     try:
@@ -653,224 +609,3 @@ def _h5_keys(path):
 
     with h5py.File(path, "r") as f:
         return set(f.keys())
-
-
-# --------------------------------------------------------------------------- sweeps
-def _derive_seed(seed: int, index: int) -> int:
-    ss = np.random.SeedSequence(seed, spawn_key=(2**31 + index,))
-    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
-
-
-def _setting_name(index: int, setting: Mapping) -> str:
-    if "name" in setting:
-        return str(setting["name"])
-    parts = [f"{index:03d}"]
-    for key, value in setting.items():
-        if key in ("rng", "name"):
-            continue
-        parts.append(f"{key}{value:g}" if isinstance(value, float) else f"{key}{value}")
-    return "_".join(parts)
-
-
-def _sweep_task(kwargs: dict) -> str:
-    """Train one setting into its own file (runs in an executor worker)."""
-    train(**kwargs)
-    return os.fspath(kwargs["path"])
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    """The files of a sweep, one per setting.
-
-    Attributes
-    ----------
-    settings : tuple of dict
-        The full keyword arguments of :func:`train` for each setting (without
-        ``path``), including its seed ``rng``.
-    paths : tuple of pathlib.Path
-        The recording of each setting, in the order of ``settings``.
-    """
-
-    settings: tuple
-    paths: tuple
-
-    def read(self, index: int) -> Recording:
-        """Read the recording of setting ``index``."""
-        return _rec.read(self.paths[index])
-
-    def fluctuations(self, *, burn_in: float = 0.5) -> np.ndarray:
-        r"""Variance over runs and late snapshots of each eigenvalue, per setting.
-
-        Parameters
-        ----------
-        burn_in : float, optional
-            Fraction of the snapshots discarded at the start of each recording.
-
-        Returns
-        -------
-        ndarray, shape (n_settings, n_modes)
-            :math:`\mathrm{Var}(x_a)` pooled over runs and snapshots after the burn-in;
-            the linear scaling rule predicts it proportional to ``alpha/batch_size``.
-        """
-        out = []
-        for p in self.paths:
-            rec = _rec.read(p)
-            s0 = int(burn_in * len(rec.steps))
-            late = rec.eigenvalues[:, s0:, :]
-            out.append(late.reshape(-1, late.shape[-1]).var(axis=0))
-        return np.array(out)
-
-    def plot(self, ax=None, *, burn_in: float = 0.5):
-        """Log-log plot of :meth:`fluctuations` (mean over modes) against ``alpha/batch_size``.
-
-        Returns
-        -------
-        list of matplotlib artists
-        """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots()
-        ratio = np.array([s["alpha"] / s["batch_size"] for s in self.settings])
-        var = self.fluctuations(burn_in=burn_in).mean(axis=1)
-        artists = list(ax.loglog(ratio, var, "o"))
-        ax.set_xlabel(r"$\alpha/|B|$")
-        ax.set_ylabel(r"mean Var$(x_a)$")
-        return artists
-
-
-def sweep(
-    settings: str | Iterable[Mapping],
-    *,
-    directory,
-    executor=None,
-    max_workers: int | None = None,
-    rng=None,
-    progress: bool = True,
-    overwrite: bool = False,
-    n_threads: int = 1,
-    device: str = "cpu",
-    **common,
-) -> SweepResult:
-    """Train a grid of settings, each into its own recording, on any executor.
-
-    Parameters
-    ----------
-    settings : str or iterable of mapping
-        A preset name from :data:`PRESETS` (``"paper"``), or mappings of
-        :func:`train` keyword arguments (e.g. ``{"alpha": 0.1, "batch_size": 4}``);
-        a mapping may hold ``name`` (the file stem) and its own ``rng``.
-    directory : str or os.PathLike
-        Output directory (created if needed); setting ``i`` is written to
-        ``directory / f"{name}.h5"``.
-    executor : concurrent.futures.Executor-like, optional
-        Anything with ``submit(fn, *args)`` returning futures with ``result()``,
-        e.g. a Dask ``Client.get_executor()``.  Default: a local
-        :class:`~concurrent.futures.ProcessPoolExecutor` with ``max_workers``
-        processes, shut down at the end.
-    max_workers : int, optional
-        Processes of the default executor.
-    rng : int, numpy SeedSequence, numpy Generator or None, optional
-        Sweep seed.  Setting ``i`` without its own ``rng`` gets the seed
-        ``SeedSequence(seed, spawn_key=(2**31 + i,))``: files do not depend on
-        the executor or the number of workers.
-    progress : bool, optional
-        Progress bar over settings.
-    overwrite : bool, optional
-        Replace existing files.
-    n_threads : int, optional
-        Threads per setting inside each worker.
-    device : {"cpu", "cuda"}, optional
-        ``"cuda"``: every setting on the GPU in this process (no executor), settings
-        with the same shapes side by side in one launch, the others concurrently.
-    **common
-        Keyword arguments of :func:`train` shared by every setting
-        (``n_runs``, ``n_steps``, ``record_every``, ...); a setting overrides them.
-
-    Returns
-    -------
-    SweepResult
-    """
-    if isinstance(settings, str):
-        if settings not in PRESETS:
-            raise ValueError(f"settings: unknown preset {settings!r}; known: {sorted(PRESETS)}")
-        settings = PRESETS[settings]
-    settings = [dict(s) for s in settings]
-    if not settings:
-        raise ValueError("settings must hold at least one setting, got none")
-    for i, s in enumerate(settings):
-        if "path" in s:
-            raise ValueError(f"settings[{i}] must not set 'path'; files go to directory")
-    for key in ("path", "progress", "callback", "_max_chunks"):
-        if key in common:
-            raise ValueError(f"sweep sets {key!r} itself; it cannot be passed")
-    seed = _as_seed(rng)
-    if check_device(device) == "cuda" and executor is not None:
-        raise ValueError("device='cuda' runs the sweep in this process; do not pass executor")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    jobs = []
-    names = set()
-    for i, s in enumerate(settings):
-        name = _setting_name(i, s)
-        if name in names:
-            raise ValueError(f"settings: two settings have the file name {name!r}")
-        names.add(name)
-        kw = {**common, **{k: v for k, v in s.items() if k != "name"}}
-        kw.setdefault("rng", _derive_seed(seed, i))
-        kw.setdefault("alpha", 0.1)
-        kw.setdefault("batch_size", 16)
-        if "n_steps" not in kw:
-            raise ValueError("n_steps must be given (in common or in every setting)")
-        jobs.append(kw)
-    paths = [directory / f"{_setting_name(i, s)}.h5" for i, s in enumerate(settings)]
-    for p in paths:
-        if p.exists() and not overwrite:
-            raise FileExistsError(f"{os.fspath(p)!r} exists; pass overwrite=True to replace it")
-    if device == "cuda":
-        from validation import rbm_cuda
-
-        rbm_cuda.sweep(jobs, paths, overwrite=overwrite, progress=progress)
-        return SweepResult(settings=tuple(jobs), paths=tuple(paths))
-    own = executor is None
-    if own:
-        executor = ProcessPoolExecutor(max_workers=max_workers)
-    from tqdm.auto import tqdm
-
-    try:
-        extra = {"overwrite": overwrite, "progress": False, "n_threads": n_threads}
-        futures = [
-            executor.submit(_sweep_task, {**kw, "path": p, **extra})
-            for kw, p in zip(jobs, paths, strict=True)
-        ]
-        with tqdm(total=len(futures), disable=not progress, desc="sweep", unit="setting") as bar:
-            for fut in futures:  # in submission order: works for any future-like object
-                fut.result()
-                bar.update(1)
-    finally:
-        if own:
-            executor.shutdown()
-    return SweepResult(settings=tuple(jobs), paths=tuple(paths))
-
-
-def grid(**axes) -> list[dict]:
-    """Settings for :func:`sweep`: the Cartesian product of keyword lists.
-
-    Parameters
-    ----------
-    **axes : list
-        Values of each :func:`train` keyword.
-
-    Returns
-    -------
-    list of dict
-        One dict per combination, the last keyword varying fastest.
-
-    Examples
-    --------
-    >>> from validation.rbm import grid
-    >>> grid(alpha=[0.1, 0.05], batch_size=[16])
-    [{'alpha': 0.1, 'batch_size': 16}, {'alpha': 0.05, 'batch_size': 16}]
-    """
-    keys = list(axes)
-    return [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*axes.values())]

@@ -1,0 +1,269 @@
+"""Sweeps: many Gaussian-RBM settings trained into one recording each, on any executor.
+
+:func:`sweep` trains each setting with :func:`validation.training.trainer.train` in
+an executor worker (a local process pool, or e.g. a Dask ``Client.get_executor()``);
+:func:`grid` builds settings as a Cartesian product; :data:`PRESETS` holds named
+sweeps (the paper's scan).  Seeds of the settings are derived from the sweep seed,
+so files do not depend on the executor or the number of workers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fpsolve.cuda import check_device
+from validation._typing import PathLike, RNGLike
+from validation.data import recording as _rec
+from validation.data.recording import Recording
+from validation.training.trainer import _as_seed, train
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["PAPER_STEPS", "PAPER_SWEEP", "PRESETS", "SweepResult", "grid", "sweep"]
+
+
+def _paper_sweep() -> tuple[dict, ...]:
+    batch = [{"alpha": 0.1, "batch_size": b} for b in (4, 8, 16, 32, 64)]
+    rate = [{"alpha": a, "batch_size": 16} for a in (0.01, 0.02, 0.04, 0.06, 0.08)]
+    return tuple(batch + rate)
+
+
+PAPER_SWEEP: tuple[dict, ...] = _paper_sweep()
+"""The scan of arXiv:2407.16427: ``|B|`` in {4, 8, 16, 32, 64} at ``alpha = 0.1`` and
+``alpha`` in {0.01, 0.02, 0.04, 0.06, 0.08, 0.1} at ``|B| = 16`` (10 distinct settings);
+every other hyperparameter at the paper's value (the defaults of :func:`train`)."""
+
+PRESETS: dict[str, tuple[dict, ...]] = {"paper": PAPER_SWEEP}
+"""Named sweeps for :func:`sweep` and ``fpsolve sweep --preset``."""
+
+PAPER_STEPS = 100_000
+"""Updates per run in the paper's runs."""
+
+
+def _derive_seed(seed: int, index: int) -> int:
+    ss = np.random.SeedSequence(seed, spawn_key=(2**31 + index,))
+    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _setting_name(index: int, setting: Mapping) -> str:
+    if "name" in setting:
+        return str(setting["name"])
+    parts = [f"{index:03d}"]
+    for key, value in setting.items():
+        if key in ("rng", "name"):
+            continue
+        parts.append(f"{key}{value:g}" if isinstance(value, float) else f"{key}{value}")
+    return "_".join(parts)
+
+
+def _sweep_task(kwargs: dict) -> str:
+    """Train one setting into its own file (runs in an executor worker)."""
+    train(**kwargs)
+    return os.fspath(kwargs["path"])
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The files of a sweep, one per setting.
+
+    Attributes
+    ----------
+    settings : tuple of dict
+        The full keyword arguments of :func:`train` for each setting (without
+        ``path``), including its seed ``rng``.
+    paths : tuple of pathlib.Path
+        The recording of each setting, in the order of ``settings``.
+    """
+
+    settings: tuple
+    paths: tuple
+
+    def read(self, index: int) -> Recording:
+        """Read the recording of setting ``index``."""
+        return _rec.read(self.paths[index])
+
+    def fluctuations(self, *, burn_in: float = 0.5) -> np.ndarray:
+        r"""Variance over runs and late snapshots of each eigenvalue, per setting.
+
+        Parameters
+        ----------
+        burn_in : float, optional
+            Fraction of the snapshots discarded at the start of each recording.
+
+        Returns
+        -------
+        ndarray, shape (n_settings, n_modes)
+            :math:`\mathrm{Var}(x_a)` pooled over runs and snapshots after the burn-in;
+            the linear scaling rule predicts it proportional to ``alpha/batch_size``.
+        """
+        out = []
+        for p in self.paths:
+            rec = _rec.read(p)
+            s0 = int(burn_in * len(rec.steps))
+            late = rec.eigenvalues[:, s0:, :]
+            out.append(late.reshape(-1, late.shape[-1]).var(axis=0))
+        return np.array(out)
+
+    def plot(self, ax: Axes | None = None, *, burn_in: float = 0.5) -> list[Any]:
+        """Log-log plot of :meth:`fluctuations` (mean over modes) against ``alpha/batch_size``.
+
+        Returns
+        -------
+        list of matplotlib artists
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots()
+        ratio = np.array([s["alpha"] / s["batch_size"] for s in self.settings])
+        var = self.fluctuations(burn_in=burn_in).mean(axis=1)
+        artists = list(ax.loglog(ratio, var, "o"))
+        ax.set_xlabel(r"$\alpha/|B|$")
+        ax.set_ylabel(r"mean Var$(x_a)$")
+        return artists
+
+
+def sweep(
+    settings: str | Iterable[Mapping[str, Any]],
+    *,
+    directory: PathLike,
+    executor: Any = None,
+    max_workers: int | None = None,
+    rng: RNGLike = None,
+    progress: bool | None = True,
+    overwrite: bool = False,
+    n_threads: int = 1,
+    device: str = "cpu",
+    **common: Any,
+) -> SweepResult:
+    """Train a grid of settings, each into its own recording, on any executor.
+
+    Parameters
+    ----------
+    settings : str or iterable of mapping
+        A preset name from :data:`PRESETS` (``"paper"``), or mappings of
+        :func:`train` keyword arguments (e.g. ``{"alpha": 0.1, "batch_size": 4}``);
+        a mapping may hold ``name`` (the file stem) and its own ``rng``.
+    directory : str or os.PathLike
+        Output directory (created if needed); setting ``i`` is written to
+        ``directory / f"{name}.h5"``.
+    executor : concurrent.futures.Executor-like, optional
+        Anything with ``submit(fn, *args)`` returning futures with ``result()``,
+        e.g. a Dask ``Client.get_executor()``.  Default: a local
+        :class:`~concurrent.futures.ProcessPoolExecutor` with ``max_workers``
+        processes, shut down at the end.
+    max_workers : int, optional
+        Processes of the default executor.
+    rng : int, numpy SeedSequence, numpy Generator or None, optional
+        Sweep seed.  Setting ``i`` without its own ``rng`` gets the seed
+        ``SeedSequence(seed, spawn_key=(2**31 + i,))``: files do not depend on
+        the executor or the number of workers.
+    progress : bool, optional
+        Progress bar over settings.
+    overwrite : bool, optional
+        Replace existing files.
+    n_threads : int, optional
+        Threads per setting inside each worker.
+    device : {"cpu", "cuda"}, optional
+        ``"cuda"``: every setting on the GPU in this process (no executor), settings
+        with the same shapes side by side in one launch (:mod:`validation.training.cuda`).
+    **common
+        Keyword arguments of :func:`train` shared by every setting
+        (``n_runs``, ``n_steps``, ``record_every``, ...); a setting overrides them.
+
+    Returns
+    -------
+    SweepResult
+    """
+    if isinstance(settings, str):
+        if settings not in PRESETS:
+            raise ValueError(f"settings: unknown preset {settings!r}; known: {sorted(PRESETS)}")
+        settings = PRESETS[settings]
+    settings = [dict(s) for s in settings]
+    if not settings:
+        raise ValueError("settings must hold at least one setting, got none")
+    for i, s in enumerate(settings):
+        if "path" in s:
+            raise ValueError(f"settings[{i}] must not set 'path'; files go to directory")
+    for key in ("path", "progress", "callback", "_max_chunks"):
+        if key in common:
+            raise ValueError(f"sweep sets {key!r} itself; it cannot be passed")
+    seed = _as_seed(rng)
+    if check_device(device) == "cuda" and executor is not None:
+        raise ValueError("device='cuda' runs the sweep in this process; do not pass executor")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    names = set()
+    for i, s in enumerate(settings):
+        name = _setting_name(i, s)
+        if name in names:
+            raise ValueError(f"settings: two settings have the file name {name!r}")
+        names.add(name)
+        kw = {**common, **{k: v for k, v in s.items() if k != "name"}}
+        kw.setdefault("rng", _derive_seed(seed, i))
+        kw.setdefault("alpha", 0.1)
+        kw.setdefault("batch_size", 16)
+        if "n_steps" not in kw:
+            raise ValueError("n_steps must be given (in common or in every setting)")
+        jobs.append(kw)
+    paths = [directory / f"{_setting_name(i, s)}.h5" for i, s in enumerate(settings)]
+    for p in paths:
+        if p.exists() and not overwrite:
+            raise FileExistsError(f"{os.fspath(p)!r} exists; pass overwrite=True to replace it")
+    if device == "cuda":
+        from validation.training import cuda
+
+        cuda.sweep(jobs, paths, overwrite=overwrite, progress=bool(progress))
+        return SweepResult(settings=tuple(jobs), paths=tuple(paths))
+    own = executor is None
+    if own:
+        executor = ProcessPoolExecutor(max_workers=max_workers)
+    from tqdm.auto import tqdm
+
+    try:
+        extra = {"overwrite": overwrite, "progress": False, "n_threads": n_threads}
+        futures = [
+            executor.submit(_sweep_task, {**kw, "path": p, **extra})
+            for kw, p in zip(jobs, paths, strict=True)
+        ]
+        with tqdm(total=len(futures), disable=not progress, desc="sweep", unit="setting") as bar:
+            for fut in futures:  # in submission order: works for any future-like object
+                fut.result()
+                bar.update(1)
+    finally:
+        if own:
+            executor.shutdown()
+    return SweepResult(settings=tuple(jobs), paths=tuple(paths))
+
+
+def grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
+    """Settings for :func:`sweep`: the Cartesian product of keyword lists.
+
+    Parameters
+    ----------
+    **axes : list
+        Values of each :func:`train` keyword.
+
+    Returns
+    -------
+    list of dict
+        One dict per combination, the last keyword varying fastest.
+
+    Examples
+    --------
+    >>> from validation.training.rbm import grid
+    >>> grid(alpha=[0.1, 0.05], batch_size=[16])
+    [{'alpha': 0.1, 'batch_size': 16}, {'alpha': 0.05, 'batch_size': 16}]
+    """
+    keys = list(axes)
+    return [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*axes.values())]

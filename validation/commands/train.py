@@ -30,6 +30,10 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=None, help="seed (default: fresh, recorded)")
     g.add_argument("--provenance", default="", help="free-form text stored in the file")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    g.add_argument(
+        "--device", choices=("cpu", "cuda"), default=None,
+        help='train on the CPU (default) or on a CUDA GPU (pip install "fpsolve[cuda]")',
+    )  # fmt: skip
 
 
 def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress
     if args.resume:
-        rec = rbm.resume(args.output, n_threads=args.threads, progress=progress)
+        rec = rbm.resume(args.output, n_threads=args.threads, progress=progress, device=args.device)
     else:
         rec = rbm.train(
             **training_kwargs(args),
@@ -95,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             n_threads=args.threads,
             progress=progress,
+            device=args.device or "cpu",
         )
     print(
         f"{args.output}: {rec.n_runs} runs, {len(rec.steps)} snapshots up to step "

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fpsolve.checks import as_seed
+from fpsolve.cuda import check_device
 from validation._typing import PathLike, RNGLike
 from validation.data import recording as _rec
 from validation.data.recording import Recording
@@ -142,6 +143,7 @@ def sweep(
     progress: bool | None = True,
     overwrite: bool = False,
     n_threads: int = 1,
+    device: str = "cpu",
     **common: Any,
 ) -> SweepResult:
     """Train a grid of settings, each into its own recording, on any executor.
@@ -172,6 +174,9 @@ def sweep(
         Replace existing files.
     n_threads : int, optional
         Threads per setting inside each worker.
+    device : {"cpu", "cuda"}, optional
+        ``"cuda"``: every setting on the GPU in this process (no executor), settings
+        with the same shapes side by side in one launch (:mod:`validation.training.cuda`).
     **common
         Keyword arguments of :func:`train` shared by every setting
         (``n_runs``, ``n_steps``, ``record_every``, ...); a setting overrides them.
@@ -194,6 +199,8 @@ def sweep(
         if key in common:
             raise ValueError(f"sweep sets {key!r} itself; it cannot be passed")
     seed = as_seed(rng)
+    if check_device(device) == "cuda" and executor is not None:
+        raise ValueError("device='cuda' runs the sweep in this process; do not pass executor")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     jobs = []
@@ -214,6 +221,11 @@ def sweep(
     for p in paths:
         if p.exists() and not overwrite:
             raise FileExistsError(f"{os.fspath(p)!r} exists; pass overwrite=True to replace it")
+    if device == "cuda":
+        from validation.training import cuda
+
+        cuda.sweep(jobs, paths, overwrite=overwrite, progress=bool(progress))
+        return SweepResult(settings=tuple(jobs), paths=tuple(paths))
     own = executor is None
     if own:
         executor = ProcessPoolExecutor(max_workers=max_workers)

@@ -62,6 +62,7 @@ from numpy.typing import ArrayLike
 
 from fpsolve import streams as _streams
 from fpsolve.checks import as_seed, check_int, check_positive, snapshot_steps
+from fpsolve.cuda import check_device
 from fpsolve.models import lattice_scalar_matrix
 from validation._typing import PathLike, RNGLike
 from validation.data import recording as _rec
@@ -333,6 +334,7 @@ def train(
     progress: bool = True,
     provenance: str = "",
     callback: Callable[[int], object] | None = None,
+    device: str = "cpu",
     _max_chunks: int | None = None,
 ) -> Recording:
     r"""Train ``n_runs`` independent Gaussian RBMs by PCD and record the spectrum of ``W^T W``.
@@ -399,6 +401,12 @@ def train(
         Free-form text stored with the recording.
     callback : callable, optional
         Called with the current step after each chunk of snapshots is written.
+    device : {"cpu", "cuda"}, optional
+        ``"cuda"`` trains all runs on the GPU (:mod:`validation.training.cuda`; needs
+        ``pip install "fpsolve[cuda]"``): the same update and recording schema, with
+        the training normals from counter-based Philox streams instead of xoshiro
+        (the initial weights are the same); the file gets the attribute
+        ``generator = "philox4x32-10-ziggurat"``.  ``n_threads`` is then unused.
 
     Returns
     -------
@@ -426,6 +434,14 @@ def train(
     if n_threads is not None:
         n_threads = check_int("n_threads", n_threads, minimum=1)
     snap_steps = snapshot_steps(cfg.n_steps, record_every, record_steps)
+    if check_device(device) == "cuda":
+        from validation.training import cuda
+
+        return cuda.train(
+            cfg, snap_steps, provenance=provenance, record_weights=record_weights,
+            record_modes=record_modes, path=path, overwrite=overwrite, progress=progress,
+            callback=callback, max_chunks=_max_chunks,
+        )  # fmt: skip
     attrs = cfg.attrs(provenance)
     streams, w, phi = _initial_state(cfg)
     writer = None
@@ -475,6 +491,7 @@ def resume(
     n_threads: int | None = None,
     progress: bool = True,
     callback: Callable[[int], object] | None = None,
+    device: str | None = None,
 ) -> Recording:
     """Continue a recording written by :func:`train` whose writer stopped early.
 
@@ -489,6 +506,10 @@ def resume(
         A ``model = "gaussian_rbm"`` recording with a ``state`` group.
     n_threads, progress, callback
         As in :func:`train`.
+    device : {"cpu", "cuda"}, optional
+        Default: where the file was trained.  A GPU recording (attribute
+        ``generator = "philox4x32-10-ziggurat"``) continues only on ``"cuda"``, a CPU
+        recording only on ``"cpu"``.
 
     Returns
     -------
@@ -501,6 +522,18 @@ def resume(
     if n_threads is not None:
         n_threads = check_int("n_threads", n_threads, minimum=1)
     cfg = _Config.from_attrs(rec.attrs)
+    generator = rec.attrs.get("generator", "xoshiro256++-ziggurat")
+    on_gpu = generator != "xoshiro256++-ziggurat"
+    if device is not None and (check_device(device) == "cuda") != on_gpu:
+        raise ValueError(
+            f"device={device!r} cannot continue {str(path)!r}: its random streams are "
+            f"{generator!r}, which run on device={'cuda' if on_gpu else 'cpu'!r}"
+        )
+    if on_gpu:
+        from validation.training import cuda
+
+        cuda.resume(path, cfg, generator, progress=progress, callback=callback)
+        return _rec.read(path, weights="weights" in _h5_keys(path))
     writer = _rec._Writer.reopen(path)
     try:
         has_weights = "weights" in writer.f

@@ -148,6 +148,11 @@ def _binder(x: np.ndarray) -> float:
     return float(np.mean(u**4) / (3.0 * m2 * m2) - 1.0)
 
 
+def _span(steps) -> dict:
+    """Short context of the snapshots used: how many, first and last step."""
+    return {"snapshots": len(steps), "first_step": int(steps[0]), "last_step": int(steps[-1])}
+
+
 @dataclass(frozen=True)
 class OnePoint:
     r"""Pooled one-point densities of mode groups (pairs and single modes).
@@ -191,21 +196,22 @@ class OnePoint:
     setting: dict = field(default_factory=dict)
 
     def entries(self) -> list[Entry]:
-        """Position, width (measured) and Binder cumulant (vs -4/27 or 0) per group."""
+        """Position, width (measured), Binder cumulant (vs -4/27 or 0) per group, and for pairs
+        the Gaussian null model (Binder 0, no repulsion), expected to be rejected."""
         out = []
+        span = _span(self.steps)
         for i, g in enumerate(self.groups):
             pair = len(g) == 2
-            kind = "pair" if pair else "mode"
             ctx = {
                 **self.setting,
                 "modes": list(g),
-                "kind": kind,
                 "fit": "two-mode density (ML)" if pair else "Gaussian",
                 "tau_int": float(self.tau[i]),
-                "steps": [int(s) for s in self.steps],
+                **span,
             }
             ne = float(self.n_eff[i])
-            label = f"{kind} {tuple(g)}"
+            label = f"pair {tuple(g)}" if pair else f"mode {g[0]}"
+            binder = (self.binder[i], self.binder_error[i])
             out += [
                 Entry.compare(
                     "one_point", f"x0 {label}", self.loc[i], self.loc_error[i], n_eff=ne, **ctx
@@ -221,13 +227,26 @@ class OnePoint:
                 Entry.compare(
                     "one_point",
                     f"Binder U4 {label}",
-                    self.binder[i],
-                    self.binder_error[i],
+                    *binder,
                     BINDER_TWO_MODE if pair else BINDER_GAUSSIAN,
                     n_eff=ne,
+                    model="two-mode density (U4 = -4/27)" if pair else "Gaussian mode (U4 = 0)",
                     **ctx,
                 ),
             ]
+            if pair:
+                out.append(
+                    Entry.compare(
+                        "one_point",
+                        f"Gaussian null: Binder U4 {label}",
+                        *binder,
+                        BINDER_GAUSSIAN,
+                        n_eff=ne,
+                        kind="null",
+                        model="Gaussian without repulsion (U4 = 0)",
+                        **ctx,
+                    )
+                )
         return out
 
     def plot(self, ax: Axes | None = None) -> FigureBase:
@@ -429,11 +448,11 @@ class Spacings:
     setting: dict = field(default_factory=dict)
 
     def entries(self) -> list[Entry]:
-        """<S>, sigma, <S^2>/<S>^2 per pair; KS of pooled s vs Wigner and Poisson."""
+        """<S>, sigma, <S^2>/<S>^2 per pair; KS of pooled s vs Wigner and (null) Poisson."""
         out = []
-        steps = [int(s) for s in self.steps]
+        span = _span(self.steps)
         for i, p in enumerate(self.pairs):
-            ctx = {**self.setting, "modes": list(p), "tau_int": float(self.tau[i]), "steps": steps}
+            ctx = {**self.setting, "modes": list(p), "tau_int": float(self.tau[i]), **span}
             ne = float(self.n_eff[i])
             out += [
                 Entry.compare(
@@ -459,13 +478,14 @@ class Spacings:
                     self.ratio_error[i],
                     WIGNER_RATIO,
                     n_eff=ne,
+                    model="Wigner surmise (beta=1): 4/pi",
                     **ctx,
                 ),
             ]
         ctx = {
             **self.setting,
             "pairs": [list(p) for p in self.pairs],
-            "steps": steps,
+            **span,
             "note": "s = S/<S> with <S> estimated from the same data (KS p conservative)",
         }
         ne = float(np.sum(self.n_eff))
@@ -476,9 +496,19 @@ class Spacings:
                 *self.ks_wigner,
                 self.s.size,
                 ne,
+                model="Wigner surmise (beta=1)",
                 **ctx,
             ),
-            _ks_entry("spacing", "KS D of s vs Poisson", *self.ks_poisson, self.s.size, ne, **ctx),
+            _ks_entry(
+                "spacing",
+                "KS D of s vs Poisson",
+                *self.ks_poisson,
+                self.s.size,
+                ne,
+                kind="null",
+                model="Poisson (no repulsion)",
+                **ctx,
+            ),
         ]
         return out
 

@@ -204,6 +204,7 @@ class Scaling:
                     err,
                     0.5,
                     n_eff=ne,
+                    model="linear scaling rule (slope 1/2)",
                     chi2=chi2,
                     dof=dof,
                     note="one intercept per pair; error scaled by sqrt(chi2/dof) when > 1",
@@ -220,6 +221,8 @@ class Scaling:
                 None if pa is None else pa[0],
                 0.0 if pa is None else pa[1],
                 n_eff=ne,
+                model=None if pa is None else "small-noise formula (a)",
+                level=None if pa is None else "a",
                 chi2=chi2,
                 dof=dof,
                 n_points=int(self.v.size),
@@ -228,7 +231,15 @@ class Scaling:
         if dof > 0:
             out.append(
                 Entry.compare(
-                    name, "chi2/dof of the a_fit", chi2 / dof, math.sqrt(2.0 / dof), 1.0, dof=dof
+                    name,
+                    "chi2/dof of the a_fit",
+                    chi2 / dof,
+                    math.sqrt(2.0 / dof),
+                    1.0,
+                    model="one-parameter form <S> = a sqrt(v)",
+                    test_statistic=True,
+                    dof=dof,
+                    error_meaning="spread of chi2/dof expected under agreement",
                 )
             )
         keys = list(self.series_a)
@@ -245,6 +256,7 @@ class Scaling:
                         e1,
                         a2,
                         e2,
+                        model="collapse of the series",
                         recordings_1=list(self.series[k1]),
                         recordings_2=list(self.series[k2]),
                         shared_recordings=shared,
@@ -272,6 +284,7 @@ class Scaling:
                             self.mean_s_error[i],
                             self.mean_s[j],
                             self.mean_s_error[j],
+                            model="collapse at equal alpha/|B|",
                             recordings=[int(self.recording[i]), int(self.recording[j])],
                             alpha_over_b=float(ratio[i]),
                         )

@@ -247,9 +247,9 @@ def _initial_state(cfg: _Config):
 
 
 def _progress_bar(total, initial, enabled, desc):
-    from tqdm.auto import tqdm
+    from fpsolve.progress import progress_bar
 
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit="step")
+    return progress_bar(total, initial=initial, enabled=enabled, desc=desc, unit="step")
 
 
 def _run_training(
@@ -373,7 +373,7 @@ def train(
     rng: RNGLike = None,
     first_run: int = 0,
     n_threads: int | None = None,
-    progress: bool = True,
+    progress: bool | None = True,
     provenance: str = "",
     callback: Callable[[int], object] | None = None,
     _max_chunks: int | None = None,
@@ -436,8 +436,9 @@ def train(
         ``train(2, rng=s, first_run=2)`` joined).
     n_threads : int, optional
         Threads over runs (default: the number of CPUs); results do not depend on it.
-    progress : bool, optional
-        Show a tqdm progress bar.
+    progress : bool or None, optional
+        Report progress (:func:`fpsolve.progress.progress_bar`: a bar in a terminal,
+        plain lines otherwise); None means on, False silent.
     provenance : str, optional
         Free-form text stored with the recording.
     callback : callable, optional
@@ -516,7 +517,7 @@ def resume(
     path: PathLike,
     *,
     n_threads: int | None = None,
-    progress: bool = True,
+    progress: bool | None = True,
     callback: Callable[[int], object] | None = None,
 ) -> Recording:
     """Continue a recording written by :func:`train` whose writer stopped early.

@@ -360,7 +360,7 @@ class Dynamics:
             axes = axes.ravel()
             for k, grp in enumerate(self.groups):
                 self._plot_curves(axes[k], grp)
-                axes[k].set_title(f"indices {list(grp)}", fontsize="small")
+                axes[k].set_title(self._group_title(grp))
             self._plot_escape(axes[len(self.groups)])
             for extra in axes[n_panels:]:
                 extra.set_visible(False)
@@ -374,6 +374,11 @@ class Dynamics:
             return fig
         self._plot_curves(ax, tuple(range(self.n_modes)))
         return ax.figure
+
+    def _group_title(self, grp) -> str:
+        kappa = getattr(self.modes[grp[0]], "kappa", None)
+        name = f"mode {grp[0]}" if len(grp) == 1 else f"modes {', '.join(map(str, grp))}"
+        return name if kappa is None else f"{name}: $\\kappa$ = {kappa:.3g}"
 
     def _plot_curves(self, ax, grp):
         colors = [f"C{k % 10}" for k in range(len(grp))]

@@ -178,6 +178,8 @@ class OnePoint:
         Pooled values of each group.
     setting : dict
         Labels of the recording.
+    titles : tuple of str
+        A title per group in words (``pair (1, 2): kappa = 4.38``).
     """
 
     groups: tuple
@@ -194,6 +196,7 @@ class OnePoint:
     n_eff: np.ndarray
     values: tuple
     setting: dict = field(default_factory=dict)
+    titles: tuple = ()
 
     def entries(self) -> list[Entry]:
         """Position, width (measured), Binder cumulant (vs -4/27 or 0) per group, and for pairs
@@ -264,13 +267,32 @@ class OnePoint:
                 raise ValueError("plot(ax=...) shows pooled pairs; this result has none")
             z = np.concatenate([(self.values[i] - self.loc[i]) / self.sigma[i] for i in pairs])
             _one_point_panel(ax, z, 0.0, 1.0, True, "all pairs, standardised")
+            ax.set_xlabel(r"$(x - x_0)/\sigma$, pooled over pairs")
             return ax.figure
         fig, axes = _new_figure(len(self.groups))
+        titles = self.titles or _group_titles(None, self.groups)
         for i, (a, g) in enumerate(zip(axes, self.groups, strict=True)):
-            _one_point_panel(
-                a, self.values[i], self.loc[i], self.sigma[i], len(g) == 2, f"modes {tuple(g)}"
-            )
+            _one_point_panel(a, self.values[i], self.loc[i], self.sigma[i], len(g) == 2, titles[i])
         return fig
+
+
+def _group_titles(rec, groups) -> tuple[str, ...]:
+    """``pair (1, 2): kappa = 4.38`` / ``mode 0: kappa = 8`` (kappa for RBM recordings)."""
+    kappa = None
+    if rec is not None and rec.attrs.get("model") == "gaussian_rbm":
+        try:
+            kappa = [m.kappa for m in rec.rbm_modes(convention="talk")]
+        except ValueError:
+            kappa = None
+    out = []
+    for g in groups:
+        name = f"pair ({g[0]}, {g[1]})" if len(g) == 2 else (
+            f"mode {g[0]}" if len(g) == 1 else f"modes {', '.join(map(str, g))}"
+        )  # fmt: skip
+        if kappa is not None:
+            name += f": $\\kappa$ = {kappa[g[0]]:.3g}"
+        out.append(name)
+    return tuple(out)
 
 
 def _one_point_panel(ax, values, loc, sigma, pair, title):
@@ -287,8 +309,9 @@ def _one_point_panel(ax, values, loc, sigma, pair, title):
         )
     else:
         ax.plot(grid, stats.norm.pdf(grid, loc, sigma), "r-", label="Gaussian fit")
-    ax.set_title(title, fontsize=9)
-    ax.set_xlabel("pooled value")
+    ax.set_title(title)
+    ax.set_xlabel("eigenvalue $x$ (both modes pooled)" if pair else "eigenvalue $x$")
+    ax.set_ylabel("density")
     ax.legend(fontsize=7)
 
 
@@ -390,6 +413,7 @@ def one_point(
         n_eff=arr["ne"],
         values=tuple(values),
         setting=_setting_labels(rec),
+        titles=_group_titles(rec, groups),
     )
 
 
@@ -528,8 +552,12 @@ class Spacings:
         for beta, style in ((1, "r-"), (2, "g--"), (4, "b:")):
             ax.plot(grid, wigner_surmise(beta).pdf(grid), style, label=f"Wigner beta={beta}")
         ax.plot(grid, poisson_spacing().pdf(grid), "k-.", lw=0.8, label="Poisson")
-        ax.set_xlabel(r"$s = S/\langle S\rangle$")
+        ax.set_xlabel(r"normalised spacing $s = S/\langle S\rangle$")
         ax.set_ylabel("$P(s)$")
+        ax.set_title(
+            f"KS p = {self.ks_wigner[1]:.2g} (Wigner $\\beta$=1), "
+            f"{self.ks_poisson[1]:.2g} (Poisson)"
+        )
         ax.legend(fontsize=7)
         return ax.figure
 

@@ -1080,7 +1080,8 @@ class PredictionComparison:
         ax.set_xlabel("eigenvalue index $a$")
         ax.set_ylabel("measured / predicted")
         ax.set_title(
-            f"{self.prediction.method}, $\\alpha/|B|$ = {self.prediction.alpha_over_b:.3g}"
+            f"vs {_level(self.prediction.method)['model']}, "
+            f"$\\alpha/|B|$ = {self.prediction.alpha_over_b:.3g}"
         )
         ax.legend(fontsize="small")
         return fig
@@ -1263,7 +1264,11 @@ class Repulsion:
         ax.axhline(1.0, color="0.4", lw=0.8)
         ax.set_xlabel(r"$\alpha/|B|$")
         ax.set_ylabel(r"$\lambda_{fit}/\kappa$")
-        ax.set_title(f"points: measured, lines: {self.params['method']}, dotted: small noise")
+        ax.set_title(
+            f"points: measured; lines: {_level(self.params['method'])['model']}; "
+            "dotted: small-noise formula (a)",
+            fontsize="small",
+        )
         ax.legend(fontsize="x-small", ncol=2)
         return fig
 

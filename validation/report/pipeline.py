@@ -139,11 +139,7 @@ class Section:
         """The setting in words (``alpha=0.1, |B|=8``), or the label for sweep sections."""
         if self.label == SWEEP_LABEL:
             return self.label
-        for e in self.entries:
-            text = entry_setting(e)
-            if text:
-                return f"{self.label} ({text})" if text not in self.label else text
-        return self.label
+        return next((t for e in self.entries if (t := entry_setting(e))), self.label)
 
     @property
     def verdict(self) -> str:
@@ -169,6 +165,12 @@ class Section:
 
 
 SWEEP_LABEL = "all recordings"
+
+_OVERVIEW_TITLES = {
+    "one_point": "degenerate pairs vs the two-mode density",
+    "spacings": "spacings vs the Wigner surmise",
+    "scaling": "mean spacing vs the scaling variable",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -333,7 +335,7 @@ class Validation:
                                  layout="constrained")  # fmt: skip
         for ax, section in zip(axes, panels, strict=True):
             section.result.plot(ax=ax)
-            ax.set_title(f"{section.title.split(':')[0]} ({section.label})", fontsize=8)
+            ax.set_title(f"{_OVERVIEW_TITLES[section.key]}\n{section.setting}")
         return fig
 
     def write(self, directory: PathLike, *, progress: bool | None = None) -> Path:

@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, TypeVar
 
-__all__ = ["PlainProgress", "progress_bar"]
+T = TypeVar("T")
+
+__all__ = ["PlainProgress", "progress_bar", "track"]
 
 INTERVAL = 10.0
 """Seconds between two plain progress lines (a line is also printed at every tenth)."""
@@ -165,3 +168,23 @@ def progress_bar(
     return PlainProgress(
         total, desc=desc, unit=unit, initial=initial, stream=out, interval=interval
     )
+
+
+def track(
+    items: Iterable[T],
+    *,
+    desc: str,
+    unit: str = "it",
+    enabled: bool | None = None,
+    total: float | None = None,
+) -> Iterator[T]:
+    """Iterate over ``items`` with a :func:`progress_bar` (one unit per item).
+
+    ``total`` defaults to ``len(items)`` where it has one.
+    """
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    with progress_bar(total, desc=desc, unit=unit, enabled=enabled) as bar:
+        for item in items:
+            yield item
+            bar.update(1)

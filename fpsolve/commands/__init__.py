@@ -3,7 +3,19 @@
 The model options shared by ``stationary``, ``solve`` and ``spectrum`` live here.
 """
 
-__all__ = ["add_model_arguments", "build_model"]
+import argparse
+
+__all__ = ["HelpFormatter", "add_model_arguments", "build_model"]
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, unless its help already says it or it is None/False."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
 
 
 def add_model_arguments(p) -> None:

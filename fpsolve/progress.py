@@ -23,7 +23,9 @@ work: done, 4 items in ... s
 
 from __future__ import annotations
 
+import math
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, TypeVar
@@ -39,11 +41,12 @@ INTERVAL = 10.0
 class PlainProgress:
     """A progress report as plain lines (for output that is not a terminal).
 
-    Prints ``desc: 30% (3/10 steps), 12 s elapsed, ~28 s left`` when at least
-    ``interval`` seconds have passed since the last line or another tenth of the work
-    is done, and ``desc: done, 10 steps in 40 s`` when closed.  Has the part of tqdm's
-    interface that fpsolve uses: ``update``, ``set_description``, ``close`` and the
-    context manager.
+    Prints ``desc: 30% (3/10 steps), 12 s elapsed, ~28 s left`` when another tenth of
+    the work is done, and at least every ``interval`` seconds while it runs (a
+    background thread repeats the state during a long step), and
+    ``desc: done, 10 steps in 40 s`` when closed.  Has the part of tqdm's interface
+    that fpsolve uses: ``update``, ``set_description``, ``close`` and the context
+    manager.
     """
 
     def __init__(
@@ -66,8 +69,17 @@ class PlainProgress:
         self._last = self._start
         self._tenth = self._tenths()
         self._closed = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
         size = "" if total is None else f" ({self._units(total)})"
         self._print(f"{desc}: started{size}")
+        if 0 < interval < math.inf:
+            threading.Thread(target=self._heartbeat, daemon=True).start()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.interval):
+            if time.monotonic() - self._last >= self.interval:
+                self._report(time.monotonic())
 
     def _tenths(self) -> int:
         if not self.total:
@@ -90,17 +102,26 @@ class PlainProgress:
         tenth = self._tenths()
         if now - self._last < self.interval and tenth == self._tenth:
             return
-        self._last, self._tenth = now, tenth
+        self._tenth = tenth
+        self._report(now)
+
+    def _report(self, now: float) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._last = now
+            self._print(self._state(now))
+
+    def _state(self, now: float) -> str:
         elapsed = now - self._start
         if self.total:
             frac = min(self.n / self.total, 1.0)
             left = f", ~{elapsed * (1 - frac) / frac:.0f} s left" if frac > 0 else ""
-            self._print(
+            return (
                 f"{self.desc}: {100 * frac:.0f}% ({self.n:g}/{self._units(self.total)}), "
                 f"{elapsed:.0f} s elapsed{left}"
             )
-        else:
-            self._print(f"{self.desc}: {self._units(self.n)}, {elapsed:.0f} s elapsed")
+        return f"{self.desc}: {self._units(self.n)}, {elapsed:.0f} s elapsed"
 
     def set_description(self, desc: str, refresh: bool = True) -> None:
         """Change the label of the following lines."""
@@ -109,11 +130,13 @@ class PlainProgress:
 
     def close(self) -> None:
         """Print the last line (once)."""
-        if self._closed:
-            return
-        self._closed = True
-        elapsed = time.monotonic() - self._start
-        self._print(f"{self.desc}: done, {self._units(self.n)} in {elapsed:.0f} s")
+        self._stop.set()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            elapsed = time.monotonic() - self._start
+            self._print(f"{self.desc}: done, {self._units(self.n)} in {elapsed:.0f} s")
 
     def __enter__(self) -> PlainProgress:
         return self

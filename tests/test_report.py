@@ -62,7 +62,8 @@ def test_conclusions_when_the_theory_holds(wigner):
     assert any(line.startswith("Poisson (no repulsion): rejected in 2 of 2 (expected)")
                for line in c.nulls)  # fmt: skip
     assert c.headline().endswith("Every null model is rejected, as expected.")
-    assert "do not" in c.headline() and " 0 do not" in c.headline()
+    assert "do not" in c.headline()
+    assert " 0 do not" in c.headline()
     # no unequilibrated modes: the samples are stationary by construction
     assert wigner.unequilibrated == {}
 
@@ -72,13 +73,17 @@ def test_conclusions_when_the_repulsion_is_absent(gaussian):
     failed = {g.name: g for g in c.fails}
     assert any(n.startswith("KS D of s vs Wigner surmise") for n in failed)
     binder = next(g for n, g in failed.items() if n.startswith("Binder U4 pair"))
-    assert binder.n_agree == 0 and binder.n == 4
+    assert binder.n_agree == 0
+    assert binder.n == 4
     # the Gaussian null model is what the data are: it survives, and that is flagged
     assert not c.nulls_ok
     gauss = next(line for line in c.nulls if line.startswith("Gaussian without repulsion"))
-    assert "NOT rejected" in gauss and "|B|=8" in gauss and "|B|=32" in gauss
+    assert "NOT rejected" in gauss
+    assert "|B|=8" in gauss
+    assert "|B|=32" in gauss
     text = c.text()
-    assert "Does not hold:" in text and "largest deviation" in text
+    assert "Does not hold:" in text
+    assert "largest deviation" in text
 
 
 def test_trend_of_measured_over_predicted_across_settings():
@@ -95,7 +100,8 @@ def test_trend_of_measured_over_predicted_across_settings():
     (group,) = c.holds + c.fails
     assert group.trend.coef == pytest.approx((1.0, 4.0), abs=1e-9)
     (line,) = c.trends
-    assert "grows with alpha/|B|" in line and "extrapolates to 1 at alpha/|B| -> 0" in line
+    assert "grows with alpha/|B|" in line
+    assert "extrapolates to 1 at alpha/|B| -> 0" in line
     # |m - p| / dm = 4 v / err <= 3 only for mode 1 at |B| = 64
     assert c.levels == ("level a: small-noise formula (a): 1 of 10 rows agree",)
 
@@ -109,7 +115,8 @@ def test_terminal_summary_names_the_setting_and_has_no_nan(wigner):
     long = wigner.summary(verbose=True)
     assert "nan" not in long.lower()
     ks = [line for line in long.splitlines() if "KS D of s vs Poisson" in line]
-    assert len(ks) == 2 and all("KS test, p =" in line and "rejected" in line for line in ks)
+    assert len(ks) == 2
+    assert all("KS test, p =" in line and "rejected" in line for line in ks)
     assert len(long.splitlines()) > len(short.splitlines()) + 20
 
 
@@ -122,8 +129,10 @@ def test_write_replaces_only_its_own_files(wigner, tmp_path):
     assert not stale.exists()
     assert mine.read_text() == "kept"
     text = report.read_text()
-    assert text.index("Conclusions") < text.index("Summary per analysis") < text.index(
-        "How to read the verdicts"
+    assert (
+        text.index("Conclusions")
+        < text.index("Summary per analysis")
+        < text.index("How to read the verdicts")
     )
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["conclusions"]["headline"] == wigner.conclusions().headline()
@@ -161,7 +170,8 @@ def test_progress_silent_when_disabled_and_a_bar_on_a_terminal():
     term = Terminal()
     with progress_bar(3, desc="work", stream=term) as bar:
         bar.update(3)
-    assert "work" in term.getvalue() and "3/3" in term.getvalue()
+    assert "work" in term.getvalue()
+    assert "3/3" in term.getvalue()
     assert list(track(range(3), desc="t", enabled=False)) == [0, 1, 2]
 
 
@@ -208,4 +218,19 @@ def test_simulate_sgd_takes_alpha_in_the_training_convention(tmp_path, capsys):
     assert main([*argv, "--dt", "0.1"]) == 2
     assert "--dt is the SDE time step" in capsys.readouterr().err
     help_text = _subparsers()["simulate"].format_help()
-    assert "--alpha ALPHA" in help_text and "(default: 16)" in help_text
+    assert "--alpha ALPHA" in help_text
+    assert "(default: 16)" in help_text
+
+
+def test_plain_progress_repeats_its_state_during_a_long_step():
+    import time
+
+    out = io.StringIO()
+    with progress_bar(2, desc="slow", stream=out, interval=0.05) as bar:
+        bar.set_description("slow: step 1")
+        time.sleep(0.3)  # no update: the heartbeat still prints
+        bar.update(2)
+    lines = out.getvalue().splitlines()
+    beats = [line for line in lines if line.startswith("slow: step 1: 0% (0/2 its)")]
+    assert len(beats) >= 2
+    assert lines[-1].startswith("slow: step 1: done")

@@ -104,7 +104,12 @@ def test_effective_samples_of_one_snapshot_is_the_number_of_runs(rng):
 # --------------------------------------------------------------------------- kinds of entries
 def test_entry_kinds_and_verdict_words():
     pred = Entry.compare("a", "std x mode 3", 1.0, 0.1, 1.2, model="m (a)", level="a")
-    assert (pred.kind, pred.verdict, pred.model, pred.level) == ("prediction", "agree", "m (a)", "a")
+    assert (pred.kind, pred.verdict, pred.model, pred.level) == (
+        "prediction",
+        "agree",
+        "m (a)",
+        "a",
+    )
     assert Entry.compare("a", "q", 1.0, 0.1, 1.4).verdict == "disagree"
     # a null model: the same rule, rejection is the expected outcome
     null = Entry.compare("a", "q", 1.0, 0.1, 1.4, kind="null")

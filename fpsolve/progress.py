@@ -8,17 +8,6 @@ validation.  ``enabled`` follows one convention everywhere:
   ``interval`` seconds, and a last line with the elapsed time, so that a long run is
   never silent.
 - ``False``: silent.
-
-Examples
---------
->>> import io
->>> from fpsolve.progress import progress_bar
->>> out = io.StringIO()
->>> with progress_bar(4, desc="work", unit="item", stream=out, interval=0) as bar:
-...     for _ in range(4):
-...         bar.update(1)
->>> print(out.getvalue().splitlines()[-1])  # doctest: +ELLIPSIS
-work: done, 4 items in ... s
 """
 
 from __future__ import annotations
@@ -179,6 +168,17 @@ def progress_bar(
     -------
     tqdm or PlainProgress
         Use as a context manager, with ``update(n)``.
+
+    Examples
+    --------
+    >>> import io
+    >>> from fpsolve.progress import progress_bar
+    >>> out = io.StringIO()
+    >>> with progress_bar(4, desc="work", unit="item", stream=out, interval=0) as bar:
+    ...     for _ in range(4):
+    ...         bar.update(1)
+    >>> print(out.getvalue().splitlines()[-1])  # doctest: +ELLIPSIS
+    work: done, 4 items in ... s
     """
     from tqdm.auto import tqdm
 

@@ -77,7 +77,7 @@ class GroupSummary:
         ``(deviation, error, where)`` of the largest relative deviation in units of its
         own size, or None when no row has a deviation (test statistics).
     trend : Trend or None
-        measured/predicted against alpha/|B| when the rows span two or more values.
+        measured/predicted against :math:`\alpha/|B|` when the rows span two or more values.
     """
 
     family: str
@@ -114,7 +114,7 @@ class GroupSummary:
         return text
 
     def trend_sentence(self, n_sigma: float = N_SIGMA) -> str | None:
-        """The trend of measured/predicted with alpha/|B|, in words, or None."""
+        """The trend of measured/predicted with :math:`\alpha/|B|`, in words, or None."""
         t = self.trend
         if t is None:
             return None
@@ -146,7 +146,7 @@ class Conclusions:
     nulls_ok : bool
         Every null model was rejected.
     trends : tuple of str
-        Fits of measured/predicted against alpha/|B|.
+        Fits of measured/predicted against :math:`\alpha/|B|`.
     levels : tuple of str
         The prediction levels used, with their rows.
     warnings : tuple of str

@@ -23,10 +23,10 @@ def register(subparsers) -> None:
         help="simulate the eigenvalue DBM (or the SGD map) of harmonic or RBM modes",
         description=(
             "Integrate dx_i = [K_i(x_i) + sum_j g2/(x_i - x_j)] dt + sqrt(2 g2) dB_i for an "
-            "ensemble of replicas (docs/theory.md, eq. (2.1)), or iterate the SGD map (--sgd: "
-            "steps of size --alpha with batch size --batch-size, drift in the 'training' "
-            "convention, per unit alpha), and write the recorded statistics (OUTPUT.npz) and "
-            "a plot of the pooled densities (OUTPUT.png)."
+            "ensemble of replicas (the eigenvalue SDE of docs/theory.md), or iterate the SGD "
+            "map (--sgd: steps of size --alpha with batch size --batch-size, drift in the "
+            "'training' convention, per unit alpha), and write the recorded statistics "
+            "(OUTPUT.npz) and a plot of the pooled densities (OUTPUT.png)."
         ),
         formatter_class=HelpFormatter,
     )

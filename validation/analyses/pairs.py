@@ -325,8 +325,8 @@ def one_point(
     r"""Fit the pooled one-point density of every degenerate pair and single mode.
 
     A degenerate pair (both modes pooled, never sorted into modes by hand) is
-    fit by maximum likelihood with the two-mode density (docs/theory.md section 3,
-    :math:`u = x - x_0`)
+    fit by maximum likelihood with the two-mode density :eq:`eq-two-mode-density`
+    (:math:`u = x - x_0`)
 
     .. math::
 
@@ -573,7 +573,7 @@ def spacings(
 
     For each pair :math:`S = |x_1 - x_2|` at every selected snapshot of every
     run.  For two modes of width :math:`\sigma` with :math:`\beta = 1`
-    repulsion (docs/theory.md section 3)
+    repulsion (the Wigner surmise :eq:`eq-wigner-surmise`)
 
     .. math::
 

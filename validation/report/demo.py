@@ -62,8 +62,8 @@ def run_demo(
 ) -> tuple[Path, Validation]:
     r"""Train a small Gaussian-RBM sweep, record it, validate it against theory, write a report.
 
-    The RBM is the paper's (docs/theory.md section 4: ``N_v = N_h = 10``, ``m^2 = 4``,
-    ``mu^2 = 9``, ``sigma_h = 1``, ``k = 3``, ``W_ij ~ N(0, 0.1^2)``); each setting of
+    The RBM is the paper's (:eq:`eq-rbm-action`, :eq:`eq-rbm-target`: ``N_v = N_h = 10``,
+    ``m^2 = 4``, ``mu^2 = 9``, ``sigma_h = 1``, ``k = 3``, ``W_ij ~ N(0, 0.1^2)``); each setting of
     :data:`DEMO_SETTINGS` runs for ``time_span / alpha`` updates (the same training
     time :math:`t = \alpha\,n` for every setting) with 60 snapshots.
 

@@ -380,7 +380,7 @@ def train(
 ) -> Recording:
     r"""Train ``n_runs`` independent Gaussian RBMs by PCD and record the spectrum of ``W^T W``.
 
-    The algorithm is the one of the module docstring (docs/theory.md section 4):
+    The algorithm is the one of the module docstring (the PCD update :eq:`eq-pcd-update`):
     chains initialised to ones, :math:`W_{ij} \sim N(0, w_\sigma^2)`, ``k``
     block-Gibbs sweeps of ``batch_size`` persistent chains per update, plain SGD
     :math:`W \leftarrow W + \alpha\sigma_h^2 (C_{target} - C_{model}) W`,

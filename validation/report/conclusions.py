@@ -182,12 +182,12 @@ class Conclusions:
         """The conclusions as plain-text lines (terminal)."""
         out = [self.headline()]
         for title, items in (
+            ("Warnings", list(self.warnings)),
             ("Holds", [g.sentence() for g in self.holds]),
             ("Does not hold", [g.sentence() for g in self.fails]),
             ("Null models (rejection expected)", list(self.nulls)),
             ("Systematic pattern", list(self.trends)),
             ("Prediction levels used", list(self.levels)),
-            ("Warnings", list(self.warnings)),
         ):
             if items:
                 out.append(f"{title}:")

@@ -134,7 +134,12 @@ def _entry_rows(validation, section) -> str:
 
 def _conclusions_html(validation) -> str:
     c = validation.conclusions()
-    parts = [f"<div class=box><p class=headline>{_esc(c.headline())}</p>"]
+    parts = [f"<p class=headline>{_esc(c.headline())}</p>"]
+    if c.warnings:
+        parts.append("<div class='box warn'><h3>Warnings</h3><ul>")
+        parts += [f"<li>{_pm(w)}</li>" for w in c.warnings]
+        parts.append("</ul></div>")
+    parts.append("<div class=box>")
     for title, items, cls in (
         ("What holds", [g.sentence() for g in c.holds], "holds"),
         ("What does not hold", [g.sentence() for g in c.fails], "fails"),
@@ -144,14 +149,15 @@ def _conclusions_html(validation) -> str:
     ):
         if items:
             parts.append(f"<h3>{title}</h3><ul class='{cls}'>")
-            parts += [f"<li>{_esc(item)}</li>" for item in items]
+            parts += [f"<li>{_pm(item)}</li>" for item in items]
             parts.append("</ul>")
     parts.append("</div>")
-    if c.warnings:
-        parts.append("<div class='box warn'><h3>Warnings</h3><ul>")
-        parts += [f"<li>{_esc(w)}</li>" for w in c.warnings]
-        parts.append("</ul></div>")
     return "".join(parts)
+
+
+def _pm(text: str) -> str:
+    """Escaped text with ``+-`` shown as a plus-minus sign."""
+    return _esc(text).replace(" +- ", " &plusmn; ")
 
 
 def _summary_table(validation) -> str:
@@ -166,7 +172,7 @@ def _summary_table(validation) -> str:
             f"<tr><td class=l><a href='#s{i}'>{_esc(cells[0])}</a></td>"
             + "".join(f"<td class=l>{_esc(x)}</td>" for x in cells[1:2])
             + f"<td class='{cls}'>{_esc(cells[2])}</td>"
-            + "".join(f"<td class=l>{_esc(x)}</td>" for x in cells[3:])
+            + "".join(f"<td class=l>{_pm(x)}</td>" for x in cells[3:])
             + "</tr>"
         )
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"

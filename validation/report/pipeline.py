@@ -551,84 +551,86 @@ def validate(
     bar = progress_bar(n_stages, desc="validate", unit="analysis", enabled=progress)
     inner = False if progress is False else None  # simulations report their own progress
 
-    stationary_kw: dict[str, Any] = {"groups": groups, "burn_in": burn_in}
-    unequilibrated = {}
-    for label, rec, gen in zip(labels, recs, gens, strict=True):
-        is_rbm = rec.attrs.get("model") == "gaussian_rbm"
-        pairs = groups is not None or _has_groups(rec)
-        drifting = _drifting_modes(rec, burn_in)
-        if drifting:
-            unequilibrated[label] = drifting
-        for key in per_recording:
-            bar.set_description(f"validate: {SHORT_NAMES[key]} {label}")
-            bar.update(0)
-            if key == "initial_spectrum":
-                if not is_rbm:
-                    skipped.append((key, label, "needs the initialisation of a Gaussian-RBM"))
-                elif rec.steps[0] != 0:
-                    skipped.append((key, label, "the first snapshot is not step 0"))
-                else:
-                    add(key, label, compare.initial_spectrum(rec, rng=gen))
-            elif key in ("one_point", "spacings"):
-                if not pairs:
-                    skipped.append((key, label, "no degenerate groups known"))
-                else:
-                    add(key, label, getattr(compare, key)(rec, **stationary_kw))
-            elif key == "predictions":
-                if not is_rbm:
-                    skipped.append((key, label, "parameter-free predictions need RBM attributes"))
-                else:
-                    pred = _best_prediction(rec, label, gen, inner, skipped)
-                    predictions[label] = pred
-                    add(key, label, predict.compare_predictions(rec, pred, **stationary_kw))
-            elif key == "dynamics":
-                if not is_rbm or len(rec.steps) < 3:
-                    skipped.append((key, label, "needs an RBM recording with >= 3 snapshots"))
-                else:
-                    add(key, label, dynamics.dynamics(rec, rng=gen, progress=inner))
-            bar.update(1)
+    with bar:
+        stationary_kw: dict[str, Any] = {"groups": groups, "burn_in": burn_in}
+        unequilibrated = {}
+        for label, rec, gen in zip(labels, recs, gens, strict=True):
+            is_rbm = rec.attrs.get("model") == "gaussian_rbm"
+            pairs = groups is not None or _has_groups(rec)
+            drifting = _drifting_modes(rec, burn_in)
+            if drifting:
+                unequilibrated[label] = drifting
+            for key in per_recording:
+                bar.set_description(f"validate: {SHORT_NAMES[key]} {label}")
+                if key == "initial_spectrum":
+                    if not is_rbm:
+                        skipped.append((key, label, "needs the initialisation of a Gaussian-RBM"))
+                    elif rec.steps[0] != 0:
+                        skipped.append((key, label, "the first snapshot is not step 0"))
+                    else:
+                        add(key, label, compare.initial_spectrum(rec, rng=gen))
+                elif key in ("one_point", "spacings"):
+                    if not pairs:
+                        skipped.append((key, label, "no degenerate groups known"))
+                    else:
+                        add(key, label, getattr(compare, key)(rec, **stationary_kw))
+                elif key == "predictions":
+                    if not is_rbm:
+                        skipped.append(
+                            (key, label, "parameter-free predictions need RBM attributes")
+                        )
+                    else:
+                        pred = _best_prediction(rec, label, gen, inner, skipped)
+                        predictions[label] = pred
+                        add(key, label, predict.compare_predictions(rec, pred, **stationary_kw))
+                elif key == "dynamics":
+                    if not is_rbm or len(rec.steps) < 3:
+                        skipped.append((key, label, "needs an RBM recording with >= 3 snapshots"))
+                    else:
+                        add(key, label, dynamics.dynamics(rec, rng=gen, progress=inner))
+                bar.update(1)
 
-    sweep_label = SWEEP_LABEL
-    if "scaling" in keys:
-        bar.set_description("validate: scaling")
-        with_pairs = [r for r in recs if groups is not None or _has_groups(r)]
-        if len({_setting_key(r) for r in with_pairs}) >= 2:
-            add(
-                "scaling",
-                sweep_label,
-                compare.scaling(
-                    with_pairs, **stationary_kw, predicted_a=predict.predicted_a_fit(with_pairs)
-                ),
-            )
-        else:
-            skipped.append(("scaling", sweep_label, "needs >= 2 settings with degenerate pairs"))
-        bar.update(1)
-    if "repulsion" in keys:
-        bar.set_description("validate: repulsion")
-        rbm = [
-            (lab, r)
-            for lab, r in zip(labels, recs, strict=True)
-            if r.attrs.get("model") == "gaussian_rbm"
-        ]
-        if len({_setting_key(r) for _, r in rbm}) >= 2:
-            preds: list[Any] = [predictions.get(lab) for lab, _ in rbm]
-            if len({getattr(p, "method", None) for p in preds}) != 1:
-                preds = [None]  # one method for the whole sweep: the small-noise formula
-            add(
-                "repulsion",
-                sweep_label,
-                predict.repulsion(
-                    [r for _, r in rbm],
-                    predictions=None if any(p is None for p in preds) else preds,
-                    method="small_noise" if preds == [None] else "dbm",
-                    burn_in=burn_in,
-                ),
-            )
-        else:
-            skipped.append(("repulsion", sweep_label, "needs >= 2 RBM settings"))
-        bar.update(1)
-    bar.set_description("validate")
-    bar.close()
+        sweep_label = SWEEP_LABEL
+        if "scaling" in keys:
+            bar.set_description("validate: scaling")
+            with_pairs = [r for r in recs if groups is not None or _has_groups(r)]
+            if len({_setting_key(r) for r in with_pairs}) >= 2:
+                add(
+                    "scaling",
+                    sweep_label,
+                    compare.scaling(
+                        with_pairs, **stationary_kw, predicted_a=predict.predicted_a_fit(with_pairs)
+                    ),
+                )
+            else:
+                skipped.append(
+                    ("scaling", sweep_label, "needs >= 2 settings with degenerate pairs")
+                )
+            bar.update(1)
+        if "repulsion" in keys:
+            bar.set_description("validate: repulsion")
+            rbm = [
+                (lab, r)
+                for lab, r in zip(labels, recs, strict=True)
+                if r.attrs.get("model") == "gaussian_rbm"
+            ]
+            if len({_setting_key(r) for _, r in rbm}) >= 2:
+                preds: list[Any] = [predictions.get(lab) for lab, _ in rbm]
+                if len({getattr(p, "method", None) for p in preds}) != 1:
+                    preds = [None]  # one method for the whole sweep: the small-noise formula
+                add(
+                    "repulsion",
+                    sweep_label,
+                    predict.repulsion(
+                        [r for _, r in rbm],
+                        predictions=None if any(p is None for p in preds) else preds,
+                        method="small_noise" if preds == [None] else "dbm",
+                        burn_in=burn_in,
+                    ),
+                )
+            else:
+                skipped.append(("repulsion", sweep_label, "needs >= 2 RBM settings"))
+            bar.update(1)
 
     order = {k: i for i, k in enumerate(ANALYSES)}
     sections.sort(key=lambda s: order[s.key])

@@ -1080,7 +1080,7 @@ class PredictionComparison:
         ax.set_xlabel("eigenvalue index $a$")
         ax.set_ylabel("measured / predicted")
         ax.set_title(
-            f"vs {_level(self.prediction.method)['model']}, "
+            f"measured / {_level(self.prediction.method)['model']}, "
             f"$\\alpha/|B|$ = {self.prediction.alpha_over_b:.3g}"
         )
         ax.legend(fontsize="small")

@@ -7,6 +7,7 @@ import html
 import io
 import math
 import re
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,7 +64,10 @@ def _figure_png(result, method: str = "plot") -> bytes | None:
 
     from validation.report.style import report_style
 
-    with report_style():
+    with report_style(), warnings.catch_warnings():
+        # matplotlib times its search for the best legend place and warns when a loaded
+        # machine makes it slow; the figure is the same
+        warnings.filterwarnings("ignore", message="Creating legend with loc=.best.")
         fig = getattr(result, method)()
         if fig is None:
             return None

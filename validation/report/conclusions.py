@@ -65,7 +65,7 @@ def _where(entry: Entry, label: str) -> str:
 
 @dataclass(frozen=True)
 class GroupSummary:
-    """Prediction rows of one quantity family compared with one model.
+    r"""Prediction rows of one quantity family compared with one model.
 
     Attributes
     ----------
@@ -114,7 +114,7 @@ class GroupSummary:
         return text
 
     def trend_sentence(self, n_sigma: float = N_SIGMA) -> str | None:
-        """The trend of measured/predicted with :math:`\alpha/|B|`, in words, or None."""
+        r"""The trend of measured/predicted with :math:`\alpha/|B|`, in words, or None."""
         t = self.trend
         if t is None:
             return None
@@ -135,7 +135,7 @@ class GroupSummary:
 
 @dataclass(frozen=True)
 class Conclusions:
-    """What a validation shows, in sentences with the numbers.
+    r"""What a validation shows, in sentences with the numbers.
 
     Attributes
     ----------

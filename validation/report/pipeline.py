@@ -244,7 +244,7 @@ class Validation:
         return notes
 
     def conclusions(self) -> Conclusions:
-        """What holds, what does not, null models, trends with :math:`\alpha/|B|`, warnings
+        r"""What holds, what does not, null models, trends with :math:`\alpha/|B|`, warnings
         (:func:`validation.report.conclusions.conclusions`)."""
         return conclusions(
             ((s.label, e) for s in self.sections for e in s.entries),

@@ -631,6 +631,7 @@ def validate(
             else:
                 skipped.append(("repulsion", sweep_label, "needs >= 2 RBM settings"))
             bar.update(1)
+        bar.set_description("validate")
 
     order = {k: i for i, k in enumerate(ANALYSES)}
     sections.sort(key=lambda s: order[s.key])

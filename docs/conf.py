@@ -14,6 +14,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax is copied into the built site: formulas render without network access
+    "sphinx-mathjax-offline",
     "sphinx.ext.intersphinx",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
@@ -30,3 +32,16 @@ html_title = "fpsolve"
 html_static_path = []
 html_theme_options = {"navigation_with_keys": False}
 suppress_warnings = ["myst.header"]
+math_number_all = False  # labelled equations ($$ ... $$ (label)) are numbered, cited with :eq:
+
+
+def _skip_generated_noise(app, what, name, obj, skip, options):
+    """Leave out members whose only text is generated: namedtuple field aliases."""
+    doc = getattr(obj, "__doc__", None) or ""
+    if doc.startswith("Alias for field number"):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_generated_noise)

@@ -70,9 +70,15 @@ def test_demo_quick_writes_report(tmp_path, capsys):
     import json
 
     assert main(["demo", "--quick", "-o", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "report written to" in out
+    assert out.startswith("Conclusions")
     assert "analyses of 2 recording(s)" in out
+    assert "nan" not in out.lower()
+    # progress as plain lines (stderr is not a terminal here): training, analyses, figures
+    for stage in ("train 2 settings: started", "validate: done", "report figures: done"):
+        assert stage in captured.err
     assert len(list((tmp_path / "recordings").glob("*.h5"))) == 2
     assert (tmp_path / "report.html").stat().st_size > 100_000
     results = json.loads((tmp_path / "results.json").read_text())

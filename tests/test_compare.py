@@ -138,7 +138,8 @@ def test_spacings_wigner_not_poisson(rng):
     assert res.ks_wigner[1] >= KS_SIGNIFICANCE
     assert res.ks_poisson[1] < KS_SIGNIFICANCE
     ks = {e.quantity: e for e in res.entries() if e.quantity.startswith("KS")}
-    assert [e.verdict for e in ks.values()] == ["agree", "disagree"]
+    assert [e.verdict for e in ks.values()] == ["agree", "rejected"]
+    assert [e.kind for e in ks.values()] == ["prediction", "null"]
     assert all(math.isnan(e.error) and e.context["n"] == res.s.size for e in ks.values())
     assert isinstance(res.plot(), matplotlib.figure.Figure)
     import matplotlib.pyplot as plt

@@ -192,7 +192,7 @@ def test_escape_not_measured_is_reported():
     (entry,) = [e for e in d.entries() if e.quantity.startswith("escape time")]
     assert entry.verdict == "measured"
     assert math.isnan(entry.measured)
-    assert "window" in entry.context["note"]
+    assert "window" in entry.context["error_note"]
 
 
 def test_diverged_dbm_replicas_are_reported():

@@ -39,7 +39,7 @@ def test_every_analysis_runs_on_an_rbm_sweep(result):
     for s in result.sections:
         assert s.entries, s.key
         assert all(isinstance(e, Entry) for e in s.entries)
-        assert s.verdict in ("agree", "disagree", "measured")
+        assert s.verdict in ("agree", "disagree", "not rejected", "measured")
     counts = result.counts()
     assert sum(counts.values()) == len(result.entries())
     assert counts["agree"] > 0
@@ -52,7 +52,7 @@ def test_results_json_is_strict_and_complete(result, tmp_path):
     assert {a["analysis"] for a in data["analyses"]} == set(ANALYSES)
     for a in data["analyses"]:
         for row in a["entries"]:
-            for field in ("measured", "error", "predicted", "verdict", "n_eff"):
+            for field in ("measured", "error", "predicted", "verdict", "kind", "n_eff"):
                 assert field in row
     assert [r["batch_size"] for r in data["recordings"]] == [8, 32]
 
@@ -64,8 +64,9 @@ def test_report_is_self_contained(result, tmp_path):
     assert text.count("data:image/png;base64,") == len(result.sections) + 1
     for s in result.sections:
         assert s.title in text
-    assert "Verdict rule" in text
+    assert "How to read the verdicts" in text
     assert "3 &radic;" in text
+    assert text.index("Conclusions") < text.index("Summary per analysis and setting")
     assert (tmp_path / "overview.png").stat().st_size > 20_000
     pngs = sorted(tmp_path.glob("[0-9][0-9]_*.png"))
     assert len(pngs) == len(result.sections)
@@ -78,7 +79,7 @@ def test_threshold_changes_verdicts_consistently(sweep, result):
     assert loose.counts()["disagree"] <= result.counts()["disagree"]
     for e in loose.entries():
         if e.predicted is not None and np.isfinite(e.error):
-            assert e.verdict == "agree"
+            assert e.verdict == ("not rejected" if e.kind == "null" else "agree")
 
 
 def test_subset_and_non_rbm_recordings(sweep):

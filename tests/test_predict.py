@@ -237,8 +237,9 @@ def test_compare_predictions_on_exact_small_noise_samples(rng):
     cmp = compare_predictions(rec, pred, burn_in=0)
     assert isinstance(cmp, PredictionComparison)
     entries = cmp.entries()
-    ratio_entries = [e for e in entries if "ratio" in e.quantity]
-    assert len(ratio_entries) == 6 + 2
+    assert len(entries) == 2 * 6 + 2
+    assert all(e.kind == "prediction" and e.level == "a" for e in entries)
+    assert all(e.deviation is not None for e in entries)
     z = _bonferroni(len(entries))
     pulls = np.array([e.pull for e in entries])
     assert np.all(np.abs(pulls) <= z), pulls
@@ -260,7 +261,13 @@ def test_compare_predictions_detects_a_wrong_width(rng):
     rec = _coulomb_recording(broad, {**attrs}, n_runs=100, n_snapshots=10, rng=rng)
     cmp = compare_predictions(rec, pred, burn_in=0)
     np.testing.assert_allclose(cmp.std_ratio, math.sqrt(2), atol=5 * cmp.std_ratio_error.max())
-    assert all(e.verdict == "disagree" for e in cmp.entries() if "std ratio" in e.quantity)
+    rows = [e for e in cmp.entries() if e.family == "std x mode"]
+    assert len(rows) == 6
+    assert all(e.verdict == "disagree" and e.level == "a" for e in rows)
+    for e in rows:  # the deviation is the ratio measured/predicted - 1 with its error
+        a = e.context["mode"]
+        assert e.deviation[0] == pytest.approx(cmp.std_ratio[a] - 1)
+        assert e.deviation[1] == pytest.approx(cmp.std_ratio_error[a])
 
 
 def test_compare_predictions_burn_in_and_groups(rng):

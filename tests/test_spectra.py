@@ -311,7 +311,7 @@ def test_read_npz(tmp_path, rng):
 
 
 def test_read_state_dict(tmp_path, rng):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch: pip install -e '.[torch]'")
     fused = torch.tensor(rng.normal(size=(3 * 8, 8)), dtype=torch.float32)
     sd = {
         "blocks.0.attn.weight": fused,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="needs torch: pip install -e '.[torch]'")
 
 from validation.training import gpt_example  # noqa: E402
 

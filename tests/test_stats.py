@@ -10,6 +10,7 @@ from validation.analyses.stats import (
     Entry,
     autocorrelation_time,
     effective_samples,
+    ratio_trend,
     run_jackknife,
     verdict,
 )
@@ -98,3 +99,113 @@ def test_autocorrelation_time_limits(rng):
 
 def test_effective_samples_of_one_snapshot_is_the_number_of_runs(rng):
     assert effective_samples(rng.normal(size=(37, 1))) == 37.0
+
+
+# --------------------------------------------------------------------------- kinds of entries
+def test_entry_kinds_and_verdict_words():
+    pred = Entry.compare("a", "std x mode 3", 1.0, 0.1, 1.2, model="m (a)", level="a")
+    assert (pred.kind, pred.verdict, pred.model, pred.level) == (
+        "prediction",
+        "agree",
+        "m (a)",
+        "a",
+    )
+    assert Entry.compare("a", "q", 1.0, 0.1, 1.4).verdict == "disagree"
+    # a null model: the same rule, rejection is the expected outcome
+    null = Entry.compare("a", "q", 1.0, 0.1, 1.4, kind="null")
+    assert (null.kind, null.verdict) == ("null", "rejected")
+    assert Entry.compare("a", "q", 1.0, 0.1, 1.2, kind="null").verdict == "not rejected"
+    measured = Entry.compare("a", "q", 1.0, 0.1)
+    assert (measured.kind, measured.verdict) == ("measured", "measured")
+    with pytest.raises(ValueError, match="kind='measured' needs no prediction"):
+        Entry.compare("a", "q", 1.0, 0.1, 1.2, kind="measured")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Entry("a", "q", 1.0, 0.1, kind="other")
+    # an entry built without a kind (older results) gets it from its prediction
+    assert Entry("a", "q", 1.0, 0.1, 2.0, 0.0, "disagree").kind == "prediction"
+
+
+def test_deviation_is_ratio_minus_one_with_propagated_error():
+    e = Entry.compare("a", "q", 1.1, 0.05, 1.0, 0.02)
+    dev, err = e.deviation
+    assert dev == pytest.approx(0.1)
+    assert err == pytest.approx(math.hypot(0.05 / 1.0, 1.1 * 0.02 / 1.0**2))
+    assert Entry.compare("a", "q", 1.1, 0.05).deviation is None
+    assert Entry.compare("a", "q", 1.1, 0.05, 0.0).deviation is None
+    assert Entry.compare("a", "chi2/dof", 3.0, 0.5, 1.0, test_statistic=True).deviation is None
+    row = e.to_dict()
+    assert row["deviation"] == pytest.approx(0.1)
+    assert row["kind"] == "prediction"
+
+
+@pytest.mark.parametrize(
+    ("quantity", "family"),
+    [
+        ("std x mode 3", "std x mode"),
+        ("<S> pair (1, 2)", "<S> pair"),
+        ("Binder U4 mode (0,)", "Binder U4 mode"),
+        ("mean x[3] at step 1500 vs DBM", "mean x vs DBM"),
+        ("KS D vs Marchenko-Pastur", "KS D vs Marchenko-Pastur"),
+    ],
+)
+def test_family_strips_the_location(quantity, family):
+    assert Entry.compare("a", quantity, 1.0, 0.1).family == family
+
+
+# --------------------------------------------------------------------------- ratio trend
+def test_ratio_trend_recovers_an_exact_line():
+    v = np.array([0.00625, 0.0125, 0.025, 0.05])
+    t = ratio_trend(v, 1.0 + 0.8 * v, np.full(4, 0.01))
+    assert t.coef == pytest.approx((1.0, 0.8), abs=1e-12)
+    assert t.chi2 == pytest.approx(0.0, abs=1e-20)
+    assert (t.dof, t.n_points) == (2, 4)
+    assert t(0.1) == pytest.approx(1.08)
+
+
+def test_ratio_trend_matches_weighted_polyfit_and_its_covariance(rng):
+    v = np.repeat([0.005, 0.01, 0.02, 0.04, 0.08], 3)
+    err = rng.uniform(0.005, 0.02, v.size)
+    r = 1.0 + 0.5 * v + err * rng.standard_normal(v.size)
+    t = ratio_trend(v, r, err, order=1)
+    coef, cov = np.polyfit(v, r, 1, w=1 / err, cov="unscaled")
+    np.testing.assert_allclose(t.coef, coef[::-1], rtol=1e-10)
+    np.testing.assert_allclose(t.coef_error, np.sqrt(np.diag(cov))[::-1], rtol=1e-10)
+
+
+def test_ratio_trend_errors_have_their_stated_coverage():
+    """Over 2000 noisy copies of r = 1 + 2 v, (c1 - 2)/error is standard normal."""
+    gen = np.random.default_rng(5)
+    v = np.array([0.01, 0.02, 0.03, 0.05, 0.08])
+    err = np.full(v.size, 0.01)
+    pulls = []
+    for _ in range(2000):
+        t = ratio_trend(v, 1 + 2 * v + err * gen.standard_normal(v.size), err, order=1)
+        pulls.append((t.slope[0] - 2.0) / t.slope[1])
+    pulls = np.array(pulls)
+    # mean within 4 standard errors of 0, variance within 4 standard errors of 1
+    assert abs(pulls.mean()) < 4 / math.sqrt(pulls.size)
+    assert abs(pulls.var() - 1) < 4 * math.sqrt(2 / pulls.size)
+
+
+def test_ratio_trend_adds_c2_only_when_the_line_fails():
+    v = np.linspace(0.01, 0.1, 8)
+    err = np.full(v.size, 1e-3)
+    curved = ratio_trend(v, 1 + v + 40 * v**2, err)
+    assert len(curved.coef) == 3
+    assert curved.coef == pytest.approx((1.0, 1.0, 40.0), abs=1e-9)
+    straight = ratio_trend(v, 1 + v, err)
+    assert len(straight.coef) == 2
+    assert "alpha/|B|" in straight.describe()
+
+
+def test_ratio_trend_refuses_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        ratio_trend([0.1, 0.2], [1.0], [0.1, 0.1])
+    with pytest.raises(ValueError, match="2 distinct values"):
+        ratio_trend([0.1, 0.1], [1.0, 1.1], [0.1, 0.1])
+    with pytest.raises(ValueError, match="error must be > 0"):
+        ratio_trend([0.1, 0.2], [1.0, 1.1], [0.1, 0.0])
+    with pytest.raises(ValueError, match="finite"):
+        ratio_trend([0.1, 0.2], [1.0, np.nan], [0.1, 0.1])
+    with pytest.raises(ValueError, match="order must be"):
+        ratio_trend([0.1, 0.2], [1.0, 1.1], [0.1, 0.1], order=3)

@@ -3,9 +3,26 @@
 The model and output options shared by ``stationary``, ``solve`` and ``spectrum`` live here.
 """
 
+import argparse
 import os
 
-__all__ = ["add_model_arguments", "add_output_arguments", "build_model", "check_output"]
+__all__ = [
+    "HelpFormatter",
+    "add_model_arguments",
+    "add_output_arguments",
+    "build_model",
+    "check_output",
+]
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, unless its help already says it or it is None/False."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
 
 
 def add_model_arguments(p) -> None:

@@ -11,6 +11,8 @@ import json
 
 import numpy as np
 
+from fpsolve.commands import HelpFormatter
+
 __all__ = ["register", "run"]
 
 
@@ -21,42 +23,102 @@ def register(subparsers) -> None:
         help="simulate the eigenvalue DBM (or the SGD map) of harmonic or RBM modes",
         description=(
             "Integrate dx_i = [K_i(x_i) + sum_j g2/(x_i - x_j)] dt + sqrt(2 g2) dB_i for an "
-            "ensemble of replicas, or iterate the SGD map (--sgd), and write the recorded "
-            "statistics (npz) and a plot (png)."
+            "ensemble of replicas (the eigenvalue SDE of docs/theory.md), or iterate the SGD "
+            "map (--sgd: steps of size --alpha with batch size --batch-size, drift in the "
+            "'training' convention, per unit alpha), and write the recorded statistics "
+            "(OUTPUT.npz) and a plot of the pooled densities (OUTPUT.png)."
         ),
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("--model", choices=("harmonic", "rbm"), default="harmonic")
-    p.add_argument("--n-modes", type=int, default=2, help="harmonic: number of modes")
-    p.add_argument("--omega", type=float, default=1.0, help="harmonic: curvature Omega")
-    p.add_argument("--center", type=float, default=0.0, help="harmonic: centre of V")
-    p.add_argument("--kappa", type=float, nargs="+", help="rbm: target eigenvalues kappa_a")
-    p.add_argument("--n-v", type=int, default=10, help="rbm: lattice sites (if no --kappa)")
-    p.add_argument("--m2", type=float, default=4.0, help="rbm: lattice mass squared")
-    p.add_argument("--mu2", type=float, default=9.0, help="rbm: visible mass mu^2")
-    p.add_argument("--sigma-h2", type=float, default=1.0, help="rbm: hidden variance")
-    p.add_argument("--convention", choices=("talk", "training"), default="talk")
-    p.add_argument(
+    m = p.add_argument_group("model")
+    m.add_argument(
+        "--model",
+        choices=("harmonic", "rbm"),
+        default="harmonic",
+        help="harmonic wells or the Gaussian-RBM modes",
+    )
+    m.add_argument("--n-modes", type=int, default=2, help="harmonic: number of modes")
+    m.add_argument("--omega", type=float, default=1.0, help="harmonic: curvature Omega")
+    m.add_argument("--center", type=float, default=0.0, help="harmonic: centre of V")
+    m.add_argument(
+        "--kappa",
+        type=float,
+        nargs="+",
+        default=None,
+        help="rbm: target eigenvalues kappa_a (default: the lattice target)",
+    )
+    m.add_argument("--n-v", type=int, default=10, help="rbm: lattice sites (if no --kappa)")
+    m.add_argument("--m2", type=float, default=4.0, help="rbm: lattice mass squared")
+    m.add_argument("--mu2", type=float, default=9.0, help="rbm: visible mass mu^2")
+    m.add_argument("--sigma-h2", type=float, default=1.0, help="rbm: hidden variance sigma_h^2")
+    m.add_argument(
+        "--convention",
+        choices=("talk", "training"),
+        default=None,
+        help="rbm: drift convention (docs/theory.md section 4): 'talk' (c = 1) for the SDE, "
+        "'training' (c = 2 sigma_h^2, per unit alpha) for --sgd, which requires it "
+        "(default: talk for the SDE, training for --sgd)",
+    )
+    d = p.add_argument_group("dynamics")
+    d.add_argument(
         "--g2",
         type=float,
         default=None,
-        help="noise g^2 (SDE); default 1e-3 for rbm, 1 for harmonic",
+        help="SDE: noise g^2 (default 1e-3 for rbm, 1 for harmonic)",
     )
-    p.add_argument("--dt", type=float, default=1e-2)
-    p.add_argument("--n-steps", type=int, default=10_000)
-    p.add_argument("--n-replicas", type=int, default=1000)
-    p.add_argument("--scheme", choices=("safe", "em"), default="safe")
-    p.add_argument(
-        "--sgd", action="store_true", help="iterate the SGD map (dt is alpha) instead of the SDE"
+    d.add_argument("--dt", type=float, default=None, help="SDE: time step (default 0.01)")
+    d.add_argument(
+        "--scheme",
+        choices=("safe", "em"),
+        default="safe",
+        help="SDE: collision-safe scheme or plain Euler-Maruyama",
     )
-    p.add_argument("--batch-size", type=int, default=16, help="SGD batch size |B|")
-    p.add_argument("--gt2", type=float, default=1.0, help="SGD noise gt^2")
-    p.add_argument("--burn-in", type=int, default=None, help="steps before recording")
-    p.add_argument("--bins", type=int, default=100)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--output", "-o", default="dbm", help="output prefix (.npz, .png)")
-    p.add_argument("--no-plot", action="store_true")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    d.add_argument("--sgd", action="store_true", help="iterate the SGD map instead of the SDE")
+    d.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        help="SGD: learning rate alpha, the step of the map (default 0.1)",
+    )
+    d.add_argument("--batch-size", type=int, default=16, help="SGD: batch size |B|")
+    d.add_argument("--gt2", type=float, default=1.0, help="SGD: noise amplitude gt^2")
+    d.add_argument("--n-steps", type=int, default=10_000, help="steps (SDE) or updates (SGD)")
+    d.add_argument("--n-replicas", type=int, default=1000, help="independent replicas")
+    d.add_argument(
+        "--burn-in",
+        type=int,
+        default=None,
+        help="steps before recording statistics (default: half of --n-steps)",
+    )
+    d.add_argument("--seed", type=int, default=None, help="random seed (default: fresh entropy)")
+    o = p.add_argument_group("output")
+    o.add_argument("--bins", type=int, default=100, help="histogram bins")
+    o.add_argument("--output", "-o", default="dbm", help="output prefix (.npz, .png)")
+    o.add_argument("--no-plot", action="store_true", help="write no PNG")
+    o.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
+
+
+def _check_options(args) -> None:
+    """Refuse options that belong to the other dynamics."""
+    if args.sgd:
+        if args.dt is not None:
+            raise ValueError(
+                "--dt is the SDE time step; the SGD map (--sgd) advances by --alpha per update"
+            )
+        if args.g2 is not None:
+            raise ValueError("--g2 is the SDE noise; the SGD map (--sgd) takes --gt2")
+        if args.model == "rbm" and args.convention == "talk":
+            raise ValueError(
+                "--sgd needs --convention training: the SGD map's drift is per unit alpha"
+            )
+        args.convention = args.convention or "training"
+        args.alpha = 0.1 if args.alpha is None else args.alpha
+    else:
+        if args.alpha is not None:
+            raise ValueError("--alpha is the SGD learning rate; pass --sgd, or --dt for the SDE")
+        args.convention = args.convention or "talk"
+        args.dt = 1e-2 if args.dt is None else args.dt
 
 
 def _modes(args):
@@ -75,13 +137,14 @@ def run(args: argparse.Namespace) -> int:
     """Run the simulation described by ``args``; returns the exit code."""
     from fpsolve import dbm
 
+    _check_options(args)
     modes = _modes(args)
     record = dbm.Record(burn_in=args.burn_in, bins=args.bins)
     progress = False if args.quiet else None
     if args.sgd:
         res = dbm.simulate_sgd(
             modes,
-            alpha=args.dt,
+            alpha=args.alpha,
             batch_size=args.batch_size,
             gt2=args.gt2,
             n_steps=args.n_steps,

@@ -155,7 +155,10 @@ def _setting_labels(rec) -> dict:
     for key in ("model", "alpha", "batch_size", "noise", "source"):
         if key in rec.attrs:
             value = rec.attrs[key]
-            out[key] = value.item() if isinstance(value, np.generic) else value
+            # the recording's model is the "network"; an entry's "model" is what it is compared with
+            out["network" if key == "model" else key] = (
+                value.item() if isinstance(value, np.generic) else value
+            )
     if "quantity" in rec.attrs:
         out["spectrum"] = rec.attrs["quantity"]
     if rec.path is not None:
@@ -177,8 +180,11 @@ def _new_figure(n_panels: int) -> tuple[Figure, np.ndarray]:
 
 
 # --------------------------------------------------------------------------- KS entries
-def _ks_entry(analysis, quantity, d, p, crit, n, n_eff, **context) -> Entry:
-    """A KS entry: measured D, no error, predicted = critical D, verdict from the p-value."""
+def _ks_entry(analysis, quantity, d, p, crit, n, n_eff, *, model, kind="prediction", **context):
+    """A KS entry: measured D, no error, predicted = critical D, verdict from the p-value.
+
+    A null model (``kind="null"``) is ``"rejected"`` when ``p < KS_SIGNIFICANCE``.
+    """
     entry = Entry.compare(
         analysis,
         quantity,
@@ -186,12 +192,19 @@ def _ks_entry(analysis, quantity, d, p, crit, n, n_eff, **context) -> Entry:
         0.0,
         crit,
         n_eff=n_eff,
+        kind=kind,
+        model=model,
         p_value=float(p),
         n=int(n),
         significance=KS_SIGNIFICANCE,
+        error_note=f"KS test, p = {p:.2g}; predicted: the critical D at p = {KS_SIGNIFICANCE:g}",
+        test_statistic=True,
         **context,
     )
-    return replace(entry, error=math.nan, verdict="agree" if p >= KS_SIGNIFICANCE else "disagree")
+    agree = p >= KS_SIGNIFICANCE
+    if kind == "null":
+        return replace(entry, error=math.nan, verdict="not rejected" if agree else "rejected")
+    return replace(entry, error=math.nan, verdict="agree" if agree else "disagree")
 
 
 def _ks_one_sample(values, cdf, n_eff: float) -> tuple[float, float, float]:

@@ -217,6 +217,7 @@ class Dynamics:
         if self.dbm_diverged is not None:
             ctx["dbm_replicas"] = self.n_replicas
             ctx["dbm_diverged"] = int(self.dbm_diverged.size)
+        dbm_model = {"model": "eigenvalue SGD map (b) from the recorded start", "level": "b"}
         for a in range(self.n_modes):
             for s in self.compare_at:
                 step = int(self.steps[s])
@@ -251,6 +252,7 @@ class Dynamics:
                             mode=a,
                             step=step,
                             snapshot=int(s),
+                            **dbm_model,
                             **extra,
                             **ctx,
                         )
@@ -269,7 +271,8 @@ class Dynamics:
                             math.nan,
                             math.nan,
                             mode=a,
-                            note="a snapshot with zero error on both sides and a difference",
+                            error_note="a snapshot with zero error on both sides and a "
+                            "difference makes chi2 infinite",
                             **ctx,
                         )
                     )
@@ -283,6 +286,8 @@ class Dynamics:
                         1.0,
                         0.0,
                         n_eff=self.dof,
+                        **dbm_model,
+                        test_statistic=True,
                         mode=a,
                         dof=self.dof,
                         error_meaning="spread of chi2/dof expected under agreement",
@@ -299,9 +304,11 @@ class Dynamics:
                         math.nan,
                         n_eff=self.n_runs,
                         mode=a,
-                        note=f"{int(self.escape_points[a])} snapshots with median x[{a}] in the "
-                        f"window {self.escape_window[a].tolist()} (need "
-                        f"{_MIN_WINDOW_POINTS}) or no growth",
+                        error_note=(
+                            f"{int(self.escape_points[a])} snapshots with median x[{a}] in "
+                            f"the window {self.escape_window[a].tolist()} (need "
+                            f"{_MIN_WINDOW_POINTS}) or no growth"
+                        ),
                         predicted_time=float(self.escape_predicted[a]),
                         **ctx,
                     )
@@ -321,6 +328,7 @@ class Dynamics:
                     pred,
                     f_hi * pred,
                     n_eff=self.n_runs,
+                    model="1/(2 E_1) of H_FP",
                     mode=a,
                     units="t = alpha * step",
                     window=self.escape_window[a],
@@ -352,7 +360,7 @@ class Dynamics:
             axes = axes.ravel()
             for k, grp in enumerate(self.groups):
                 self._plot_curves(axes[k], grp)
-                axes[k].set_title(f"indices {list(grp)}", fontsize="small")
+                axes[k].set_title(self._group_title(grp))
             self._plot_escape(axes[len(self.groups)])
             for extra in axes[n_panels:]:
                 extra.set_visible(False)
@@ -366,6 +374,11 @@ class Dynamics:
             return fig
         self._plot_curves(ax, tuple(range(self.n_modes)))
         return ax.figure
+
+    def _group_title(self, grp) -> str:
+        kappa = getattr(self.modes[grp[0]], "kappa", None)
+        name = f"mode {grp[0]}" if len(grp) == 1 else f"modes {', '.join(map(str, grp))}"
+        return name if kappa is None else f"{name}: $\\kappa$ = {kappa:.3g}"
 
     def _plot_curves(self, ax, grp):
         colors = [f"C{k % 10}" for k in range(len(grp))]

@@ -156,7 +156,7 @@ def spectra_evolution(
     power_law: bool = True,
     n_bootstrap: int = 20,
     rng: RNGLike = None,
-    progress: bool = False,
+    progress: bool | None = False,
 ) -> SpectraEvolution:
     r"""MP bulk, tail and spacing statistics of every checkpoint of a training run.
 
@@ -182,8 +182,9 @@ def spectra_evolution(
     n_bootstrap : int, optional
         Replicates for the MP-fit errors.
     rng : int, numpy.random.Generator or None
-    progress : bool, optional
-        Show a tqdm progress bar.
+    progress : bool or None, optional
+        Report progress over the checkpoints (:func:`fpsolve.progress.progress_bar`);
+        None means on, False (the default) silent.
 
     Returns
     -------
@@ -236,9 +237,10 @@ def spectra_evolution(
     }
     n_tail = np.zeros(shape, dtype=int)
     fits, spac = [], []
-    from tqdm.auto import tqdm
+    from fpsolve.progress import track
 
-    for t, (_, mats) in enumerate(tqdm(items, disable=not progress, desc="checkpoints")):
+    steps = track(items, desc="checkpoints", unit="checkpoint", enabled=progress)
+    for t, (_, mats) in enumerate(steps):
         row_fits: list[MPFit | None] = []
         row_sp: list[SpacingStatistics | None] = []
         for g, gname in enumerate(groups):

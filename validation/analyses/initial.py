@@ -111,6 +111,7 @@ class InitialSpectrum:
                 *self.ks_mp,
                 self.values.size,
                 self.n_runs,
+                model="Marchenko-Pastur",
                 reference="one-sample KS, Marchenko-Pastur",
                 **ctx,
             ),
@@ -120,6 +121,7 @@ class InitialSpectrum:
                 *self.ks_laguerre,
                 self.values.size,
                 self.n_runs,
+                model=f"Laguerre ensemble (N={self.n}, M={self.m})",
                 reference=f"two-sample KS, {self.reference.size} values",
                 **ctx,
             ),
@@ -130,6 +132,7 @@ class InitialSpectrum:
                 self.mean_error,
                 self.predicted_mean,
                 n_eff=self.n_runs,
+                model="Wishart moments (exact)",
                 **ctx,
             ),
             Entry.compare(
@@ -139,6 +142,7 @@ class InitialSpectrum:
                 self.second_error,
                 self.predicted_second,
                 n_eff=self.n_runs,
+                model="Wishart moments (exact)",
                 **ctx,
             ),
         ]

@@ -148,6 +148,11 @@ def _binder(x: np.ndarray) -> float:
     return float(np.mean(u**4) / (3.0 * m2 * m2) - 1.0)
 
 
+def _span(steps) -> dict:
+    """Short context of the snapshots used: how many, first and last step."""
+    return {"snapshots": len(steps), "first_step": int(steps[0]), "last_step": int(steps[-1])}
+
+
 @dataclass(frozen=True)
 class OnePoint:
     r"""Pooled one-point densities of mode groups (pairs and single modes).
@@ -173,6 +178,8 @@ class OnePoint:
         Pooled values of each group.
     setting : dict
         Labels of the recording.
+    titles : tuple of str
+        A title per group in words (``pair (1, 2): kappa = 4.38``).
     """
 
     groups: tuple
@@ -189,23 +196,25 @@ class OnePoint:
     n_eff: np.ndarray
     values: tuple
     setting: dict = field(default_factory=dict)
+    titles: tuple = ()
 
     def entries(self) -> list[Entry]:
-        """Position, width (measured) and Binder cumulant (vs -4/27 or 0) per group."""
+        """Position, width (measured), Binder cumulant (vs -4/27 or 0) per group, and for pairs
+        the Gaussian null model (Binder 0, no repulsion), expected to be rejected."""
         out = []
+        span = _span(self.steps)
         for i, g in enumerate(self.groups):
             pair = len(g) == 2
-            kind = "pair" if pair else "mode"
             ctx = {
                 **self.setting,
                 "modes": list(g),
-                "kind": kind,
                 "fit": "two-mode density (ML)" if pair else "Gaussian",
                 "tau_int": float(self.tau[i]),
-                "steps": [int(s) for s in self.steps],
+                **span,
             }
             ne = float(self.n_eff[i])
-            label = f"{kind} {tuple(g)}"
+            label = f"pair {tuple(g)}" if pair else f"mode {g[0]}"
+            binder = (self.binder[i], self.binder_error[i])
             out += [
                 Entry.compare(
                     "one_point", f"x0 {label}", self.loc[i], self.loc_error[i], n_eff=ne, **ctx
@@ -221,13 +230,26 @@ class OnePoint:
                 Entry.compare(
                     "one_point",
                     f"Binder U4 {label}",
-                    self.binder[i],
-                    self.binder_error[i],
+                    *binder,
                     BINDER_TWO_MODE if pair else BINDER_GAUSSIAN,
                     n_eff=ne,
+                    model="two-mode density (U4 = -4/27)" if pair else "Gaussian mode (U4 = 0)",
                     **ctx,
                 ),
             ]
+            if pair:
+                out.append(
+                    Entry.compare(
+                        "one_point",
+                        f"Gaussian null: Binder U4 {label}",
+                        *binder,
+                        BINDER_GAUSSIAN,
+                        n_eff=ne,
+                        kind="null",
+                        model="Gaussian without repulsion (U4 = 0)",
+                        **ctx,
+                    )
+                )
         return out
 
     def plot(self, ax: Axes | None = None) -> FigureBase:
@@ -245,13 +267,32 @@ class OnePoint:
                 raise ValueError("plot(ax=...) shows pooled pairs; this result has none")
             z = np.concatenate([(self.values[i] - self.loc[i]) / self.sigma[i] for i in pairs])
             _one_point_panel(ax, z, 0.0, 1.0, True, "all pairs, standardised")
+            ax.set_xlabel(r"$(x - x_0)/\sigma$, pooled over pairs")
             return ax.figure
         fig, axes = _new_figure(len(self.groups))
+        titles = self.titles or _group_titles(None, self.groups)
         for i, (a, g) in enumerate(zip(axes, self.groups, strict=True)):
-            _one_point_panel(
-                a, self.values[i], self.loc[i], self.sigma[i], len(g) == 2, f"modes {tuple(g)}"
-            )
+            _one_point_panel(a, self.values[i], self.loc[i], self.sigma[i], len(g) == 2, titles[i])
         return fig
+
+
+def _group_titles(rec, groups) -> tuple[str, ...]:
+    """``pair (1, 2): kappa = 4.38`` / ``mode 0: kappa = 8`` (kappa for RBM recordings)."""
+    kappa = None
+    if rec is not None and rec.attrs.get("model") == "gaussian_rbm":
+        try:
+            kappa = [m.kappa for m in rec.rbm_modes(convention="talk")]
+        except ValueError:
+            kappa = None
+    out = []
+    for g in groups:
+        name = f"pair ({g[0]}, {g[1]})" if len(g) == 2 else (
+            f"mode {g[0]}" if len(g) == 1 else f"modes {', '.join(map(str, g))}"
+        )  # fmt: skip
+        if kappa is not None:
+            name += f": $\\kappa$ = {kappa[g[0]]:.3g}"
+        out.append(name)
+    return tuple(out)
 
 
 def _one_point_panel(ax, values, loc, sigma, pair, title):
@@ -268,8 +309,9 @@ def _one_point_panel(ax, values, loc, sigma, pair, title):
         )
     else:
         ax.plot(grid, stats.norm.pdf(grid, loc, sigma), "r-", label="Gaussian fit")
-    ax.set_title(title, fontsize=9)
-    ax.set_xlabel("pooled value")
+    ax.set_title(title)
+    ax.set_xlabel("eigenvalue $x$ (both modes pooled)" if pair else "eigenvalue $x$")
+    ax.set_ylabel("density")
     ax.legend(fontsize=7)
 
 
@@ -283,8 +325,8 @@ def one_point(
     r"""Fit the pooled one-point density of every degenerate pair and single mode.
 
     A degenerate pair (both modes pooled, never sorted into modes by hand) is
-    fit by maximum likelihood with the two-mode density (docs/theory.md section 3,
-    :math:`u = x - x_0`)
+    fit by maximum likelihood with the two-mode density :eq:`eq-two-mode-density`
+    (:math:`u = x - x_0`)
 
     .. math::
 
@@ -371,6 +413,7 @@ def one_point(
         n_eff=arr["ne"],
         values=tuple(values),
         setting=_setting_labels(rec),
+        titles=_group_titles(rec, groups),
     )
 
 
@@ -429,11 +472,11 @@ class Spacings:
     setting: dict = field(default_factory=dict)
 
     def entries(self) -> list[Entry]:
-        """<S>, sigma, <S^2>/<S>^2 per pair; KS of pooled s vs Wigner and Poisson."""
+        """<S>, sigma, <S^2>/<S>^2 per pair; KS of pooled s vs Wigner and (null) Poisson."""
         out = []
-        steps = [int(s) for s in self.steps]
+        span = _span(self.steps)
         for i, p in enumerate(self.pairs):
-            ctx = {**self.setting, "modes": list(p), "tau_int": float(self.tau[i]), "steps": steps}
+            ctx = {**self.setting, "modes": list(p), "tau_int": float(self.tau[i]), **span}
             ne = float(self.n_eff[i])
             out += [
                 Entry.compare(
@@ -459,13 +502,14 @@ class Spacings:
                     self.ratio_error[i],
                     WIGNER_RATIO,
                     n_eff=ne,
+                    model="Wigner surmise (beta=1): 4/pi",
                     **ctx,
                 ),
             ]
         ctx = {
             **self.setting,
             "pairs": [list(p) for p in self.pairs],
-            "steps": steps,
+            **span,
             "note": "s = S/<S> with <S> estimated from the same data (KS p conservative)",
         }
         ne = float(np.sum(self.n_eff))
@@ -476,9 +520,19 @@ class Spacings:
                 *self.ks_wigner,
                 self.s.size,
                 ne,
+                model="Wigner surmise (beta=1)",
                 **ctx,
             ),
-            _ks_entry("spacing", "KS D of s vs Poisson", *self.ks_poisson, self.s.size, ne, **ctx),
+            _ks_entry(
+                "spacing",
+                "KS D of s vs Poisson",
+                *self.ks_poisson,
+                self.s.size,
+                ne,
+                kind="null",
+                model="Poisson (no repulsion)",
+                **ctx,
+            ),
         ]
         return out
 
@@ -498,8 +552,12 @@ class Spacings:
         for beta, style in ((1, "r-"), (2, "g--"), (4, "b:")):
             ax.plot(grid, wigner_surmise(beta).pdf(grid), style, label=f"Wigner beta={beta}")
         ax.plot(grid, poisson_spacing().pdf(grid), "k-.", lw=0.8, label="Poisson")
-        ax.set_xlabel(r"$s = S/\langle S\rangle$")
+        ax.set_xlabel(r"normalised spacing $s = S/\langle S\rangle$")
         ax.set_ylabel("$P(s)$")
+        ax.set_title(
+            f"KS p = {self.ks_wigner[1]:.2g} (Wigner $\\beta$=1), "
+            f"{self.ks_poisson[1]:.2g} (Poisson)"
+        )
         ax.legend(fontsize=7)
         return ax.figure
 
@@ -515,7 +573,7 @@ def spacings(
 
     For each pair :math:`S = |x_1 - x_2|` at every selected snapshot of every
     run.  For two modes of width :math:`\sigma` with :math:`\beta = 1`
-    repulsion (docs/theory.md section 3)
+    repulsion (the Wigner surmise :eq:`eq-wigner-surmise`)
 
     .. math::
 

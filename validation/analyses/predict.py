@@ -71,6 +71,20 @@ REQUIRED_ATTRS = SETTING_ATTRS
 
 METHODS = ("small_noise", "dbm")
 
+LEVELS = {
+    "small_noise": ("a", "small-noise formula (a)"),
+    "dbm": ("b", "eigenvalue SGD map (b)"),
+}
+"""Prediction level of each method: ``(level key, name shown in reports)``; the ladder runs
+from the small-noise formula (a) to the eigenvalue SGD map with the PCD noise (b)."""
+
+
+def _level(method: str) -> dict:
+    """``level`` and ``model`` keywords of :meth:`Entry.compare` for a prediction method."""
+    level, model = LEVELS.get(method, (method, method))
+    return {"level": level, "model": model}
+
+
 _ORDER_SAMPLES = 200_000
 
 
@@ -633,7 +647,7 @@ class Prediction:
     def entries(self) -> list[Entry]:
         """Every predicted number as an entry without a verdict (analysis ``"prediction"``)."""
         ctx = {
-            "method": self.method,
+            "level": _level(self.method)["level"],
             "alpha": self.params["alpha"],
             "batch_size": self.params["batch_size"],
         }
@@ -990,60 +1004,34 @@ class PredictionComparison:
     params: dict = field(default_factory=dict)
 
     def entries(self) -> list[Entry]:
-        """Measured vs predicted mean, learned mode, std per mode and ``<S>`` per pair."""
+        """Measured vs predicted mean and std per mode and ``<S>`` per pair.
+
+        Each entry names the prediction level (:data:`LEVELS`); its
+        :attr:`~validation.analyses.stats.Entry.deviation` is measured/predicted - 1.
+        """
         p = self.prediction
         ctx = dict(self.params)
+        lv = _level(p.method)
         out = []
         for a in range(len(self.mean_x)):
             c = {**ctx, "mode": a, "kappa": p.kappa[a]}
-            out.append(
-                Entry.compare(
-                    "prediction",
-                    f"mean x mode {a}",
-                    self.mean_x[a],
-                    self.mean_x_error[a],
-                    p.mean_x[a],
-                    p.mean_x_error[a],
-                    n_eff=self.n_eff[a],
-                    **c,
+            for name, m, dm, pv, dp in (  # the learned mode lambda: see the repulsion
+                ("mean x", self.mean_x, self.mean_x_error, p.mean_x, p.mean_x_error),
+                ("std x", self.std, self.std_error, p.std, p.std_error),
+            ):
+                out.append(
+                    Entry.compare(
+                        "prediction",
+                        f"{name} mode {a}",
+                        m[a],
+                        dm[a],
+                        pv[a],
+                        dp[a],
+                        n_eff=self.n_eff[a],
+                        **lv,
+                        **c,
+                    )
                 )
-            )
-            out.append(
-                Entry.compare(
-                    "prediction",
-                    f"lambda mode {a}",
-                    self.learned[a],
-                    self.learned_error[a],
-                    p.learned[a],
-                    p.learned_error[a],
-                    n_eff=self.n_eff[a],
-                    **c,
-                )
-            )
-            out.append(
-                Entry.compare(
-                    "prediction",
-                    f"std x mode {a}",
-                    self.std[a],
-                    self.std_error[a],
-                    p.std[a],
-                    p.std_error[a],
-                    n_eff=self.n_eff[a],
-                    **c,
-                )
-            )
-            out.append(
-                Entry.compare(
-                    "prediction",
-                    f"std ratio mode {a}",
-                    self.std_ratio[a],
-                    self.std_ratio_error[a],
-                    1.0,
-                    0.0,
-                    n_eff=self.n_eff[a],
-                    **c,
-                )
-            )
         index = {pair: q for q, pair in enumerate(p.pairs)}
         for q, pair in enumerate(self.pairs):
             c = {**ctx, "pair": pair, "kappa": p.kappa[pair[0]]}
@@ -1056,18 +1044,7 @@ class PredictionComparison:
                     p.spacing[index[pair]],
                     p.spacing_error[index[pair]],
                     n_eff=self.spacing_n_eff[q],
-                    **c,
-                )
-            )
-            out.append(
-                Entry.compare(
-                    "prediction",
-                    f"<S> ratio pair {pair}",
-                    self.spacing_ratio[q],
-                    self.spacing_ratio_error[q],
-                    1.0,
-                    0.0,
-                    n_eff=self.spacing_n_eff[q],
+                    **lv,
                     **c,
                 )
             )
@@ -1103,7 +1080,8 @@ class PredictionComparison:
         ax.set_xlabel("eigenvalue index $a$")
         ax.set_ylabel("measured / predicted")
         ax.set_title(
-            f"{self.prediction.method}, $\\alpha/|B|$ = {self.prediction.alpha_over_b:.3g}"
+            f"measured / {_level(self.prediction.method)['model']}, "
+            f"$\\alpha/|B|$ = {self.prediction.alpha_over_b:.3g}"
         )
         ax.legend(fontsize="small")
         return fig
@@ -1247,7 +1225,7 @@ class Repulsion:
                 kappa=self.kappa[a],
                 alpha=self.params["alpha"][s],
                 batch_size=self.params["batch_size"][s],
-                method=self.params["method"],
+                **_level(self.params["method"]),
             )
             for s in range(len(self.alpha_over_b))
             for a in range(len(self.kappa))
@@ -1286,7 +1264,11 @@ class Repulsion:
         ax.axhline(1.0, color="0.4", lw=0.8)
         ax.set_xlabel(r"$\alpha/|B|$")
         ax.set_ylabel(r"$\lambda_{fit}/\kappa$")
-        ax.set_title(f"points: measured, lines: {self.params['method']}, dotted: small noise")
+        ax.set_title(
+            f"points: measured; lines: {_level(self.params['method'])['model']}; "
+            "dotted: small-noise formula (a)",
+            fontsize="small",
+        )
         ax.legend(fontsize="x-small", ncol=2)
         return fig
 

@@ -204,6 +204,7 @@ class Scaling:
                     err,
                     0.5,
                     n_eff=ne,
+                    model="linear scaling rule (slope 1/2)",
                     chi2=chi2,
                     dof=dof,
                     note="one intercept per pair; error scaled by sqrt(chi2/dof) when > 1",
@@ -220,6 +221,8 @@ class Scaling:
                 None if pa is None else pa[0],
                 0.0 if pa is None else pa[1],
                 n_eff=ne,
+                model=None if pa is None else "small-noise formula (a)",
+                level=None if pa is None else "a",
                 chi2=chi2,
                 dof=dof,
                 n_points=int(self.v.size),
@@ -228,7 +231,15 @@ class Scaling:
         if dof > 0:
             out.append(
                 Entry.compare(
-                    name, "chi2/dof of the a_fit", chi2 / dof, math.sqrt(2.0 / dof), 1.0, dof=dof
+                    name,
+                    "chi2/dof of the a_fit",
+                    chi2 / dof,
+                    math.sqrt(2.0 / dof),
+                    1.0,
+                    model="one-parameter form <S> = a sqrt(v)",
+                    test_statistic=True,
+                    dof=dof,
+                    error_meaning="spread of chi2/dof expected under agreement",
                 )
             )
         keys = list(self.series_a)
@@ -245,6 +256,7 @@ class Scaling:
                         e1,
                         a2,
                         e2,
+                        model="collapse of the series",
                         recordings_1=list(self.series[k1]),
                         recordings_2=list(self.series[k2]),
                         shared_recordings=shared,
@@ -272,6 +284,7 @@ class Scaling:
                             self.mean_s_error[i],
                             self.mean_s[j],
                             self.mean_s_error[j],
+                            model="collapse at equal alpha/|B|",
                             recordings=[int(self.recording[i]), int(self.recording[j])],
                             alpha_over_b=float(ratio[i]),
                         )
@@ -281,46 +294,91 @@ class Scaling:
     def plot(self, ax: Axes | None = None) -> FigureBase:
         r"""Log-log :math:`\langle S\rangle` (and, with ``ax=None``, :math:`\sigma`) vs ``v``.
 
-        Series are marked differently (alpha: circles, batch size: squares,
-        noise: triangles, others: crosses); the lines are the one-parameter
-        fit :math:`a\sqrt v` and :math:`(a/\sqrt\pi)\sqrt v`.
+        One colour per recording (setting), one marker per series (alpha: circles,
+        batch size: squares, noise: triangles, others: diamonds); the solid line is
+        the one-parameter fit :math:`a\sqrt v` (:math:`(a/\sqrt\pi)\sqrt v` for
+        :math:`\sigma`), the dashed line the predicted :math:`a` where there is one.
         """
-        from matplotlib.ticker import NullFormatter
-
         fig: FigureBase
         axes: Sequence[Axes] | np.ndarray
         if ax is None:
             fig, axes = _new_figure(2)
         else:
             fig, axes = ax.figure, [ax]
-        grid = np.geomspace(self.v.min(), self.v.max(), 50)
-        a = self.a_fit[0]
+        grid = np.geomspace(self.v.min() / 1.15, self.v.max() * 1.15, 50)
+        a, da = self.a_fit[:2]
+        root_pi = math.sqrt(math.pi)
         panels = (
-            (self.mean_s, self.mean_s_error, r"$\langle S\rangle$", a),
-            (self.sigma, self.sigma_error, r"$\sigma$ (two-mode fit)", a / math.sqrt(math.pi)),
-        )
+            (self.mean_s, self.mean_s_error, r"mean spacing $\langle S\rangle$", 1.0,
+             self.slope_s),
+            (self.sigma, self.sigma_error, r"width $\sigma$ (two-mode fit)", root_pi,
+             self.slope_sigma),
+        )  # fmt: skip
         markers = {"alpha": "o", "batch_size": "s", "noise": "^"}
-        for axis, (y, dy, label, coef) in zip(axes, panels, strict=False):
-            done = np.zeros(self.v.size, dtype=bool)
-            for key, members in self.series.items():
-                sel = np.isin(self.recording, members) & ~done
+        marker_of = {}
+        for key, members in self.series.items():
+            for m in members:
+                marker_of.setdefault(int(m), markers[key])
+        for axis, (y, dy, label, scale, slope) in zip(axes, panels, strict=False):
+            for k in np.unique(self.recording):
+                sel = self.recording == k
                 axis.errorbar(
-                    self.v[sel], y[sel], dy[sel], fmt=markers[key], ms=4, label=f"{key} series"
+                    self.v[sel],
+                    y[sel],
+                    dy[sel],
+                    fmt=marker_of.get(int(k), "D"),
+                    ms=5,
+                    capsize=3,
+                    elinewidth=1.2,
+                    color=f"C{int(k) % 10}",
+                    label=_setting_words(self.settings[int(k)]),
+                    zorder=3,
                 )
-                done |= sel
-            if (~done).any():
-                axis.errorbar(self.v[~done], y[~done], dy[~done], fmt="x", ms=4, label="other")
             axis.plot(
-                grid, coef * np.sqrt(grid), "k-", lw=0.8, label=rf"$a\sqrt{{v}}$, a = {a:.3g}"
+                grid,
+                a / scale * np.sqrt(grid),
+                "k-",
+                lw=1.0,
+                label=f"fit: a = {a:.3g} $\\pm$ {da:.2g}",
+                zorder=2,
             )
-            axis.set_xscale("log")
-            axis.set_yscale("log")
-            axis.xaxis.set_minor_formatter(NullFormatter())
-            axis.yaxis.set_minor_formatter(NullFormatter())
-            axis.set_xlabel("scaling variable $v$")
+            if self.predicted_a is not None:
+                pa = self.predicted_a[0]
+                axis.plot(
+                    grid,
+                    pa / scale * np.sqrt(grid),
+                    "k--",
+                    lw=1.0,
+                    label=f"predicted: a = {pa:.3g}",
+                    zorder=2,
+                )
+            _log_ticks(axis)
+            axis.set_xlabel(r"scaling variable $v = (\alpha/|B|)\,\kappa^2\Omega$")
             axis.set_ylabel(label)
+            axis.set_title(f"log-log slope {slope[0]:.3f} $\\pm$ {slope[1]:.2g} (theory 1/2)")
             axis.legend(fontsize=7)
         return fig
+
+
+def _setting_words(setting: dict) -> str:
+    """``alpha = 0.1, |B| = 8`` from a recording's labels."""
+    parts = []
+    for key, name in (("alpha", r"$\alpha$"), ("batch_size", "$|B|$"), ("noise", "noise")):
+        if key in setting:
+            parts.append(f"{name} = {float(setting[key]):g}")
+    return ", ".join(parts) or "recording"
+
+
+def _log_ticks(axis) -> None:
+    """Log axes with labelled ticks at 1, 2, 3 and 5 times powers of ten (short ranges too)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    for a in (axis.xaxis, axis.yaxis):
+        a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+        a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        a.set_minor_formatter(NullFormatter())
 
 
 def scaling(

@@ -12,11 +12,19 @@ whose verdict follows one stated rule (:func:`verdict`): agreement when
 .. math::
 
     |m - p| \le n_\sigma \sqrt{\delta m^2 + \delta p^2}, \qquad n_\sigma = 3.
+
+Entries are of three kinds (:data:`KINDS`): *predictions* of the theory
+(verdict ``"agree"`` or ``"disagree"``), *null models* such as Poisson level
+spacings or a Gaussian without repulsion, whose expected outcome is rejection
+(``"rejected"``, or ``"not rejected"``, which is flagged), and numbers that are
+*measured* only.  :func:`ratio_trend` fits measured/predicted against the
+scaling variable :math:`\alpha/|B|` to expose systematic deviations.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -28,10 +36,14 @@ from fpsolve.analytic import Estimate
 from fpsolve.checks import check_int, check_positive
 
 __all__ = [
+    "KINDS",
     "N_SIGMA",
+    "VERDICTS",
     "Entry",
+    "Trend",
     "autocorrelation_time",
     "effective_samples",
+    "ratio_trend",
     "run_jackknife",
     "verdict",
 ]
@@ -39,7 +51,15 @@ __all__ = [
 N_SIGMA = 3.0
 """Default verdict threshold: agreement within this many combined standard errors."""
 
-VERDICTS = ("agree", "disagree", "measured")
+KINDS = ("prediction", "null", "measured")
+"""Kinds of entries: a prediction of the theory, a null model expected to be rejected, or a
+number that is measured only."""
+
+VERDICTS = ("agree", "disagree", "rejected", "not rejected", "measured")
+"""Verdicts: ``"agree"``/``"disagree"`` for predictions, ``"rejected"`` (the expected outcome)
+/``"not rejected"`` for null models, ``"measured"`` for numbers without a prediction."""
+
+_NULL_VERDICT = {"agree": "not rejected", "disagree": "rejected"}
 
 
 def verdict(
@@ -96,15 +116,27 @@ class Entry:
     quantity : str
         What was measured (e.g. ``"<S> pair (1, 2)"``).
     measured, error : float
-        Measurement and its standard error (``nan`` when not measured).
+        Measurement and its standard error (``nan`` when not measured, or when the
+        measurement is a test statistic without an error, such as a
+        Kolmogorov-Smirnov distance; ``context["error_note"]`` then says why).
     predicted, predicted_error : float or None
         Prediction and its standard error; None when the theory makes none.
     verdict : str
-        ``"agree"``, ``"disagree"`` or ``"measured"`` (see :func:`verdict`).
+        One of :data:`VERDICTS` (see :func:`verdict`).
     n_eff : float or None
         Effectively independent samples the measurement rests on.
     context : dict
         Setting, modes and any other labels (JSON-serialisable).
+    kind : str
+        One of :data:`KINDS`; default ``"prediction"`` with a prediction and
+        ``"measured"`` without.
+    model : str or None
+        Name of what the measurement is compared with, e.g.
+        ``"Wigner surmise (beta=1)"`` or ``"small-noise formula (a)"``.
+    level : str or None
+        Short key of the level of the prediction ladder that produced the
+        prediction (``"a"`` small-noise formula, ``"b"`` eigenvalue SGD map, ...);
+        None for predictions outside the ladder (exact laws, universal constants).
     """
 
     analysis: str
@@ -116,6 +148,18 @@ class Entry:
     verdict: str = "measured"
     n_eff: float | None = None
     context: dict = field(default_factory=dict)
+    kind: str = ""
+    model: str | None = None
+    level: str | None = None
+
+    def __post_init__(self):
+        if not self.kind:
+            kind = "measured" if self.predicted is None else "prediction"
+            object.__setattr__(self, "kind", kind)
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
     @classmethod
     def compare(
@@ -129,12 +173,28 @@ class Entry:
         *,
         n_eff: float | None = None,
         n_sigma: float = N_SIGMA,
+        kind: str | None = None,
+        model: str | None = None,
+        level: str | None = None,
         **context: Any,
     ) -> Entry:
-        """Build an entry with its verdict from :func:`verdict`."""
+        """Build an entry with its verdict from :func:`verdict`.
+
+        ``kind`` defaults to ``"prediction"`` when ``predicted`` is given and
+        ``"measured"`` otherwise; a ``"null"`` entry's verdict is ``"rejected"``
+        where a prediction's would be ``"disagree"``.
+        """
         measured, error = float(measured), float(error)
         if predicted is not None:
             predicted, predicted_error = float(predicted), float(predicted_error)
+        if kind is None:
+            kind = "measured" if predicted is None else "prediction"
+        if (kind == "measured") != (predicted is None):
+            raise ValueError(
+                f"kind={kind!r} needs {'no ' if kind == 'measured' else ''}prediction, "
+                f"got predicted={predicted!r}"
+            )
+        v = verdict(measured, error, predicted, predicted_error, n_sigma=n_sigma)
         return cls(
             analysis=analysis,
             quantity=quantity,
@@ -142,9 +202,12 @@ class Entry:
             error=error,
             predicted=predicted,
             predicted_error=None if predicted is None else predicted_error,
-            verdict=verdict(measured, error, predicted, predicted_error, n_sigma=n_sigma),
+            verdict=_NULL_VERDICT[v] if kind == "null" else v,
             n_eff=None if n_eff is None else float(n_eff),
             context=_plain(context),
+            kind=kind,
+            model=model,
+            level=level,
         )
 
     @property
@@ -155,9 +218,41 @@ class Entry:
         combined = math.hypot(self.error, self.predicted_error or 0.0)
         return (self.measured - self.predicted) / combined if combined > 0 else math.inf
 
+    @property
+    def deviation(self) -> tuple[float, float] | None:
+        r"""Relative deviation :math:`m/p - 1` with its error, or None.
+
+        The error is :math:`\sqrt{(\delta m/p)^2 + (m\,\delta p/p^2)^2}`.  None for
+        entries without a prediction, with a prediction of 0, or without a finite
+        error (test statistics such as a Kolmogorov-Smirnov distance).
+        """
+        p = self.predicted
+        finite = math.isfinite(self.measured) and math.isfinite(self.error)
+        if p is None or p == 0.0 or not finite or self.context.get("test_statistic"):
+            return None
+        dp = self.predicted_error or 0.0
+        return self.measured / p - 1.0, math.hypot(self.error / p, self.measured * dp / p**2)
+
+    @property
+    def family(self) -> str:
+        """The quantity without its location (mode, pair, snapshot): rows of one family are
+        the same kind of number at different places, e.g. ``"std x mode"``."""
+        return _family(self.quantity)
+
     def to_dict(self) -> dict:
-        """JSON-ready dict (``nan`` and ``inf`` become None)."""
-        return _plain(asdict(self))
+        """JSON-ready dict (``nan`` and ``inf`` become None), with ``deviation`` and
+        ``deviation_error`` added."""
+        out = asdict(self)
+        dev = self.deviation
+        out["deviation"], out["deviation_error"] = (None, None) if dev is None else dev
+        return _plain(out)
+
+
+_LOCATION = re.compile(r"\s*(\(\d+(?:,\s*\d+)*,?\)|\[\d+\]|(?<=mode)\s+\d+|\bat step \d+)")
+
+
+def _family(quantity: str) -> str:
+    return re.sub(r"\s+", " ", _LOCATION.sub("", quantity)).strip()
 
 
 def _plain(obj):
@@ -284,3 +379,151 @@ def effective_samples(series: ArrayLike, *, c: float = 5.0) -> float:
         return float(x.shape[0])
     tau = autocorrelation_time(x, c=c)
     return float(x.size / max(tau, 1.0))
+
+
+@dataclass(frozen=True)
+class Trend:
+    r"""Weighted least-squares trend of measured/predicted against a scaling variable.
+
+    :math:`r = c_0 + c_1 v\ (+ c_2 v^2)`, usually with :math:`v = \alpha/|B|`: a
+    prediction that is right to leading order has :math:`c_0 = 1`, and
+    :math:`c_1` measures the first correction the prediction lacks.
+
+    Attributes
+    ----------
+    coef, coef_error : tuple of float
+        :math:`(c_0, c_1)` or :math:`(c_0, c_1, c_2)` and their standard errors
+        (from the weights; not rescaled by :math:`\chi^2/\text{dof}`).
+    chi2 : float
+        :math:`\sum (r - \hat r)^2/\delta r^2`.
+    dof : int
+        Points minus coefficients.
+    n_points : int
+        Points in the fit.
+    """
+
+    coef: tuple
+    coef_error: tuple
+    chi2: float
+    dof: int
+    n_points: int
+
+    @property
+    def intercept(self) -> tuple[float, float]:
+        """:math:`c_0` and its error."""
+        return self.coef[0], self.coef_error[0]
+
+    @property
+    def slope(self) -> tuple[float, float]:
+        """:math:`c_1` and its error."""
+        return self.coef[1], self.coef_error[1]
+
+    @property
+    def chi2_dof(self) -> float:
+        r""":math:`\chi^2/\text{dof}` (``nan`` without degrees of freedom)."""
+        return self.chi2 / self.dof if self.dof > 0 else math.nan
+
+    def __call__(self, v: ArrayLike) -> np.ndarray:
+        """The fitted ratio at ``v``."""
+        return np.polynomial.polynomial.polyval(np.asarray(v, dtype=np.float64), self.coef)
+
+    def describe(self, variable: str = "alpha/|B|") -> str:
+        """One line: the coefficients with errors and chi^2/dof."""
+        names = ("", f" {variable}", f" ({variable})^2")
+        terms = " + ".join(
+            f"({_value_error(c, e)}){n}"
+            for c, e, n in zip(self.coef, self.coef_error, names, strict=False)
+        )
+        chi = "" if self.dof <= 0 else f", chi2/dof = {self.chi2:.3g}/{self.dof}"
+        return f"{terms}{chi}"
+
+
+def _value_error(value: float, error: float) -> str:
+    """``value +- error`` with the error to two significant digits."""
+    if not (math.isfinite(error) and error > 0):
+        return f"{value:.4g}"
+    digits = max(0, 1 - math.floor(math.log10(error)))
+    return f"{value:.{digits}f} +- {error:.{digits}f}"
+
+
+def ratio_trend(
+    v: ArrayLike,
+    ratio: ArrayLike,
+    error: ArrayLike,
+    *,
+    order: int | None = None,
+    n_sigma: float = N_SIGMA,
+) -> Trend:
+    r"""Fit measured/predicted :math:`r = c_0 + c_1 v\,(+\,c_2 v^2)` by weighted least squares.
+
+    Parameters
+    ----------
+    v : array_like, shape (n,)
+        Scaling variable of each point (e.g. :math:`\alpha/|B|`); at least two
+        distinct values.
+    ratio, error : array_like, shape (n,)
+        Measured/predicted and its standard error (> 0).
+    order : {1, 2}, optional
+        Degree of the polynomial.  Default: 1, raised to 2 only when the linear
+        fit's :math:`\chi^2/\text{dof}` exceeds
+        :math:`1 + n_\sigma\sqrt{2/\text{dof}}` and there are at least 4 distinct
+        values of ``v``.
+    n_sigma : float, optional
+        Threshold of that test.
+
+    Returns
+    -------
+    Trend
+
+    Examples
+    --------
+    >>> from validation.analyses.stats import ratio_trend
+    >>> t = ratio_trend([0.01, 0.02, 0.04], [1.03, 1.06, 1.12], [0.01, 0.01, 0.01])
+    >>> [round(c, 6) for c in t.coef]
+    [1.0, 3.0]
+    """
+    x = np.asarray(v, dtype=np.float64).ravel()
+    y = np.asarray(ratio, dtype=np.float64).ravel()
+    dy = np.asarray(error, dtype=np.float64).ravel()
+    if not x.size == y.size == dy.size:
+        raise ValueError(
+            f"v, ratio and error must have the same length, got {x.size}, {y.size}, {dy.size}"
+        )
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and np.all(np.isfinite(dy))):
+        raise ValueError("v, ratio and error must be finite")
+    if np.any(dy <= 0):
+        raise ValueError(f"error must be > 0, got min {dy.min() if dy.size else None}")
+    distinct = np.unique(x).size
+    if distinct < 2:
+        raise ValueError(f"v must take at least 2 distinct values, got {distinct}")
+    n_sigma = check_positive("n_sigma", n_sigma)
+    if order is not None and order not in (1, 2):
+        raise ValueError(f"order must be 1, 2 or None, got {order!r}")
+    if order == 2 and distinct < 3:
+        raise ValueError(f"order=2 needs at least 3 distinct values of v, got {distinct}")
+
+    def fit(deg):
+        design = np.vander(x, deg + 1, increasing=True)
+        w = 1.0 / dy**2
+        a = design.T @ (design * w[:, None])
+        coef = np.linalg.solve(a, design.T @ (w * y))
+        cov = np.linalg.inv(a)
+        chi2 = float(np.sum(w * (y - design @ coef) ** 2))
+        return Trend(
+            tuple(float(c) for c in coef),
+            tuple(float(e) for e in np.sqrt(np.diag(cov))),
+            chi2,
+            int(x.size - deg - 1),
+            int(x.size),
+        )
+
+    if order is not None:
+        return fit(order)
+    linear = fit(1)
+    if (
+        distinct >= 4
+        and linear.dof > 0
+        and linear.chi2_dof > 1.0 + n_sigma * math.sqrt(2.0 / linear.dof)
+    ):
+        return fit(2)
+    return linear

@@ -10,6 +10,8 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``spectra`` subcommand."""
+    from fpsolve.commands import HelpFormatter
+
     p = subparsers.add_parser(
         "spectra",
         help="weight-matrix spectra of checkpoints: MP fits, tails, spacings",
@@ -19,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "of W^T W for every (pooled) group of matrices, and write results.json and "
             "figures into OUTPUT."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="checkpoint files")
     p.add_argument("-o", "--output", default="fpsolve-spectra", help="output directory")
@@ -54,7 +56,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-power-law", action="store_true", help="skip the power-law fits")
     p.add_argument("--seed", type=int, default=0, help="random seed (bootstrap errors)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        "--no-progress",
+        dest="quiet",
+        action="store_true",
+        help="no progress bar or progress lines",
+    )
     p.set_defaults(func=run)
 
 
@@ -80,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         group=args.group,
         power_law=not args.no_power_law,
         rng=args.seed,
-        progress=not args.no_progress,
+        progress=False if args.quiet else None,
     )
     path = write_report(evo, args.output, iterations=args.iterations)
     last = len(evo.iterations) - 1

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             executor=executor,
             max_workers=args.workers,
             rng=seed,
-            progress=not args.no_progress,
+            progress=False if args.quiet else None,
             overwrite=args.overwrite,
             device=device,
             **kwargs,

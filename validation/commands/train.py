@@ -29,7 +29,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--record-modes", action="store_true", help="also record mu^2 - sigma_h^2 x")
     g.add_argument("--seed", type=int, default=None, help="seed (default: fresh, recorded)")
     g.add_argument("--provenance", default="", help="free-form text stored in the file")
-    g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    g.add_argument("-q", "--quiet", "--no-progress", dest="quiet", action="store_true",
+                   help="no progress bar or progress lines")  # fmt: skip
     g.add_argument(
         "--device", choices=("cpu", "cuda"), default=None,
         help='train on the CPU (default) or on a CUDA GPU (pip install "fpsolve[cuda]")',
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``fpsolve train``."""
     from validation.training import rbm
 
-    progress = not args.no_progress
+    progress = False if args.quiet else None
     if args.resume:
         rec = rbm.resume(args.output, n_threads=args.threads, progress=progress, device=args.device)
     else:

@@ -122,7 +122,7 @@ def label_groups(labels: np.ndarray) -> tuple[tuple[int, ...], ...]:
 
 @dataclass(frozen=True, eq=False)
 class RBMSetting:
-    r"""Hyperparameters of one Gaussian-RBM setting (docs/theory.md section 4).
+    r"""Hyperparameters of one Gaussian-RBM setting (the RBM of :eq:`eq-rbm-action`).
 
     Construct it from recording attributes with :meth:`from_attrs`, for the
     periodic lattice target with :meth:`lattice`, or directly; every field is

@@ -62,8 +62,8 @@ def run_demo(
 ) -> tuple[Path, Validation]:
     r"""Train a small Gaussian-RBM sweep, record it, validate it against theory, write a report.
 
-    The RBM is the paper's (docs/theory.md section 4: ``N_v = N_h = 10``, ``m^2 = 4``,
-    ``mu^2 = 9``, ``sigma_h = 1``, ``k = 3``, ``W_ij ~ N(0, 0.1^2)``); each setting of
+    The RBM is the paper's (:eq:`eq-rbm-action`, :eq:`eq-rbm-target`: ``N_v = N_h = 10``,
+    ``m^2 = 4``, ``mu^2 = 9``, ``sigma_h = 1``, ``k = 3``, ``W_ij ~ N(0, 0.1^2)``); each setting of
     :data:`DEMO_SETTINGS` runs for ``time_span / alpha`` updates (the same training
     time :math:`t = \alpha\,n` for every setting) with 60 snapshots.
 
@@ -83,8 +83,10 @@ def run_demo(
     max_workers : int, optional
         Processes training settings in parallel (default: one per core, at most
         the number of settings).
-    progress : bool, optional
-        Progress bars (default: when the output is a terminal).
+    progress : bool or None, optional
+        Report progress of training, analyses and figures
+        (:func:`fpsolve.progress.progress_bar`: a bar in a terminal, plain lines
+        otherwise); None means on, False silent.
     overwrite : bool, optional
         Replace recordings already in ``directory/recordings``.
 
@@ -113,8 +115,12 @@ def run_demo(
     validation = validate(list(result.paths), rng=seed, progress=progress)
     report = validation.write(out, progress=progress)
     validated = time.perf_counter() - start - trained
-    print(
-        f"trained {len(grid)} settings x {grid[0]['n_runs']} runs in {trained:.0f} s; "
-        f"validated and reported in {validated:.0f} s"
-    )
+    if progress is not False:
+        import sys
+
+        print(
+            f"trained {len(grid)} settings x {grid[0]['n_runs']} runs in {trained:.0f} s; "
+            f"validated and reported in {validated:.0f} s",
+            file=sys.stderr,
+        )
     return report, validation

@@ -169,8 +169,9 @@ def reproduce(
         :math:`\alpha = 0.1`, ten times longer at :math:`\alpha = 0.01`).
     rng : int, numpy.random.Generator or None
         Seed of the simulations.
-    progress : bool, optional
-        Progress bars.
+    progress : bool or None, optional
+        Report progress over the settings (:func:`fpsolve.progress.progress_bar`);
+        None means on, False silent.
 
     Returns
     -------
@@ -187,7 +188,10 @@ def reproduce(
         raise ValueError(f"recordings must be Gaussian-RBM recordings; not so: indices {bad}")
     gens = as_rng(rng).spawn(len(recs))
     rows, failures = [], []
-    for rec, gen in zip(recs, gens, strict=True):
+    from fpsolve.progress import track
+
+    pairs = list(zip(recs, gens, strict=True))
+    for rec, gen in track(pairs, desc="paper: settings", unit="setting", enabled=progress):
         st = rec.rbm_setting()
         alpha, batch, mu2, kappa = st.alpha, st.batch_size, st.mu2, st.learned_kappa
         sp = compare.spacings(rec, burn_in=burn_in)
@@ -195,7 +199,9 @@ def reproduce(
         sim = None
         if dbm:
             try:
-                sim = predict.predict(rec, method="dbm", rng=gen, progress=progress)
+                sim = predict.predict(
+                    rec, method="dbm", rng=gen, progress=False if progress is False else None
+                )
             except ValueError as exc:
                 failures.append(f"alpha={alpha:g}, |B|={batch}: {exc}")
         for p, pair in enumerate(sp.pairs):

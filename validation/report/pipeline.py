@@ -12,23 +12,29 @@ errors), plus the figures.  :meth:`Validation.write` produces ``report.html``
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fpsolve.checks import as_rng, check_positive
+from fpsolve.progress import progress_bar
 from validation._typing import Groups, PathLike, RNGLike
-from validation.analyses.stats import N_SIGMA, Entry
+from validation.analyses.stats import N_SIGMA, VERDICTS, Entry, run_jackknife
 from validation.data.recording import Recording, read
+from validation.report.conclusions import Conclusions, conclusions, entry_setting, format_value
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["ANALYSES", "Section", "Validation", "validate"]
+__all__ = ["ANALYSES", "MIN_N_EFF", "Section", "Validation", "validate"]
+
+MIN_N_EFF = 20
+"""Rows resting on fewer effectively independent samples are flagged."""
 
 ANALYSES = {
     "initial_spectrum": "Initial spectrum vs Marchenko-Pastur",
@@ -40,6 +46,17 @@ ANALYSES = {
     "repulsion": "Eigenvalue repulsion: learned mode / target",
 }
 """Analysis keys in report order, with their section titles."""
+
+SHORT_NAMES = {
+    "initial_spectrum": "initial spectrum",
+    "one_point": "pair densities",
+    "spacings": "level spacings",
+    "predictions": "stationary predictions",
+    "dynamics": "dynamics",
+    "scaling": "scaling",
+    "repulsion": "repulsion",
+}
+"""Analysis keys in a few words (terminal tables)."""
 
 _DESCRIPTIONS = {
     "initial_spectrum": (
@@ -95,29 +112,65 @@ class Section:
         The analysis result (has ``entries()`` and ``plot()``).
     entries : tuple of Entry
         Its numbers.
+    warnings : tuple of str
+        What limits the numbers (diverged replicas, few effective samples).
     """
 
     key: str
     label: str
     result: object
     entries: tuple
+    warnings: tuple = ()
 
     @property
     def title(self) -> str:
         return ANALYSES[self.key]
 
     @property
+    def short_name(self) -> str:
+        return SHORT_NAMES[self.key]
+
+    @property
     def description(self) -> str:
         return _DESCRIPTIONS[self.key]
 
     @property
+    def setting(self) -> str:
+        """The setting in words (``alpha=0.1, |B|=8``), or the label for sweep sections."""
+        if self.label == SWEEP_LABEL:
+            return self.label
+        return next((t for e in self.entries if (t := entry_setting(e))), self.label)
+
+    @property
     def verdict(self) -> str:
-        """``"disagree"`` if any entry disagrees, ``"agree"`` if any agrees, else ``"measured"``."""
+        """``"disagree"`` if a prediction disagrees, ``"not rejected"`` if a null model
+        survives, ``"agree"`` if a prediction agrees, else ``"measured"``."""
         verdicts = {e.verdict for e in self.entries}
-        for v in ("disagree", "agree"):
+        for v in ("disagree", "not rejected", "agree", "rejected"):
             if v in verdicts:
-                return v
+                return "agree" if v == "rejected" else v
         return "measured"
+
+    def counts(self) -> dict[str, int]:
+        """Number of entries per verdict."""
+        out = dict.fromkeys(VERDICTS, 0)
+        for e in self.entries:
+            out[e.verdict] += 1
+        return out
+
+    def worst(self) -> Entry | None:
+        """The prediction row with the largest relative deviation (None without one)."""
+        rows = [e for e in self.entries if e.kind == "prediction" and e.deviation is not None]
+        return max(rows, key=lambda e: abs(e.deviation[0]), default=None)
+
+
+SWEEP_LABEL = "all recordings"
+
+_OVERVIEW_TITLES = {
+    "one_point": "degenerate pairs vs the two-mode density",
+    "spacings": "spacings vs the Wigner surmise",
+    "scaling": "mean spacing vs the scaling variable",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +189,10 @@ class Validation:
         Verdict threshold in combined standard errors.
     skipped : tuple of (str, str, str)
         ``(analysis, label, reason)`` for analyses that do not apply.
+    unequilibrated : dict
+        Recording label -> ``{mode: (first-half mean, second-half mean, z)}`` for modes
+        whose mean moves between the two halves of the stationary window by more than
+        5 standard errors.
     """
 
     labels: tuple
@@ -143,24 +200,66 @@ class Validation:
     sections: tuple
     n_sigma: float
     skipped: tuple = ()
+    unequilibrated: dict = field(default_factory=dict)
 
     def entries(self) -> list[Entry]:
         """Every entry of every section, in report order."""
         return [e for s in self.sections for e in s.entries]
 
     def counts(self) -> dict[str, int]:
-        """Number of entries per verdict."""
-        out = {"agree": 0, "disagree": 0, "measured": 0}
+        """Number of entries per verdict (:data:`~validation.analyses.stats.VERDICTS`)."""
+        out = dict.fromkeys(VERDICTS, 0)
         for e in self.entries():
             out[e.verdict] += 1
         return out
 
+    def warnings(self) -> list[str]:
+        """Every warning: unequilibrated modes, then each section's, naming the setting."""
+        out = []
+        for label, modes in self.unequilibrated.items():
+            parts = ", ".join(
+                f"mode {a} ({format_value(m1)} -> {format_value(m2)}, {z:+.1f} sigma)"
+                for a, (m1, m2, z) in modes.items()
+            )
+            out.append(
+                f"{label}: not equilibrated: the mean moves between the two halves of the "
+                f"stationary window for {parts}; stationary comparisons of these modes are biased"
+            )
+        out += [f"{s.setting} {s.short_name}: {w}" for s in self.sections for w in s.warnings]
+        return out
+
+    def entry_notes(self, section: Section, entry: Entry) -> list[str]:
+        """Short warnings of one row (few effective samples, unequilibrated mode)."""
+        notes = []
+        if entry.n_eff is not None and entry.n_eff < MIN_N_EFF and entry.kind != "measured":
+            notes.append(f"n_eff < {MIN_N_EFF}")
+        drifting = self.unequilibrated.get(section.label, {})
+        if drifting and section.key != "dynamics":
+            c = entry.context
+            modes = set(c.get("modes") or c.get("pair") or ())
+            if "mode" in c:
+                modes.add(c["mode"])
+            if modes & set(drifting):
+                notes.append("not equilibrated")
+        return notes
+
+    def conclusions(self) -> Conclusions:
+        r"""What holds, what does not, null models, trends with :math:`\alpha/|B|`, warnings
+        (:func:`validation.report.conclusions.conclusions`)."""
+        return conclusions(
+            ((s.label, e) for s in self.sections for e in s.entries),
+            warnings=self.warnings(),
+            n_sigma=self.n_sigma,
+        )
+
     def to_dict(self) -> dict:
         """The content of ``results.json``.
 
-        One item per analysis (and recording) under ``"analyses"``, each with its
-        rows; every row has ``measured``, ``error``, ``predicted``,
-        ``predicted_error``, ``verdict`` and ``n_eff``.
+        ``"conclusions"`` holds the sentences of :meth:`conclusions`, ``"warnings"``
+        every warning; one item per analysis (and recording) under ``"analyses"``,
+        each with its rows; every row has ``measured``, ``error``, ``predicted``,
+        ``predicted_error``, ``verdict``, ``kind``, ``model``, ``level``,
+        ``deviation``, ``deviation_error`` and ``n_eff``.
         """
         from fpsolve import __version__
 
@@ -169,8 +268,11 @@ class Validation:
             "verdict_rule": (
                 f"agree when |measured - predicted| <= {self.n_sigma:g} * "
                 "sqrt(error^2 + predicted_error^2); Kolmogorov-Smirnov rows agree when "
-                "p >= 1e-3; rows without a prediction are 'measured'"
+                "p >= 1e-3; a null model (kind 'null') is 'rejected' (the expected outcome) "
+                "where a prediction would disagree; rows without a prediction are 'measured'"
             ),
+            "conclusions": self.conclusions().to_dict(),
+            "warnings": self.warnings(),
             "recordings": [
                 _recording_summary(lab, r)
                 for lab, r in zip(self.labels, self.recordings, strict=True)
@@ -181,7 +283,9 @@ class Validation:
                     "analysis": s.key,
                     "title": s.title,
                     "recording": s.label,
+                    "setting": s.setting,
                     "verdict": s.verdict,
+                    "warnings": list(s.warnings),
                     "entries": [e.to_dict() for e in s.entries],
                 }
                 for s in self.sections
@@ -191,21 +295,26 @@ class Validation:
             ],
         }
 
-    def summary(self) -> str:
-        """A few lines: verdict counts and the disagreeing entries."""
+    def summary(self, *, verbose: bool = False) -> str:
+        """The terminal summary: conclusions, one table row per analysis and setting, and
+        with ``verbose`` every row."""
         c = self.counts()
-        lines = [
+        lines = ["Conclusions", "-----------", *self.conclusions().lines(), ""]
+        lines.append(
             f"{len(self.sections)} analyses of {len(self.recordings)} recording(s): "
-            f"{c['agree']} agree, {c['disagree']} disagree, {c['measured']} measured only "
-            f"(threshold {self.n_sigma:g} combined standard errors)"
-        ]
-        lines += [
-            f"  disagree: {s.label} {e.analysis} {e.quantity}: "
-            f"{e.measured:.4g} +- {e.error:.2g} vs {e.predicted:.4g}"
-            for s in self.sections
-            for e in s.entries
-            if e.verdict == "disagree"
-        ]
+            f"predictions {c['agree']} agree, {c['disagree']} disagree; null models "
+            f"{c['rejected']} rejected (expected), {c['not rejected']} not rejected; "
+            f"{c['measured']} measured only (threshold {self.n_sigma:g} combined standard errors)"
+        )
+        lines += _table(self)
+        if verbose:
+            for s in self.sections:
+                lines += ["", f"{s.title} -- {s.setting}"]
+                lines += [f"  {_row_text(self, s, e)}" for e in s.entries]
+        else:
+            lines.append("(every row: --verbose, or report.html and results.json)")
+        for a, lab, why in self.skipped:
+            lines.append(f"not applicable: {SHORT_NAMES[a]} ({lab}): {why}")
         return "\n".join(lines)
 
     def overview_figure(self) -> Figure | None:
@@ -226,7 +335,7 @@ class Validation:
                                  layout="constrained")  # fmt: skip
         for ax, section in zip(axes, panels, strict=True):
             section.result.plot(ax=ax)
-            ax.set_title(f"{section.title.split(':')[0]} ({section.label})", fontsize=8)
+            ax.set_title(f"{_OVERVIEW_TITLES[section.key]}\n{section.setting}")
         return fig
 
     def write(self, directory: PathLike, *, progress: bool | None = None) -> Path:
@@ -243,6 +352,67 @@ class Validation:
         path = Path(path)
         path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
         return path
+
+
+def _section_cells(v: Validation, s: Section) -> list[str]:
+    """Cells of a section's summary row: analysis, setting, agree, deviation, nulls, notes."""
+    c = s.counts()
+    n_pred = c["agree"] + c["disagree"]
+    n_null = c["rejected"] + c["not rejected"]
+    worst = s.worst()
+    if worst is None:
+        dev = "-"
+    else:
+        d, e = worst.deviation
+        dev = f"{100 * d:+.1f}% +- {100 * e:.1f}% ({worst.quantity})"
+    null = "-" if not n_null else (
+        f"rejected {c['rejected']}/{n_null}" if not c["not rejected"]
+        else f"NOT rejected {c['not rejected']}/{n_null}"
+    )  # fmt: skip
+    notes = len(s.warnings) + sum(bool(v.entry_notes(s, e)) for e in s.entries)
+    return [
+        s.short_name,
+        s.setting,
+        f"{c['agree']}/{n_pred}" if n_pred else "-",
+        dev,
+        null,
+        str(c["measured"]),
+        f"{notes} warning(s)" if notes else "",
+    ]
+
+
+_TABLE_HEAD = ["analysis", "setting", "agree", "largest deviation", "null models", "measured", ""]
+
+
+def _table(v: Validation) -> list[str]:
+    rows = [_TABLE_HEAD] + [_section_cells(v, s) for s in v.sections]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_TABLE_HEAD))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]  # fmt: skip
+
+
+def _row_text(v: Validation, s: Section, e: Entry) -> str:
+    """One row in words: quantity, measured, prediction, verdict, deviation, notes."""
+    if math.isfinite(e.error):
+        measured = format_value(e.measured, e.error)
+    elif math.isfinite(e.measured):
+        why = e.context.get("error_note", "no error estimate")
+        measured = f"{format_value(e.measured)} ({why})"
+    else:
+        measured = f"not measured ({e.context.get('error_note', 'no data')})"
+    text = f"{entry_setting(e, s.label)}: {e.quantity} = {measured}"
+    if e.predicted is not None:
+        text += f" vs {format_value(e.predicted, e.predicted_error)}"
+        if e.model:
+            text += f" [{e.model}]"
+    text += f": {e.verdict}"
+    if e.deviation is not None:
+        d, err = e.deviation
+        text += f", deviation {100 * d:+.1f}% +- {100 * err:.1f}%"
+    notes = v.entry_notes(s, e)
+    if notes:
+        text += f" ({'; '.join(notes)})"
+    return text
 
 
 def _recording_summary(label: str, rec: Recording) -> dict:
@@ -334,8 +504,9 @@ def validate(
         Verdict threshold in combined standard errors.
     rng : int, numpy.random.Generator or None
         Seed of the simulations behind the predictions.
-    progress : bool, optional
-        Progress bars (default: when the output is a terminal).
+    progress : bool or None, optional
+        Report progress over the analyses (:func:`fpsolve.progress.progress_bar`:
+        a bar in a terminal, plain lines otherwise); None means on, False silent.
 
     Returns
     -------
@@ -373,83 +544,165 @@ def validate(
         entries = tuple(result.entries())
         if n_sigma != N_SIGMA:
             entries = tuple(_rejudge(e, n_sigma) for e in entries)
-        sections.append(Section(key, label, result, entries))
+        sections.append(Section(key, label, result, entries, _section_warnings(result, entries)))
 
-    stationary_kw: dict[str, Any] = {"groups": groups, "burn_in": burn_in}
-    for label, rec, gen in zip(labels, recs, gens, strict=True):
-        is_rbm = rec.attrs.get("model") == "gaussian_rbm"
-        pairs = groups is not None or _has_groups(rec)
-        for key in keys:
-            if key in ("scaling", "repulsion"):
-                continue
-            if key == "initial_spectrum":
-                if not is_rbm:
-                    skipped.append((key, label, "needs the initialisation of a Gaussian-RBM"))
-                elif rec.steps[0] != 0:
-                    skipped.append((key, label, "the first snapshot is not step 0"))
-                else:
-                    add(key, label, compare.initial_spectrum(rec, rng=gen))
-            elif key in ("one_point", "spacings"):
-                if not pairs:
-                    skipped.append((key, label, "no degenerate groups known"))
-                else:
-                    add(key, label, getattr(compare, key)(rec, **stationary_kw))
-            elif key == "predictions":
-                if not is_rbm:
-                    skipped.append((key, label, "parameter-free predictions need RBM attributes"))
-                    continue
-                try:
-                    pred = predict.predict(rec, method="dbm", rng=gen, progress=progress)
-                except ValueError as exc:
-                    skipped.append((key, label, f"DBM prediction failed ({exc}); small-noise used"))
-                    pred = predict.predict(rec, method="small_noise")
-                predictions[label] = pred
-                add(key, label, predict.compare_predictions(rec, pred, **stationary_kw))
-            elif key == "dynamics":
-                if not is_rbm or len(rec.steps) < 3:
-                    skipped.append((key, label, "needs an RBM recording with >= 3 snapshots"))
-                else:
-                    add(key, label, dynamics.dynamics(rec, rng=gen, progress=progress))
+    per_recording = [k for k in keys if k not in ("scaling", "repulsion")]
+    n_stages = len(recs) * len(per_recording) + len(keys) - len(per_recording)
+    bar = progress_bar(n_stages, desc="validate", unit="analysis", enabled=progress)
+    inner = False if progress is False else None  # simulations report their own progress
 
-    sweep_label = "all recordings"
-    if "scaling" in keys:
-        with_pairs = [r for r in recs if groups is not None or _has_groups(r)]
-        if len({_setting_key(r) for r in with_pairs}) >= 2:
-            add(
-                "scaling",
-                sweep_label,
-                compare.scaling(
-                    with_pairs, **stationary_kw, predicted_a=predict.predicted_a_fit(with_pairs)
-                ),
-            )
-        else:
-            skipped.append(("scaling", sweep_label, "needs >= 2 settings with degenerate pairs"))
-    if "repulsion" in keys:
-        rbm = [
-            (lab, r)
-            for lab, r in zip(labels, recs, strict=True)
-            if r.attrs.get("model") == "gaussian_rbm"
-        ]
-        if len({_setting_key(r) for _, r in rbm}) >= 2:
-            preds: list[Any] = [predictions.get(lab) for lab, _ in rbm]
-            if len({getattr(p, "method", None) for p in preds}) != 1:
-                preds = [None]  # one method for the whole sweep: the small-noise formula
-            add(
-                "repulsion",
-                sweep_label,
-                predict.repulsion(
-                    [r for _, r in rbm],
-                    predictions=None if any(p is None for p in preds) else preds,
-                    method="small_noise" if preds == [None] else "dbm",
-                    burn_in=burn_in,
-                ),
-            )
-        else:
-            skipped.append(("repulsion", sweep_label, "needs >= 2 RBM settings"))
+    with bar:
+        stationary_kw: dict[str, Any] = {"groups": groups, "burn_in": burn_in}
+        unequilibrated = {}
+        for label, rec, gen in zip(labels, recs, gens, strict=True):
+            is_rbm = rec.attrs.get("model") == "gaussian_rbm"
+            pairs = groups is not None or _has_groups(rec)
+            drifting = _drifting_modes(rec, burn_in)
+            if drifting:
+                unequilibrated[label] = drifting
+            for key in per_recording:
+                bar.set_description(f"validate: {SHORT_NAMES[key]} {label}")
+                if key == "initial_spectrum":
+                    if not is_rbm:
+                        skipped.append((key, label, "needs the initialisation of a Gaussian-RBM"))
+                    elif rec.steps[0] != 0:
+                        skipped.append((key, label, "the first snapshot is not step 0"))
+                    else:
+                        add(key, label, compare.initial_spectrum(rec, rng=gen))
+                elif key in ("one_point", "spacings"):
+                    if not pairs:
+                        skipped.append((key, label, "no degenerate groups known"))
+                    else:
+                        add(key, label, getattr(compare, key)(rec, **stationary_kw))
+                elif key == "predictions":
+                    if not is_rbm:
+                        skipped.append(
+                            (key, label, "parameter-free predictions need RBM attributes")
+                        )
+                    else:
+                        pred = _best_prediction(rec, label, gen, inner, skipped)
+                        predictions[label] = pred
+                        add(key, label, predict.compare_predictions(rec, pred, **stationary_kw))
+                elif key == "dynamics":
+                    if not is_rbm or len(rec.steps) < 3:
+                        skipped.append((key, label, "needs an RBM recording with >= 3 snapshots"))
+                    else:
+                        add(key, label, dynamics.dynamics(rec, rng=gen, progress=inner))
+                bar.update(1)
+
+        sweep_label = SWEEP_LABEL
+        if "scaling" in keys:
+            bar.set_description("validate: scaling")
+            with_pairs = [r for r in recs if groups is not None or _has_groups(r)]
+            if len({_setting_key(r) for r in with_pairs}) >= 2:
+                add(
+                    "scaling",
+                    sweep_label,
+                    compare.scaling(
+                        with_pairs, **stationary_kw, predicted_a=predict.predicted_a_fit(with_pairs)
+                    ),
+                )
+            else:
+                skipped.append(
+                    ("scaling", sweep_label, "needs >= 2 settings with degenerate pairs")
+                )
+            bar.update(1)
+        if "repulsion" in keys:
+            bar.set_description("validate: repulsion")
+            rbm = [
+                (lab, r)
+                for lab, r in zip(labels, recs, strict=True)
+                if r.attrs.get("model") == "gaussian_rbm"
+            ]
+            if len({_setting_key(r) for _, r in rbm}) >= 2:
+                preds: list[Any] = [predictions.get(lab) for lab, _ in rbm]
+                if len({getattr(p, "method", None) for p in preds}) != 1:
+                    preds = [None]  # one method for the whole sweep: the small-noise formula
+                add(
+                    "repulsion",
+                    sweep_label,
+                    predict.repulsion(
+                        [r for _, r in rbm],
+                        predictions=None if any(p is None for p in preds) else preds,
+                        method="small_noise" if preds == [None] else "dbm",
+                        burn_in=burn_in,
+                    ),
+                )
+            else:
+                skipped.append(("repulsion", sweep_label, "needs >= 2 RBM settings"))
+            bar.update(1)
+        bar.set_description("validate")
 
     order = {k: i for i, k in enumerate(ANALYSES)}
     sections.sort(key=lambda s: order[s.key])
-    return Validation(labels, recs, tuple(sections), n_sigma, tuple(skipped))
+    return Validation(labels, recs, tuple(sections), n_sigma, tuple(skipped), unequilibrated)
+
+
+def _best_prediction(rec, label, gen, progress, skipped):
+    """The DBM prediction (b), or the small-noise formula (a) when it fails (noted)."""
+    from validation.analyses import predict
+
+    try:
+        return predict.predict(rec, method="dbm", rng=gen, progress=progress)
+    except ValueError as exc:
+        reason = f"DBM prediction failed ({exc}); small-noise formula used"
+        skipped.append(("predictions", label, reason))
+        return predict.predict(rec, method="small_noise")
+
+
+def _section_warnings(result: object, entries: Sequence[Entry]) -> tuple[str, ...]:
+    """Warnings of one analysis: diverged replicas behind a prediction, few samples."""
+    out = []
+    diverged = getattr(result, "dbm_diverged", None)
+    if diverged is not None and len(diverged):
+        n = getattr(result, "n_replicas", "?")
+        out.append(f"DBM: {len(diverged)} of {n} replicas diverged and are left out")
+    params = getattr(getattr(result, "prediction", None), "params", {}) or {}
+    if params.get("diverged_replicas"):
+        out.append(
+            f"prediction: {params['diverged_replicas']} of {params.get('n_replicas', '?')} "
+            "replicas left the domain and are left out"
+        )
+    few = [e.n_eff for e in entries if e.n_eff is not None and e.n_eff < MIN_N_EFF
+           and e.kind != "measured"]  # fmt: skip
+    if few:
+        out.append(
+            f"{len(few)} row(s) rest on fewer than {MIN_N_EFF} effectively independent "
+            f"samples (fewest {min(few):.0f}): their errors are uncertain"
+        )
+    return tuple(out)
+
+
+DRIFT_SIGMA = 5.0
+"""A mode whose mean moves by more than this many standard errors between the two halves
+of the stationary window is reported as not equilibrated."""
+
+
+def _drifting_modes(rec: Recording, burn_in: float | None) -> dict[int, tuple]:
+    """Modes whose mean differs between the halves of the window ``step >= burn_in``.
+
+    The difference of the two half-window means of each run is averaged over runs, with
+    a jackknife error over runs; ``{mode: (first mean, second mean, z)}`` where
+    ``|z| > DRIFT_SIGMA``.
+    """
+    steps = np.asarray(rec.steps)
+    start = steps[-1] / 2 if burn_in is None else burn_in
+    idx = np.flatnonzero(steps >= start)
+    if idx.size < 4 or rec.n_runs < 2:
+        return {}
+    data = np.asarray(rec.eigenvalues)[:, idx, :]
+    if not np.all(np.isfinite(data)):
+        return {}
+    half = idx.size // 2
+    first = data[:, :half].mean(axis=1)
+    second = data[:, half:].mean(axis=1)
+    diff = run_jackknife(lambda d: d.mean(axis=0), second - first)
+    out = {}
+    for a in range(data.shape[-1]):
+        value, err = float(np.atleast_1d(diff.value)[a]), float(np.atleast_1d(diff.error)[a])
+        if err > 0 and abs(value) > DRIFT_SIGMA * err:
+            out[a] = (float(first[:, a].mean()), float(second[:, a].mean()), value / err)
+    return out
 
 
 def _setting_key(rec: Recording) -> tuple:
@@ -470,5 +723,8 @@ def _rejudge(e: Entry, n_sigma: float) -> Entry:
         e.predicted_error or 0.0,
         n_eff=e.n_eff,
         n_sigma=n_sigma,
+        kind=e.kind,
+        model=e.model,
+        level=e.level,
         **e.context,
     )

@@ -66,10 +66,54 @@ def _setting_name(index: int, setting: Mapping) -> str:
     return "_".join(parts)
 
 
-def _sweep_task(kwargs: dict) -> str:
-    """Train one setting into its own file (runs in an executor worker)."""
+_PROGRESS_QUEUE: Any = None  # set in the workers of the sweep's own process pool
+
+
+def _init_worker(queue: Any) -> None:
+    global _PROGRESS_QUEUE  # noqa: PLW0603 (one queue per worker process, set at start)
+    _PROGRESS_QUEUE = queue
+
+
+def _sweep_task(kwargs: dict, index: int = -1) -> str:
+    """Train one setting into its own file (runs in an executor worker).
+
+    In the sweep's own process pool, the step reached after each chunk goes to the
+    parent through the progress queue.
+    """
+    queue = _PROGRESS_QUEUE
+    if queue is not None and index >= 0:
+        kwargs = {**kwargs, "callback": lambda step: queue.put((index, step))}
     train(**kwargs)
     return os.fspath(kwargs["path"])
+
+
+def _wait_with_progress(futures, queue, jobs, progress) -> None:
+    """Wait for the futures of the own pool, reporting training steps from the queue."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from queue import Empty
+
+    from fpsolve.progress import progress_bar
+
+    total = sum(int(kw["n_steps"]) for kw in jobs)
+    done = [0] * len(jobs)
+    desc = f"train {len(jobs)} settings"
+    with progress_bar(total, desc=desc, unit="step", enabled=progress) as bar:
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                fut.result()  # raise a worker's error at once
+            while True:
+                try:
+                    index, step = queue.get_nowait()
+                except Empty:
+                    break
+                if step > done[index]:
+                    bar.update(step - done[index])
+                    done[index] = step
+        for index, kw in enumerate(jobs):  # settings resumed from a complete file
+            if done[index] < int(kw["n_steps"]):
+                bar.update(int(kw["n_steps"]) - done[index])
 
 
 @dataclass(frozen=True)
@@ -168,8 +212,10 @@ def sweep(
         Sweep seed.  Setting ``i`` without its own ``rng`` gets the seed
         ``SeedSequence(seed, spawn_key=(2**31 + i,))``: files do not depend on
         the executor or the number of workers.
-    progress : bool, optional
-        Progress bar over settings.
+    progress : bool or None, optional
+        Report progress (:func:`fpsolve.progress.progress_bar`): with the default
+        executor, training steps of all settings together; with another executor,
+        finished settings.  None means on, False silent.
     overwrite : bool, optional
         Replace existing files.
     n_threads : int, optional
@@ -227,23 +273,34 @@ def sweep(
         cuda.sweep(jobs, paths, overwrite=overwrite, progress=bool(progress))
         return SweepResult(settings=tuple(jobs), paths=tuple(paths))
     own = executor is None
+    queue = None
     if own:
-        executor = ProcessPoolExecutor(max_workers=max_workers)
-    from tqdm.auto import tqdm
+        import multiprocessing
+
+        queue = multiprocessing.get_context().Queue() if progress is not False else None
+        executor = ProcessPoolExecutor(
+            max_workers=max_workers, initializer=_init_worker, initargs=(queue,)
+        )
+    from fpsolve.progress import progress_bar
 
     try:
         extra = {"overwrite": overwrite, "progress": False, "n_threads": n_threads}
         futures = [
-            executor.submit(_sweep_task, {**kw, "path": p, **extra})
-            for kw, p in zip(jobs, paths, strict=True)
+            executor.submit(_sweep_task, {**kw, "path": p, **extra}, i if own else -1)
+            for i, (kw, p) in enumerate(zip(jobs, paths, strict=True))
         ]
-        with tqdm(total=len(futures), disable=not progress, desc="sweep", unit="setting") as bar:
-            for fut in futures:  # in submission order: works for any future-like object
-                fut.result()
-                bar.update(1)
+        if queue is not None:
+            _wait_with_progress(futures, queue, jobs, progress)
+        else:
+            with progress_bar(len(futures), desc="sweep", unit="setting", enabled=progress) as bar:
+                for fut in futures:  # in submission order: works for any future-like object
+                    fut.result()
+                    bar.update(1)
     finally:
         if own:
             executor.shutdown()
+            if queue is not None:
+                queue.close()
     return SweepResult(settings=tuple(jobs), paths=tuple(paths))
 
 

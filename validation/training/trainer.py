@@ -205,9 +205,9 @@ def _initial_state(cfg: _Config):
 
 
 def _progress_bar(total, initial, enabled, desc):
-    from tqdm.auto import tqdm
+    from fpsolve.progress import progress_bar
 
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit="step")
+    return progress_bar(total, initial=initial, enabled=enabled, desc=desc, unit="step")
 
 
 def _run_training(
@@ -331,7 +331,7 @@ def train(
     rng: RNGLike = None,
     first_run: int = 0,
     n_threads: int | None = None,
-    progress: bool = True,
+    progress: bool | None = True,
     provenance: str = "",
     callback: Callable[[int], object] | None = None,
     device: str = "cpu",
@@ -339,7 +339,7 @@ def train(
 ) -> Recording:
     r"""Train ``n_runs`` independent Gaussian RBMs by PCD and record the spectrum of ``W^T W``.
 
-    The algorithm is the one of the module docstring (docs/theory.md section 4):
+    The algorithm is the one of the module docstring (the PCD update :eq:`eq-pcd-update`):
     chains initialised to ones, :math:`W_{ij} \sim N(0, w_\sigma^2)`, ``k``
     block-Gibbs sweeps of ``batch_size`` persistent chains per update, plain SGD
     :math:`W \leftarrow W + \alpha\sigma_h^2 (C_{target} - C_{model}) W`,
@@ -395,8 +395,9 @@ def train(
         ``train(2, rng=s, first_run=2)`` joined).
     n_threads : int, optional
         Threads over runs (default: the number of CPUs); results do not depend on it.
-    progress : bool, optional
-        Show a tqdm progress bar.
+    progress : bool or None, optional
+        Report progress (:func:`fpsolve.progress.progress_bar`: a bar in a terminal,
+        plain lines otherwise); None means on, False silent.
     provenance : str, optional
         Free-form text stored with the recording.
     callback : callable, optional
@@ -489,7 +490,7 @@ def resume(
     path: PathLike,
     *,
     n_threads: int | None = None,
-    progress: bool = True,
+    progress: bool | None = True,
     callback: Callable[[int], object] | None = None,
     device: str | None = None,
 ) -> Recording:

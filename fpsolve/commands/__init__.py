@@ -1,9 +1,9 @@
 """Subcommands of the ``fpsolve`` command line, one module each (see :mod:`fpsolve.cli`).
 
-The model options shared by ``stationary``, ``solve`` and ``spectrum`` live here.
+The model and output options shared by ``stationary``, ``solve`` and ``spectrum`` live here.
 """
 
-__all__ = ["add_model_arguments", "build_model"]
+__all__ = ["add_model_arguments", "add_output_arguments", "build_model", "check_output"]
 
 
 def add_model_arguments(p) -> None:
@@ -18,6 +18,20 @@ def add_model_arguments(p) -> None:
     p.add_argument(
         "--convention", choices=["talk", "training"], default="talk", help="rbm: drift convention"
     )
+
+
+def add_output_arguments(p, what: str) -> None:
+    """``-o/--output`` (a file for ``what``) and ``--overwrite``."""
+    p.add_argument("-o", "--output", help=f"write {what} to this file (png, pdf, svg)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
+
+
+def check_output(path, overwrite: bool) -> None:
+    """Refuse an ``--output`` that cannot be written or would replace a file without
+    ``--overwrite`` (:func:`fpsolve.cli.check_output_file`); called before any work is done."""
+    from fpsolve.cli import check_output_file
+
+    check_output_file(path, overwrite=overwrite)
 
 
 def build_model(args):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fpsolve.commands import add_model_arguments, build_model
+from fpsolve.commands import add_model_arguments, add_output_arguments, build_model, check_output
 
 __all__ = ["register", "run"]
 
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
         "--method", choices=["auto", "eigen", "cn", "euler"], default="auto", help="time stepping"
     )
     p.add_argument("--dt", type=float, default=None, help="time step (cn/euler)")
-    p.add_argument("-o", "--output", help="write a plot of the snapshots to this file")
+    add_output_arguments(p, "a plot of the snapshots")
     p.set_defaults(func=run)
 
 
@@ -47,6 +47,7 @@ def run(args) -> int:
 
     from fpsolve.fokker_planck import evolve
 
+    check_output(args.output, args.overwrite)
     model = build_model(args)
     if args.start == "mp":
         from fpsolve.analytic import marchenko_pastur

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fpsolve.commands import add_model_arguments, build_model
+from fpsolve.commands import add_model_arguments, add_output_arguments, build_model, check_output
 
 __all__ = ["register", "run"]
 
@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--levels", type=int, default=6, help="number of levels (with E_0)")
     p.add_argument("--n-grid", type=int, default=2000, help="grid intervals")
     p.add_argument("--no-richardson", action="store_true", help="do not extrapolate over (n, 2n)")
-    p.add_argument("-o", "--output", help="write the double-well plot to this file")
+    add_output_arguments(p, "the double-well plot")
     p.set_defaults(func=run)
 
 
@@ -35,6 +35,7 @@ def run(args) -> int:
     from fpsolve.fokker_planck import relaxation_rates
     from fpsolve.hfp import hfp_spectrum
 
+    check_output(args.output, args.overwrite)
     model = build_model(args)
     rich = not args.no_richardson
     spec = hfp_spectrum(model, args.g2, args.levels, n_grid=args.n_grid, richardson=rich)

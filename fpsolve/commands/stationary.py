@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fpsolve.commands import add_model_arguments, build_model
+from fpsolve.commands import add_model_arguments, add_output_arguments, build_model, check_output
 
 __all__ = ["register", "run"]
 
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_model_arguments(p)
-    p.add_argument("-o", "--output", help="write a plot of P_s to this file (png, pdf, svg)")
+    add_output_arguments(p, "a plot of P_s")
     p.set_defaults(func=run)
 
 
@@ -29,6 +29,7 @@ def run(args) -> int:
     """Execute ``fpsolve stationary``."""
     from fpsolve.analytic import stationary_density
 
+    check_output(args.output, args.overwrite)
     model = build_model(args)
     p = stationary_density(model, args.g2)
     q = p.ppf([0.05, 0.5, 0.95])

@@ -24,16 +24,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="reduced size (smoke test, CI)")
     p.add_argument("--runs", type=int, default=None, help="runs per setting (200; quick 40)")
     p.add_argument("--workers", type=int, default=None, help="training processes")
+    p.add_argument(
+        "--overwrite", action="store_true", help="write into an output directory that holds files"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve demo``."""
+    from fpsolve.cli import check_output_dir
     from validation.report.demo import run_demo
 
+    check_output_dir(args.output, overwrite=args.overwrite)
     report, validation = run_demo(
         args.output, quick=args.quick, n_runs=args.runs, seed=args.seed,
-        max_workers=args.workers,
+        max_workers=args.workers, overwrite=args.overwrite,
     )  # fmt: skip
     print(validation.summary())
     print(f"report written to {report.resolve()}")

@@ -55,14 +55,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-power-law", action="store_true", help="skip the power-law fits")
     p.add_argument("--seed", type=int, default=0, help="random seed (bootstrap errors)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--overwrite", action="store_true", help="write into an output directory that holds files"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve spectra``."""
+    from fpsolve.cli import check_output_dir
     from validation.analyses.spectra import spectra_evolution, write_report
     from validation.data.checkpoints import FusedAttention, read_checkpoint
 
+    check_output_dir(args.output, overwrite=args.overwrite)
     fused = None
     if args.fused:
         spec, layout = args.fused, "out_in"

@@ -32,13 +32,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--n-sigma", type=float, default=3.0, help="verdict threshold")
     p.add_argument("--seed", type=int, default=None, help="seed of the simulations")
+    p.add_argument(
+        "--overwrite", action="store_true", help="write into an output directory that holds files"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve validate``."""
+    from fpsolve.cli import check_output_dir
     from validation.report.pipeline import validate
 
+    if args.burn_in is not None and args.burn_in < 0:
+        raise ValueError(f"--burn-in must be >= 0, got {args.burn_in}")
+    check_output_dir(args.output, overwrite=args.overwrite)
     result = validate(
         args.recordings, analyses=args.analyses, burn_in=args.burn_in, n_sigma=args.n_sigma,
         rng=args.seed,

@@ -476,15 +476,18 @@ class _Lock:
             self.fd = None
 
 
-def _no_space(exc: BaseException, path) -> BaseException:
-    """HDF5 reports a full disk as a ValueError/OSError mentioning errno 28: name it."""
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC and exc.strerror:
-        return exc
-    if isinstance(exc, OSError | ValueError) and (
-        getattr(exc, "errno", None) == errno.ENOSPC or "errno = 28" in str(exc)
-    ):
-        return OSError(errno.ENOSPC, "No space left on device", os.fspath(path))
-    return exc
+@contextlib.contextmanager
+def _disk_full_named(path):
+    """HDF5 reports a full disk as a ValueError or OSError mentioning errno 28: re-raise it
+    as ``OSError(ENOSPC)`` naming ``path``."""
+    try:
+        yield
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC and exc.strerror:
+            raise
+        if getattr(exc, "errno", None) == errno.ENOSPC or "errno = 28" in str(exc):
+            raise OSError(errno.ENOSPC, "No space left on device", os.fspath(path)) from exc
+        raise
 
 
 def _partial_path(path: Path) -> Path:
@@ -599,54 +602,44 @@ class _Writer:
                     f"{free:.3g} are free)",
                     os.fspath(path),
                 )
-            with h5py.File(tmp, "w") as f:
-                for key, value in attrs.items():
-                    f.attrs[key] = value
-                f.create_dataset("steps", data=steps)
-                _early_dataset(f, "progress", (1,), np.int64, 0)
-                _early_dataset(f, "eigenvalues", (n_runs, s, n_modes), np.float64, np.nan)
-                if weights_shape is not None:
-                    _early_dataset(f, "weights", (n_runs, s, *weights_shape), np.float64, np.nan)
-                if learned_modes:
-                    _early_dataset(f, "learned_modes", (n_runs, s, n_modes), np.float64, np.nan)
-                if state is not None:
-                    grp = f.create_group("state")
-                    for slot in ("slot0", "slot1"):
-                        g = grp.create_group(slot)
-                        _early_dataset(g, "step", (1,), np.int64, -1)
-                        for name, value in state[1].items():
-                            _early_dataset(g, name, value.shape, value.dtype, 0)
-                    writer = cls(f, lock, path)
-                    writer.write_state(*state)
-                if fill is not None:
-                    fill(f)
-            os.replace(tmp, path)
+            with _disk_full_named(path):
+                with h5py.File(tmp, "w") as f:
+                    for key, value in attrs.items():
+                        f.attrs[key] = value
+                    f.create_dataset("steps", data=steps)
+                    _early_dataset(f, "progress", (1,), np.int64, 0)
+                    _early_dataset(f, "eigenvalues", (n_runs, s, n_modes), np.float64, np.nan)
+                    if weights_shape is not None:
+                        _early_dataset(
+                            f, "weights", (n_runs, s, *weights_shape), np.float64, np.nan
+                        )
+                    if learned_modes:
+                        _early_dataset(f, "learned_modes", (n_runs, s, n_modes), np.float64, np.nan)
+                    if state is not None:
+                        grp = f.create_group("state")
+                        for slot in ("slot0", "slot1"):
+                            g = grp.create_group(slot)
+                            _early_dataset(g, "step", (1,), np.int64, -1)
+                            for name, value in state[1].items():
+                                _early_dataset(g, name, value.shape, value.dtype, 0)
+                        cls(f, lock, path).write_state(*state)
+                    if fill is not None:
+                        fill(f)
+                os.replace(tmp, path)
             return cls(h5py.File(path, "r+"), lock, path)
-        except BaseException as exc:
+        except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             lock.release()
-            err = _no_space(exc, path)
-            if err is exc:
-                raise
-            raise err from exc
+            raise
 
     @classmethod
     def reopen(cls, path, lock: _Lock) -> _Writer:
         """A writer on the existing ``path``, whose lock the caller holds."""
         return cls(h5py.File(path, "r+"), lock, Path(path))
 
-    def _guard(self, write):
-        try:
-            write()
-        except (OSError, ValueError) as exc:
-            err = _no_space(exc, self.path)
-            if err is exc:
-                raise
-            raise err from exc
-
     def write_snapshots(self, start, eigenvalues, *, weights=None, learned_modes=None, done):
-        def write():
+        with _disk_full_named(self.path):
             stop = start + eigenvalues.shape[1]
             self.f["eigenvalues"][:, start:stop, :] = eigenvalues
             if weights is not None:
@@ -657,10 +650,8 @@ class _Writer:
             self.f["progress"][0] = done
             self.f.flush()
 
-        self._guard(write)
-
     def write_state(self, step, arrays: Mapping[str, np.ndarray]):
-        def write():
+        with _disk_full_named(self.path):
             slots = [self.f["state"][s] for s in ("slot0", "slot1")]
             target = min(slots, key=lambda g: int(g["step"][0]))
             target["step"][0] = -1
@@ -670,8 +661,6 @@ class _Writer:
             self.f.flush()
             target["step"][0] = step
             self.f.flush()
-
-        self._guard(write)
 
     def close(self):
         try:

@@ -526,7 +526,7 @@ def train(
     >>> rec.eigenvalues.shape, rec.steps.tolist()
     ((2, 3, 10), [0, 100, 200])
     """
-    cfg, snap_steps = _plan(locals())
+    cfg, snap_steps = _plan(locals())  # every argument, by name
     attrs = cfg.attrs(provenance)
     streams, w, phi = _initial_state(cfg)
     writer = None
@@ -597,14 +597,14 @@ def _check_expected(path, expect: Mapping[str, Any], cfg: _Config, attrs, snap_s
             except (ValueError, TypeError):
                 same = False
             head = ", ".join(str(v) for v in snap_steps[:3])
-            has = f"its {len(snap_steps)} snapshot steps are {head}, ..."
+            detail = f"its {len(snap_steps)} snapshot steps are {head}, ..."
         else:
             same = value is not None and bool(np.all(value == actual[key]))
-            has = f"{key}={actual[key]!r}"
+            detail = f"{key}={actual[key]!r}"
         if not same:
             raise ValueError(
                 f"resume: {key}={value!r} contradicts the recording {os.fspath(path)!r} "
-                f"({has}); a resumed run keeps the settings of its file"
+                f"({detail}); a resumed run keeps the settings of its file"
             )
 
 

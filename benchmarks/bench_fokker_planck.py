@@ -18,6 +18,15 @@ fplanck (PyPI, 0.2.2) on the same cell-centred grid, with a numpy-2 shim (np.pro
 baseline builds the dense central-difference generator, solves its null space, calls
 numpy.linalg.eigvals and steps explicit Euler at the stability limit.  Finally it reports the
 cost of the two-mode solver against the grid size.
+
+``--fpe-curves`` times the call pattern of validation.analyses.dynamics (the one-mode FPE
+curves of every eigenvalue index of a recording): for each index the grid, a cloud-in-cell
+start from sampled initial eigenvalues, hfp_spectrum(model, g2, 2) for the relaxation time
+and evolve on 2000 cells at the snapshot times, side by side with the previous eigen route
+(all eigenpairs of the rate matrix per call) on the same inputs, and prints the ratio and
+the largest differences of the mean and width curves (at t = 0 the previous route rebuilt
+P(0) from all eigenpairs, with its round-off amplified as described in evolve; the new one
+returns P(0)).
 """
 
 from __future__ import annotations
@@ -247,15 +256,100 @@ def bench_two_modes(ns):
         )
 
 
+# ---------------------------------------------------------------------------- FPE curves
+def full_eigen_evolve(model, g2, p0, times, n):
+    """The previous eigen route of evolve: all eigenpairs of the rate matrix, every call."""
+    from scipy.special import logsumexp
+
+    from fpsolve.fokker_planck.mesh import initial_values, make_grid, normalise
+
+    g = make_grid(model, g2, n)
+    vals = normalise(initial_values(p0, g.x, g.cut), g.h)
+    m = g.rate_matrix()
+    lam, u = linalg.eigh_tridiagonal(m.diag, m.off)
+    lam[0] = 0.0
+    sw = np.exp(0.5 * g.logw)
+    c = u.T @ np.where(vals > 0, vals / sw, 0.0)
+    ps = np.exp(g.logw - logsumexp(g.logw) - math.log(g.h))
+    p = np.array([sw * (u @ (np.exp(-lam * t) * c)) if np.isfinite(t) else ps for t in times])
+    mean = g.h * (p @ g.x) / (g.h * p.sum(axis=1))
+    return mean, g.h * (p @ g.x**2) / (g.h * p.sum(axis=1)) - mean**2
+
+
+def cloud_in_cell(values, x):
+    h = x[1] - x[0]
+    u = np.clip((values - x[0]) / h, 0.0, x.size - 1.0)
+    i = np.minimum(np.floor(u).astype(np.int64), x.size - 2)
+    w = np.zeros(x.size)
+    np.add.at(w, i, 1.0 - (u - i))
+    np.add.at(w, i + 1, u - i)
+    return w / (values.size * h)
+
+
+def fpe_curves(modes, g2, x0, t, n_grid, full):
+    """Mean and width curves of every index, as validation.analyses.dynamics computes them."""
+    mean = np.empty((t.size, len(modes)))
+    width = np.empty_like(mean)
+    for a, m in enumerate(modes):
+        x = fp.grid(m, float(g2[a]), n=n_grid)
+        p0 = cloud_in_cell(x0[:, a], x)
+        tau = hfp_spectrum(m, float(g2[a]), 2).relaxation_time
+        late = t > 30.0 * tau
+        t_eval = np.append(t[~late], np.inf) if late.any() else t
+        dt = 0.05 / max(abs(f.curvature) for f in m.fixed_points())
+        ev = fp.evolve(m, float(g2[a]), p0, t_eval, n=n_grid, dt=dt)
+        mu, var = ev.mean, ev.var
+        if full and ev.method == "eigen":
+            mu, var = full_eigen_evolve(m, float(g2[a]), p0, t_eval, n_grid)
+        k = np.minimum(np.arange(t.size), t_eval.size - 1)
+        mean[:, a], width[:, a] = mu[k], np.sqrt(np.maximum(var[k], 0.0))
+    return mean, width
+
+
+def bench_fpe_curves(n_grid, n_runs, settings):
+    from fpsolve.models import lattice_scalar_spectrum, rbm_pcd_noise
+
+    print(f"\n== FPE curves of a recording (validation.analyses.dynamics), {n_grid} cells")
+    kappa = np.sort(lattice_scalar_spectrum(10, 4.0))[::-1]
+    modes = Modes.rbm(kappa, 9.0, 1.0, convention="training")
+    gt2 = rbm_pcd_noise(modes, k=3).gt2
+    w = np.random.default_rng(1).normal(0.0, 0.1, (n_runs, 10, 10))
+    x0 = np.linalg.eigvalsh(np.swapaxes(w, 1, 2) @ w)
+    t = np.linspace(0.0, 1200.0, 61)
+    fpe_curves(modes[:1], 0.1 * gt2 / 8, x0, t[:3], 50, False)  # compile the kernels
+    for alpha, batch in settings:
+        g2 = alpha * gt2 / batch
+        (m_new, w_new), t_new = timed(fpe_curves, modes, g2, x0, t, n_grid, False)
+        (m_old, w_old), t_old = timed(fpe_curves, modes, g2, x0, t, n_grid, True)
+        d_mean = np.max(np.abs(m_new - m_old)[1:])
+        d_width = np.max(np.abs(w_new - w_old)[1:])
+        d_start = np.max(np.abs(w_new - w_old)[0])
+        print(
+            f"  alpha = {alpha:g}, |B| = {batch:2d}: previous {t_old:7.3f} s, now {t_new:7.3f} s, "
+            f"ratio {t_old / t_new:5.1f}x; t > 0: max |d mean| {d_mean:.1e}, "
+            f"max |d width| {d_width:.1e}; t = 0: max |d width| {d_start:.1e}"
+        )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n = 800 only")
+    parser.add_argument(
+        "--fpe-curves", action="store_true", help="only the FPE curves of validation's dynamics"
+    )
+    parser.add_argument("--fpe-n", type=int, default=2000, help="cells of the FPE curves")
+    parser.add_argument("--fpe-runs", type=int, default=200, help="runs of the FPE-curve start")
     args = parser.parse_args(argv)
+    demo = [(0.1, 8), (0.1, 16), (0.1, 32), (0.05, 16)]
+    if args.fpe_curves:
+        bench_fpe_curves(args.fpe_n, args.fpe_runs, demo)
+        return
     ns = [800] if args.quick else [800, 100_000]
     fp.evolve(HarmonicModel(1.0), 0.5, start(1.0), [0.1], n=50, method="cn")  # compile kernels
     for label, model, g2, loc in cases():
         bench_case(label, model, g2, loc, ns, fplanck_prop_max=3200)
     bench_two_modes([50, 100, 200, 400])
+    bench_fpe_curves(args.fpe_n, args.fpe_runs, demo)
 
 
 if __name__ == "__main__":

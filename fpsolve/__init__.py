@@ -17,6 +17,9 @@ predictions of that theory:
     finite-volume Fokker-Planck solver for one mode and two coupled modes.
 ``fpsolve.hfp``
     the Schroedinger form ``H_FP``: spectrum, eigenfunctions, relaxation.
+``fpsolve.sgd``
+    SGD of the weight matrix itself with a gradient from exact model samples,
+    and its aligned eigenvalue map.
 """
 
 from importlib.metadata import PackageNotFoundError, version

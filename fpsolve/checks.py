@@ -12,6 +12,7 @@ import numpy as np
 __all__ = [
     "MEMORY_FRACTION",
     "as_rng",
+    "as_seed",
     "available_memory",
     "check_finite_array",
     "check_in_range",
@@ -20,6 +21,7 @@ __all__ = [
     "check_positive",
     "check_real",
     "check_work",
+    "snapshot_steps",
 ]
 
 MEMORY_FRACTION = 0.8
@@ -134,3 +136,52 @@ def check_work(
             f"{name}={value!r} means {work:.3g} {what}, above the limit of {limit:.3g}; "
             f"change {name} or pass force=True (--force on the command line) to run it anyway"
         )
+
+
+def as_seed(rng) -> int:
+    """A non-negative int seed from ``rng`` (SPEC 7 inputs); an int is used as it is.
+
+    ``None`` and a SeedSequence give 63 bits of their state, a Generator an integer it
+    draws, so a run seeded by a non-int ``rng`` can record the int seed that repeats it.
+    """
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return check_int("rng", rng, minimum=0)
+    if rng is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    if isinstance(rng, np.random.SeedSequence):
+        return int(rng.generate_state(1, np.uint64)[0] >> np.uint64(1))
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(0, 2**63))
+    raise TypeError(
+        f"rng must be None, a non-negative int seed, a numpy SeedSequence or a numpy Generator, "
+        f"got {rng!r}"
+    )
+
+
+def snapshot_steps(n_steps: int, record_every=None, record_steps=None) -> np.ndarray:
+    """The steps at which a run of ``n_steps`` steps records a snapshot (int64, increasing).
+
+    ``record_steps`` (strictly increasing integers in ``[0, n_steps]``) is used as it
+    is; otherwise ``0, record_every, 2 record_every, ...`` and ``n_steps``, with
+    ``record_every`` by default ``ceil(n_steps / 1000)`` (about 1000 snapshots).
+    """
+    if record_steps is not None:
+        if record_every is not None:
+            raise ValueError("pass record_every or record_steps, not both")
+        steps = np.asarray(record_steps)
+        if steps.ndim != 1 or steps.size == 0 or not np.issubdtype(steps.dtype, np.integer):
+            raise ValueError(
+                f"record_steps must be a non-empty 1-d array of integers, got {record_steps!r}"
+            )
+        if steps[0] < 0 or steps[-1] > n_steps or np.any(np.diff(steps) <= 0):
+            raise ValueError(
+                f"record_steps must be strictly increasing within [0, n_steps={n_steps}]"
+            )
+        return steps.astype(np.int64)
+    if record_every is None:
+        record_every = max(1, math.ceil(n_steps / 1000))
+    record_every = check_int("record_every", record_every, minimum=1)
+    steps = np.arange(0, n_steps + 1, record_every, dtype=np.int64)
+    if steps[-1] != n_steps:
+        steps = np.append(steps, np.int64(n_steps))
+    return steps

@@ -46,20 +46,37 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 from scipy import linalg
 
-from fpsolve import _fp_core as core
-from fpsolve.checks import check_int
-from fpsolve.fokker_planck import (
-    Evolution,
-    _check_decay,
-    _check_times,
-    _initial_values,
-    _make_grid,
+from fpsolve.checks import check_int, check_positive
+from fpsolve.fokker_planck import Evolution, limits
+from fpsolve.fokker_planck.mesh import (
+    Domain,
+    InitialDensity,
+    RateMatrix,
+    Window,
+    cells,
+    check_decay,
+    check_levels,
+    check_model,
+    check_spacing,
+    check_times,
+    edge_rates,
+    initial_values,
+    refine_levels,
+    richardson_levels,
+    sinhc_half,
+    window,
 )
 from fpsolve.models import Model
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
 
 __all__ = ["HFPSpectrum", "hfp_spectrum"]
 
@@ -71,13 +88,10 @@ class _VGrid:
     h: float
     delta: np.ndarray
     logw: np.ndarray
-    cut: tuple[bool, bool]
-    domain: tuple[float, float]
 
 
-def _vertex_grid(model, g2, n_grid, domain) -> _VGrid:
-    g = _make_grid(model, g2, n_grid, domain, False, n_min=4)  # validation + window
-    a, b = g.a, g.b
+def _vertex_grid(model: Model, g2: float, n_grid: int, win: Window) -> _VGrid:
+    a, b = win.a, win.b
     lo, hi = model.domain
     kinds = model.boundaries
     h = (b - a) / n_grid
@@ -94,25 +108,25 @@ def _vertex_grid(model, g2, n_grid, domain) -> _VGrid:
     if not np.all(np.isfinite(v)):
         raise ValueError(f"the potential of {model!r} is not finite on the grid {a!r} ... {b!r}")
     logw = -(v - v.min())
-    return _VGrid(x, m, h, np.diff(v), logw, g.cut, (a, b))
+    return _VGrid(x, m, h, np.diff(v), logw)
 
 
-def _matrix(vg: _VGrid, g2: float):
-    """Diagonal/off-diagonal of M = L^T L (rates) in the m^{1/2}-scaled variables."""
+def _matrix(vg: _VGrid, g2: float) -> RateMatrix:
+    """M = L^T L (rates) in the m^{1/2}-scaled variables, and the edge rates."""
     c = g2 / vg.h
-    right, left = core.edge_rates(vg.delta, c)
+    right, left = edge_rates(vg.delta, c)
     d = np.zeros(vg.x.size)
     d[:-1] += right
     d[1:] += left
     d /= vg.m
-    e = -c * core.sinhc_half(vg.delta) / np.sqrt(vg.m[:-1] * vg.m[1:])
-    return d, e
+    e = -c * sinhc_half(vg.delta) / np.sqrt(vg.m[:-1] * vg.m[1:])
+    return RateMatrix(d, e, right, left)
 
 
 def _l_matrix_apply(vg: _VGrid, g2: float, y):
     """Apply the bidiagonal L (scaled variables y = sqrt(m) psi): returns its n-1 entries."""
     c = g2 / vg.h
-    right, left = core.edge_rates(vg.delta, c)
+    right, left = edge_rates(vg.delta, c)
     return np.sqrt(left / vg.m[1:]) * y[1:] - np.sqrt(right / vg.m[:-1]) * y[:-1]
 
 
@@ -188,19 +202,19 @@ class HFPSpectrum:
         r""":math:`P_s = \psi_0^2` at the nodes."""
         return self.eigenfunctions[0] ** 2
 
-    def coefficients(self, p0) -> np.ndarray:
+    def coefficients(self, p0: InitialDensity) -> np.ndarray:
         r"""Expansion coefficients :math:`c_n = \int\psi_n P_0/\sqrt{P_s}\,dx` of a density.
 
         ``p0`` is a callable, a distribution with ``pdf`` or an array at the
         nodes; it is checked and normalised as in
         :func:`fpsolve.fokker_planck.evolve`.
         """
-        vals = _initial_values(p0, self.x, self._cut)
+        vals = initial_values(p0, self.x, self._cut)
         mass = float(np.sum(self.weights * vals))
         if not (mass > 0 and math.isfinite(mass)):
             raise ValueError(f"p0 is not normalisable on the grid: its mass is {mass!r}")
         vals = vals / mass
-        _check_decay(vals, self._cut)
+        check_decay(vals, self._cut)
         psi0 = self.eigenfunctions[0]
         support = vals > 0
         with np.errstate(divide="ignore"):
@@ -215,7 +229,7 @@ class HFPSpectrum:
         q[support] = vals[support] / psi0[support]
         return self.eigenfunctions @ (self.weights * q)
 
-    def evolve(self, p0, times) -> Evolution:
+    def evolve(self, p0: InitialDensity, times: npt.ArrayLike) -> Evolution:
         r"""Density at ``times`` from the truncated eigen-expansion.
 
         .. math::
@@ -238,7 +252,7 @@ class HFPSpectrum:
         fpsolve.fokker_planck.Evolution
             With ``method="hfp"``.
         """
-        t = _check_times(times)
+        t = check_times(times)
         c = self.coefficients(p0)
         decay = np.exp(-2.0 * np.outer(np.where(np.isfinite(t), t, np.inf), self.energies))
         decay[:, 0] = 1.0
@@ -247,7 +261,9 @@ class HFPSpectrum:
         h = float(np.median(np.diff(self.x)))
         return Evolution(self.model, self.g2, self.x, t, p, mass, h, "hfp", None)
 
-    def plot(self, ax=None, n_show: int = 4, scale: float | None = None):
+    def plot(
+        self, ax: Axes | None = None, n_show: int = 4, scale: float | None = None
+    ) -> list[Artist]:
         r"""The double-well picture: :math:`U(x)`, the levels and the eigenfunctions.
 
         Each :math:`\psi_n` is drawn shifted to its level :math:`E_n` and scaled
@@ -266,7 +282,7 @@ class HFPSpectrum:
         if scale is None:
             peak = np.abs(self.eigenfunctions[:k]).max()
             scale = 0.2 * (spread if spread > 0 else 1.0) / peak
-        artists = [ax.plot(self.x, self.U, color="k", lw=1.5, label="$U(x)$")[0]]
+        artists: list[Artist] = [ax.plot(self.x, self.U, color="k", lw=1.5, label="$U(x)$")[0]]
         cmap = plt.get_cmap("tab10")
         for i in range(k):
             artists.append(ax.axhline(e[i], color=cmap(i), lw=0.8, ls="--"))
@@ -288,16 +304,16 @@ class HFPSpectrum:
 
 
 def _levels(vg: _VGrid, g2: float, n_levels: int, vectors: bool):
-    d, e = _matrix(vg, g2)
-    right, left = core.edge_rates(vg.delta, g2 / vg.h)
+    """Lowest eigenvalues of ``M`` (refined), their vectors if asked, its largest diagonal."""
+    m = _matrix(vg, g2)
     if vectors:
-        lam, y = linalg.eigh_tridiagonal(d, e, select="i", select_range=(0, n_levels - 1))
+        lam, y = linalg.eigh_tridiagonal(m.diag, m.off, select="i", select_range=(0, n_levels - 1))
     else:
-        lam = linalg.eigvalsh_tridiagonal(d, e, select="i", select_range=(0, n_levels - 1))
+        lam = linalg.eigvalsh_tridiagonal(m.diag, m.off, select="i", select_range=(0, n_levels - 1))
         y = None
     # Rayleigh quotients ||L y||^2 after inverse iteration: relative, not eps*||M||, accuracy
-    lam = core.refine_levels(d, e, right, left, lam, scale=np.sqrt(vg.m))
-    return lam, y
+    lam = refine_levels(m, lam, scale=np.sqrt(vg.m))
+    return lam, y, float(m.diag.max())
 
 
 def hfp_spectrum(
@@ -305,9 +321,10 @@ def hfp_spectrum(
     g2: float,
     n_levels: int = 6,
     *,
-    n_grid: int = 2000,
-    domain=None,
+    n_grid: int | None = None,
+    domain: Domain = None,
     richardson: bool = False,
+    force: bool = False,
 ) -> HFPSpectrum:
     r"""Lowest levels :math:`E_n` and eigenfunctions :math:`\psi_n` of :math:`H_{FP}`.
 
@@ -326,16 +343,27 @@ def hfp_spectrum(
     n_levels : int, optional
         Number of levels, ``>= 1`` (including :math:`E_0`).
     n_grid : int, optional
-        Number of grid intervals, ``>= 4``.
+        Number of grid intervals, ``>= 4``; default 2000, or more to put 8
+        intervals across the narrowest width :math:`\sqrt{g^2/|V''|}` at a fixed
+        point inside the window (the width of :math:`\psi_0` in a well and of
+        the escape states at a maximum).  An explicit ``n_grid`` must put at
+        least one interval across it.
     domain : tuple of float, optional
         ``(low, high)``; must cover the mass (as in :mod:`fpsolve.fokker_planck`).
     richardson : bool, optional
         Extrapolate the energies over ``(n_grid, 2 n_grid)``; eigenfunctions
-        are those of ``n_grid``.
+        are those of ``n_grid``.  Refused (ValueError) when a level differs
+        between the two grids by more than 5% of its value: they do not
+        resolve it.
+    force : bool, optional
+        Run even when nodes times levels exceed
+        :data:`~fpsolve.fokker_planck.limits.MAX_NODE_LEVELS`.
 
     Returns
     -------
     HFPSpectrum
+        ``E_1, E_2, ...`` are checked positive and increasing (ValueError
+        otherwise).
 
     Examples
     --------
@@ -346,12 +374,21 @@ def hfp_spectrum(
     [0.0, 1.0, 2.0, 3.0]
     """
     n_levels = check_int("n_levels", n_levels, minimum=1)
-    n_grid = check_int("n_grid", n_grid, minimum=4)
-    vg = _vertex_grid(model, g2, n_grid, domain)
-    g2 = float(g2)
+    model = check_model(model)
+    g2 = check_positive("g2", g2)
+    win = window(model, g2, domain)
+    n_grid = cells(model, g2, win, n_grid, default=2000, name="n_grid", n_min=4)
+    check_spacing("n_grid", n_grid, g2, win)
+    scale = 3 if richardson else 1
+    nodes = n_grid + 1
+    what = f"{scale} grid(s) of {nodes} nodes with {n_levels} eigenfunctions"
+    limits.check_memory("n_grid", n_grid, scale * nodes * (24.0 + 2.0 * n_levels), what)
+    work = scale * nodes * n_levels
+    limits.check_work("n_grid", n_grid, work, limits.MAX_NODE_LEVELS, "nodes x levels", force=force)
+    vg = _vertex_grid(model, g2, n_grid, win)
     if n_levels >= vg.x.size:
         raise ValueError(f"n_levels must be < the number of nodes {vg.x.size}, got {n_levels}")
-    lam, y = _levels(vg, g2, n_levels, True)
+    lam, y, norm = _levels(vg, g2, n_levels, True)
     # psi_0 from the kernel of L: sqrt(m w) in the scaled variables, exactly
     y0 = np.sqrt(vg.m) * np.exp(0.5 * vg.logw)
     y0 /= np.linalg.norm(y0)
@@ -362,15 +399,16 @@ def hfp_spectrum(
         j = int(np.argmax(np.abs(psi[k])))
         if psi[k, j] < 0:
             psi[k] *= -1.0
-    if richardson:
-        vg2 = _vertex_grid(model, g2, 2 * n_grid, vg.domain)
-        lam2, _ = _levels(vg2, g2, n_levels, False)
-        lam = np.concatenate(([lam[0]], (4.0 * lam2[1:] - lam[1:]) / 3.0))
+    if richardson and n_levels > 1:
+        lam2, _, norm = _levels(_vertex_grid(model, g2, 2 * n_grid, win), g2, n_levels, False)
+        extrapolated = richardson_levels(lam[1:], lam2[1:], symbol="2E", name="n_grid", n=n_grid)
+        lam = np.concatenate(([lam[0]], extrapolated))
+    check_levels(lam[1:], symbol="2E", name="n_grid", n=n_grid, norm=norm)
     dv = model.dpotential(vg.x)
     d2v = model.d2potential(vg.x)
     u0 = dv**2 / 8.0
     u1 = -d2v / 4.0
     u = (u0 + g2 * u1) / g2
     return HFPSpectrum(
-        model, g2, vg.x, vg.m, 0.5 * lam, psi, u, u0, u1, n_grid, bool(richardson), vg.cut
+        model, g2, vg.x, vg.m, 0.5 * lam, psi, u, u0, u1, n_grid, bool(richardson), win.cut
     )

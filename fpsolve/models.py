@@ -61,6 +61,7 @@ __all__ = [
     "PotentialModel",
     "RBMModel",
     "RBMNoise",
+    "lattice_scalar_matrix",
     "lattice_scalar_spectrum",
     "rbm_pcd_noise",
 ]
@@ -625,6 +626,41 @@ def lattice_scalar_spectrum(n_v: int, m2: float) -> np.ndarray:
     m2 = check_positive("m2", m2)
     k = np.arange(n_v)
     return m2 + 2.0 - 2.0 * np.cos(2.0 * np.pi * k / n_v)
+
+
+def lattice_scalar_matrix(n_v: int, m2: float) -> np.ndarray:
+    r"""The target action matrix of the 1D periodic free scalar field on ``n_v`` sites.
+
+    .. math::
+
+        K_{target} = (m^2 + 2)\,1 - (T + T^T),
+
+    with :math:`T` the cyclic shift; its eigenvalues are :func:`lattice_scalar_spectrum`
+    and :math:`K_{target}^{-1}` is the target second moment of the Gaussian RBM
+    (docs/theory.md section 4).
+
+    Parameters
+    ----------
+    n_v : int
+        Number of lattice sites, ``>= 1``.
+    m2 : float
+        Mass squared :math:`m^2 > 0`.
+
+    Returns
+    -------
+    ndarray, shape (n_v, n_v)
+
+    Examples
+    --------
+    >>> from fpsolve.models import lattice_scalar_matrix
+    >>> lattice_scalar_matrix(4, 1.0).tolist()[0]
+    [3.0, -1.0, 0.0, -1.0]
+    """
+    n_v = check_int("n_v", n_v, minimum=1)
+    m2 = check_positive("m2", m2)
+    eye = np.eye(n_v)
+    shift = np.roll(eye, 1, axis=1)
+    return (m2 + 2.0) * eye - (shift + shift.T)
 
 
 class Modes(Sequence[Model]):

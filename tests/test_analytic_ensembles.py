@@ -124,3 +124,26 @@ def test_reproducible_and_shapes():
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_mp_fit_bootstrap_draws_its_spectra_from_sample_laguerre():
+    """The bootstrap's Wishart spectra are those of the one Laguerre sampler (same stream)."""
+    from fpsolve.analytic import MPBulkFit, mp_cdf_fit, mp_fit_bootstrap
+
+    fit = MPBulkFit(1.0, 2.0, 0.5, np.zeros((3, 3)), 0.0)
+    got = mp_fit_bootstrap(fit, 40, 40, r=0.5, n_bootstrap=3, rng=7)
+    spectra = sample_laguerre(80, 40, 1.0, 2.0 / 80, 3, rng=7)
+    want = [tuple(mp_cdf_fit(s, 40, r=0.5))[:3] for s in spectra]
+    np.testing.assert_array_equal(got, want)
+    assert mp_fit_bootstrap(fit, 40, 40, n_bootstrap=0).shape == (0, 3)
+
+
+@pytest.mark.parametrize("r", [0.05, 0.5, 1.0])
+def test_mp_fit_uses_the_distributions_formulas(r):
+    """The fit's pdf and cdf are the distribution's, bit for bit."""
+    from fpsolve.analytic._marchenko_pastur import mp_cdf, mp_pdf
+
+    mp = marchenko_pastur(r, scale=2.5)
+    x = np.linspace(0.0, 12.0, 997)
+    np.testing.assert_array_equal(mp_pdf(x, r, 2.5), mp.pdf(x))
+    np.testing.assert_array_equal(mp_cdf(x, r, 2.5), mp.cdf(x))

@@ -10,6 +10,13 @@ from hypothesis import strategies as st
 
 from fpsolve import fokker_planck as fp
 from fpsolve.analytic import stationary_density
+from fpsolve.fokker_planck.mesh import (
+    initial_values,
+    make_grid,
+    narrowest_width,
+    normalise,
+    window,
+)
 from fpsolve.models import HarmonicModel, PotentialModel, RBMModel
 
 
@@ -123,6 +130,75 @@ def test_cn_converges_to_eigen_second_order_in_dt():
     assert slope(dts, np.array(euler)) == pytest.approx(1.0, abs=0.15)
 
 
+def _full_eigen_evolution(model, g2, p0, times, n):
+    """Reference: P(t) = W^{1/2} U exp(-Lambda t) U^T W^{-1/2} P(0) from ALL eigenpairs."""
+    from scipy import linalg
+
+    g = make_grid(model, g2, n)
+    vals = normalise(initial_values(p0, g.x, g.cut), g.h)
+    m = g.rate_matrix()
+    lam, u = linalg.eigh_tridiagonal(m.diag, m.off)
+    lam[0] = 0.0
+    sw = np.exp(0.5 * g.logw)
+    c = u.T @ np.where(vals > 0, vals / sw, 0.0)
+    return np.array([sw * (u @ (np.exp(-lam * t) * c)) for t in times])
+
+
+def _cloud(values, x):
+    """Linear (cloud-in-cell) assignment of samples to the nodes: a spiky start."""
+    h = x[1] - x[0]
+    u = np.clip((values - x[0]) / h, 0.0, x.size - 1.0)
+    i = np.minimum(np.floor(u).astype(np.int64), x.size - 2)
+    w = np.zeros(x.size)
+    np.add.at(w, i, 1.0 - (u - i))
+    np.add.at(w, i + 1, u - i)
+    return w / (values.size * h)
+
+
+@pytest.mark.parametrize(
+    ("model", "g2", "start", "times"),
+    [
+        (HarmonicModel(1.0), 0.5, "smooth", [0.0, 1e-3, 0.1, 0.5, 2.0]),
+        (RBMModel(4.0, 9.0, convention="training"), 0.05, "cloud", [0.0, 2.0, 4.0, 8.0, 64.0]),
+        (RBMModel(6.0, 9.0, convention="training"), 0.02, "cloud", [0.0, 0.5, 1.0, 30.0]),
+    ],
+)
+def test_eigen_route_equals_the_full_decomposition(model, g2, start, times):
+    """The eigen route keeps only the eigenpairs that matter at the earliest positive time:
+    equal to the expansion over all of them within 1e-10 of max P(0) (measured: 2e-13),
+    and P(0) itself at t = 0."""
+    n = 600
+    x = fp.grid(model, g2, n=n)
+    if start == "smooth":
+        p0 = np.exp(-((x - 1.5) ** 2) / 0.18)
+    else:
+        xs = model.x_stable
+        p0 = _cloud(np.random.default_rng(3).uniform(0.6 * xs, 1.2 * xs, 200), x)
+    ev = fp.evolve(model, g2, p0, times, n=n, method="eigen")
+    ref = _full_eigen_evolution(model, g2, p0, times, n)
+    assert np.max(np.abs(ev.p - ref)) <= 1e-10 * ev.p[0].max()
+    np.testing.assert_array_equal(ev.p[0], p0 / (p0.sum() * ev.h))
+
+
+def test_eigen_route_keeps_few_modes_and_sturm_counts_exactly():
+    """At t >= 1 an OU start needs a few dozen of the 800 eigenpairs; the Sturm count that
+    picks them equals the number of eigenvalues below the cutoff."""
+    from scipy import linalg
+
+    from fpsolve.fokker_planck import _kernels, one_mode
+
+    g = make_grid(HarmonicModel(1.0), 0.5, 800)
+    m = g.rate_matrix()
+    lam = linalg.eigvalsh_tridiagonal(m.diag, m.off)
+    vals = normalise(np.exp(-((g.x - 1.5) ** 2) / 0.18), g.h)
+    cutoff = one_mode._eigen_cutoff(vals * np.exp(-0.5 * g.logw), vals, 1.0)
+    k = _kernels.sturm_count(m.diag, m.off, cutoff)
+    assert k == np.count_nonzero(lam < cutoff)
+    assert 30 < k < 80
+    for x in (-1.0, 0.5 * lam[10] + 0.5 * lam[11], 1e9):
+        assert _kernels.sturm_count(m.diag, m.off, x) == np.count_nonzero(lam < x)
+
+
 def test_infinite_time_is_stationary():
     model, g2 = RBMModel(4.0, 9.0), 0.5
     ev = fp.evolve(model, g2, lambda x: np.exp(-((x - 2) ** 2)), [0.0, np.inf], n=300)
@@ -194,6 +270,17 @@ models = st.one_of(
 )
 
 
+def _grid_or_refusal(model, g2, n):
+    """The grid of n cells, or None after checking that it is refused, naming n, when its
+    cells are wider than the narrowest width sqrt(g2/|V''|) at a fixed point."""
+    win = window(model, g2, None)
+    if (win.b - win.a) / n > narrowest_width(model, g2, win.a, win.b)[0]:
+        with pytest.raises(ValueError, match=rf"^n={n} does not resolve the model at g2="):
+            make_grid(model, g2, n)
+        return None
+    return make_grid(model, g2, n)
+
+
 @given(
     model=models,
     g2=st.floats(0.01, 2.0),
@@ -202,14 +289,17 @@ models = st.one_of(
     loc=st.floats(0.1, 0.9),
 )
 def test_mass_conservation_and_positivity(model, g2, n, method, loc):
-    x = fp.grid(model, g2, n=n)
+    """Mass kept and positivity on every grid that resolves the model (else it is refused)."""
+    g = _grid_or_refusal(model, g2, n)
+    if g is None:
+        return
+    x = g.x
     centre = x[0] + loc * (x[-1] - x[0])
     width = 0.1 * (x[-1] - x[0])
     p0 = np.exp(-0.5 * ((x - centre) / width) ** 2)
     p0[[0, -1]] = 0.0
     times = [0.0, 0.05, 0.5, 3.0]
     if method == "eigen":
-        g = fp._make_grid(model, g2, n, None, False)
         with np.errstate(divide="ignore"):
             amp = np.max(np.log(p0 / p0.max()) - 0.5 * g.logw)
         if amp > np.log(1e6):  # the eigen route refuses what it cannot represent
@@ -236,8 +326,10 @@ def test_mass_conservation_and_positivity(model, g2, n, method, loc):
 def test_rate_matrix_columns_conserve_and_stationary_is_kernel(g2, n, a):
     """Quartic user model: A has zero column sums, non-negative off-diagonals, A P_s = 0."""
     model = PotentialModel(lambda x: a * x**4 / 4 - x**2 / 2, lambda x: a * x**3 - x)
-    g = fp._make_grid(model, g2, n, None, False)
-    _, _, right, left = fp._rates_matrix(g)
+    g = _grid_or_refusal(model, g2, n)
+    if g is None:
+        return
+    _, _, right, left = g.rate_matrix()
     assert np.all(right >= 0)
     assert np.all(left >= 0)
     ps = fp.stationary(model, g2, n=n).p

@@ -152,3 +152,21 @@ def test_cli_spectrum(tmp_path, capsys):
     )
     assert out.exists()
     assert "relaxation time" in capsys.readouterr().out
+
+
+def test_hfp_uses_only_public_names_of_the_grid():
+    """hfp shares the Fokker-Planck grid through its public names only."""
+    import ast
+    from pathlib import Path
+
+    import fpsolve.hfp
+
+    tree = ast.parse(Path(fpsolve.hfp.__file__).read_text())
+    imported = [
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fpsolve")
+        for alias in node.names
+    ]
+    assert ("fpsolve.fokker_planck.mesh", "window") in imported
+    assert [imp for imp in imported if imp[1].startswith("_") or "._" in imp[0]] == []

@@ -12,6 +12,7 @@ from fpsolve.models import (
     Modes,
     PotentialModel,
     RBMModel,
+    lattice_scalar_matrix,
     lattice_scalar_spectrum,
 )
 
@@ -125,6 +126,7 @@ def test_lattice_spectrum_matches_target_matrix():
     n_v, m2 = 10, 4.0
     shift = np.roll(np.eye(n_v), 1, axis=1)
     k_target = (m2 + 2) * np.eye(n_v) - (shift + shift.T)
+    np.testing.assert_array_equal(lattice_scalar_matrix(n_v, m2), k_target)
     np.testing.assert_allclose(
         np.sort(lattice_scalar_spectrum(n_v, m2)), np.linalg.eigvalsh(k_target), atol=1e-12
     )

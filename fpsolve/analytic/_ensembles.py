@@ -44,7 +44,15 @@ def _tridiagonal_eigvalsh(diag, off):
     return out
 
 
-def sample_hermite(n, beta, size, rng=None, *, loc=0.0, scale=1.0):
+def sample_hermite(
+    n: int,
+    beta: float,
+    size: int,
+    rng: int | np.random.Generator | None = None,
+    *,
+    loc: float = 0.0,
+    scale: float = 1.0,
+) -> np.ndarray:
     r"""Eigenvalues of the Gaussian beta-ensemble, sampled exactly.
 
     Joint density of the ``n`` eigenvalues :math:`\lambda_i` (``loc = 0``,
@@ -99,7 +107,14 @@ def sample_hermite(n, beta, size, rng=None, *, loc=0.0, scale=1.0):
     return loc + scale * _tridiagonal_eigvalsh(diag, off)
 
 
-def sample_laguerre(m, n, beta, scale, size, rng=None):
+def sample_laguerre(
+    m: int,
+    n: int,
+    beta: float,
+    scale: float,
+    size: int,
+    rng: int | np.random.Generator | None = None,
+) -> np.ndarray:
     r"""Eigenvalues of ``X = W^T W`` (Wishart/Laguerre beta-ensemble), sampled exactly.
 
     For ``beta = 1`` these are the eigenvalues of :math:`W^T W` with ``W`` an

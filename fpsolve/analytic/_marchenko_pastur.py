@@ -27,6 +27,21 @@ def _x_of_theta(theta, r):
     return (1.0 - sr) ** 2 + 4.0 * sr * np.sin(theta / 2) ** 2
 
 
+def mp_pdf(x: np.ndarray | float, r: np.ndarray | float, scale: float = 1.0) -> np.ndarray:
+    r"""Density of the MP law with ratio ``r`` and ``scale`` at ``x`` (0 outside the support)."""
+    y = x / scale
+    lo, hi = (1.0 - np.sqrt(r)) ** 2, (1.0 + np.sqrt(r)) ** 2
+    inside = (hi - y) * (y - lo)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dens = np.where(inside > 0, np.sqrt(np.maximum(inside, 0.0)) / (2 * np.pi * r * y), 0.0)
+    return dens / scale
+
+
+def mp_cdf(x: np.ndarray | float, r: np.ndarray | float, scale: float = 1.0) -> np.ndarray:
+    """CDF of the MP law with ratio ``r`` and ``scale`` at ``x`` (closed form, in [0, 1])."""
+    return np.clip(_cdf_theta(_theta(x / scale, r), r), 0.0, 1.0)
+
+
 def _cdf_theta(theta, r):
     sr = np.sqrt(r)
     phi = np.arctan2((1.0 + sr) * np.sin(theta / 2), (1.0 - sr) * np.cos(theta / 2))
@@ -45,13 +60,10 @@ class _MarchenkoPasturGen(stats.rv_continuous):
         return (1.0 - np.sqrt(r)) ** 2, (1.0 + np.sqrt(r)) ** 2
 
     def _pdf(self, x, r):
-        a, b = self._get_support(r)
-        inside = (b - x) * (x - a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(inside > 0, np.sqrt(np.maximum(inside, 0.0)) / (2 * np.pi * r * x), 0.0)
+        return mp_pdf(x, r)
 
     def _cdf(self, x, r):
-        return np.clip(_cdf_theta(_theta(x, r), r), 0.0, 1.0)
+        return mp_cdf(x, r)
 
     def _ppf(self, q, r):
         q, r = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(r, dtype=float))

@@ -12,10 +12,11 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from scipy import optimize, special
-from scipy.linalg import lapack
 
-from fpsolve.analytic._marchenko_pastur import _cdf_theta, _theta
+from fpsolve.analytic._ensembles import sample_laguerre
+from fpsolve.analytic._marchenko_pastur import mp_cdf, mp_pdf
 from fpsolve.checks import as_rng, check_finite_array, check_in_range, check_int, check_positive
 from fpsolve.jit import jit
 
@@ -55,18 +56,6 @@ RATIO_MEAN_GSE = 0.6744
 # ----------------------------------------------------------------------------
 
 
-def _mp_cdf(x, scale, r):
-    """CDF of MP(r, scale) at ``x`` (closed form, clipped to [0, 1])."""
-    return np.clip(_cdf_theta(_theta(x / scale, r), r), 0.0, 1.0)
-
-
-def _mp_pdf(x, scale, r):
-    y = x / scale
-    lo, hi = (1.0 - np.sqrt(r)) ** 2, (1.0 + np.sqrt(r)) ** 2
-    inside = np.maximum((hi - y) * (y - lo), 0.0)
-    return np.sqrt(inside) / (2.0 * np.pi * r * y) / scale
-
-
 class MPBulkFit(NamedTuple):
     """Result of :func:`mp_cdf_fit`: estimates and their least-squares covariance."""
 
@@ -77,7 +66,7 @@ class MPBulkFit(NamedTuple):
     rms: float  # root-mean-square CDF residual
 
 
-def mp_cdf_fit(bulk, n_total, *, r=None) -> MPBulkFit:
+def mp_cdf_fit(bulk: npt.ArrayLike, n_total: int, *, r: float | None = None) -> MPBulkFit:
     r"""Fit :math:`A\,F_{MP}(x; \mathrm{scale}, r)` to the empirical CDF of a bulk.
 
     ``bulk`` are the lowest ``n_b`` of ``n_total`` eigenvalues (ascending); the
@@ -105,7 +94,7 @@ def mp_cdf_fit(bulk, n_total, *, r=None) -> MPBulkFit:
     p = (np.arange(1, n_b + 1) - 0.5) / n_total
     mean, var = float(np.mean(x)), float(np.var(x))
     fit_r = r is None
-    r0 = float(np.clip(var / mean**2, 1e-3, 1.0)) if fit_r else float(r)
+    r0 = float(np.clip(var / mean**2, 1e-3, 1.0)) if r is None else float(r)
     a0 = n_b / n_total
 
     def unpack(theta):
@@ -115,23 +104,23 @@ def mp_cdf_fit(bulk, n_total, *, r=None) -> MPBulkFit:
 
     def resid(theta):
         a, scale, rr = unpack(theta)
-        return p - a * _mp_cdf(x, scale, rr)
+        return p - a * mp_cdf(x, rr, scale)
 
     def jac(theta):
         a, scale, rr = unpack(theta)
-        f = _mp_cdf(x, scale, rr)
-        cols = [-f, a * _mp_pdf(x, scale, rr) * x]
+        f = mp_cdf(x, rr, scale)
+        cols = [-f, a * mp_pdf(x, rr, scale) * x]
         if fit_r:
             h = 1e-6 * max(rr, 1e-3)
             lo_r, hi_r = max(rr - h, 1e-6), min(rr + h, 1.0)
-            df = (_mp_cdf(x, scale, hi_r) - _mp_cdf(x, scale, lo_r)) / (hi_r - lo_r)
+            df = (mp_cdf(x, hi_r, scale) - mp_cdf(x, lo_r, scale)) / (hi_r - lo_r)
             cols.append(-a * df)
         return np.stack(cols, axis=1)
 
-    theta0 = [a0, math.log(mean), r0] if fit_r else [a0, math.log(mean)]
+    start = [a0, math.log(mean), r0] if fit_r else [a0, math.log(mean)]
     lower = [1e-3, -np.inf, 1e-4] if fit_r else [1e-3, -np.inf]
     upper = [1.0, np.inf, 1.0] if fit_r else [1.0, np.inf]
-    theta0 = np.clip(theta0, np.array(lower) + 1e-12, np.array(upper) - 1e-12)
+    theta0 = np.clip(start, np.array(lower) + 1e-12, np.array(upper) - 1e-12)
     sol = optimize.least_squares(resid, theta0, jac=jac, bounds=(lower, upper), method="trf")
     a, scale, rr = unpack(sol.x)
     n_par = len(sol.x)
@@ -150,7 +139,7 @@ def mp_cdf_fit(bulk, n_total, *, r=None) -> MPBulkFit:
     return MPBulkFit(float(a), float(scale), float(rr), cov, math.sqrt(float(np.mean(sol.fun**2))))
 
 
-def mp_edge_fluctuation(scale, r, n) -> float:
+def mp_edge_fluctuation(scale: float, r: float, n: float) -> float:
     r"""Tracy-Widom width of the largest MP eigenvalue.
 
     For ``n`` eigenvalues of ``W^T W`` with ``W`` of shape ``M x n`` (``M = n/r``),
@@ -169,24 +158,15 @@ def mp_edge_fluctuation(scale, r, n) -> float:
     return scale * (1.0 + math.sqrt(r)) * (1.0 + 1.0 / math.sqrt(r)) ** (1.0 / 3.0) * m ** (-2 / 3)
 
 
-def _laguerre_spectra(m, n, s2, size, gen):
-    """``size`` exact real-Wishart spectra (Dumitriu-Edelman bidiagonal model, LAPACK dsterf)."""
-    out = np.empty((size, n))
-    for b in range(size):
-        a2 = gen.chisquare(m - np.arange(n))
-        b2 = gen.chisquare(np.arange(n - 1, 0, -1)) if n > 1 else np.empty(0)
-        diag = a2.copy()
-        diag[1:] += b2
-        off = np.sqrt(a2[:-1] * b2)
-        w, info = lapack.dsterf(diag, off)[:2]
-        if info != 0:  # pragma: no cover - LAPACK failure
-            raise RuntimeError(f"LAPACK dsterf failed with info={info}")
-        out[b] = np.sort(w) * s2
-    return out
-
-
 def mp_fit_bootstrap(
-    fit, n_bulk, n_total, *, r=None, n_matrices=1, n_bootstrap=20, rng=None
+    fit: MPBulkFit,
+    n_bulk: int,
+    n_total: int,
+    *,
+    r: float | None = None,
+    n_matrices: int = 1,
+    n_bootstrap: int = 20,
+    rng: int | np.random.Generator | None = None,
 ) -> np.ndarray:
     r"""Parametric-bootstrap replicates of :func:`mp_cdf_fit`.
 
@@ -222,15 +202,17 @@ def mp_fit_bootstrap(
     n_bootstrap = check_int("n_bootstrap", n_bootstrap, minimum=0)
     gen = as_rng(rng)
     n_matrices = check_int("n_matrices", n_matrices, minimum=1)
+    out = np.empty((n_bootstrap, 3))
+    if n_bootstrap == 0:
+        return out
     sizes = [n_bulk // n_matrices + (j < n_bulk % n_matrices) for j in range(n_matrices)]
     parts = []
     for nj in sizes:
         if nj == 0:
             continue
         m_j = max(nj, round(nj / fit.r))
-        parts.append(_laguerre_spectra(m_j, nj, fit.scale / m_j, n_bootstrap, gen))
+        parts.append(sample_laguerre(m_j, nj, 1.0, fit.scale / m_j, n_bootstrap, gen))
     boots = np.sort(np.concatenate(parts, axis=1), axis=1)
-    out = np.empty((n_bootstrap, 3))
     for b in range(n_bootstrap):
         fb = mp_cdf_fit(boots[b], n_total, r=r)
         out[b] = fb.area, fb.scale, fb.r
@@ -255,8 +237,13 @@ def _fit_for_k(x, k, r, edge_sigmas, n_matrices=1):
 
 
 def mp_bulk_tail_split(
-    eigenvalues, *, r=None, edge_sigmas=4.0, max_tail_fraction=0.5, n_matrices=1
-):
+    eigenvalues: npt.ArrayLike,
+    *,
+    r: float | None = None,
+    edge_sigmas: float = 4.0,
+    max_tail_fraction: float = 0.5,
+    n_matrices: int = 1,
+) -> MPBulkTail:
     r"""Split a spectrum into a Marchenko-Pastur bulk and a tail, self-consistently.
 
     For a tail count ``k`` the lowest ``N - k`` eigenvalues are fitted by
@@ -358,7 +345,9 @@ class PowerLawScan(NamedTuple):
     ks_all: np.ndarray  # KS distance for each candidate (inf where skipped)
 
 
-def power_law_scan(x, *, n_tail_min=10, xmin=None) -> PowerLawScan:
+def power_law_scan(
+    x: npt.ArrayLike, *, n_tail_min: int = 10, xmin: float | None = None
+) -> PowerLawScan:
     r"""Maximum-likelihood continuous power law with the x_min that minimises KS.
 
     Density above :math:`x_{min}`: :math:`p(x) = \frac{\alpha-1}{x_{min}}
@@ -455,7 +444,9 @@ def _ll_lognormal(t, xmin):
     return ll, (mu, sig)
 
 
-def power_law_likelihood_ratio(x, xmin, alpha, alternative) -> LikelihoodRatio:
+def power_law_likelihood_ratio(
+    x: npt.ArrayLike, xmin: float, alpha: float, alternative: str
+) -> LikelihoodRatio:
     r"""Vuong test of a power law against ``"exponential"`` or ``"lognormal"``.
 
     Both models are fitted by maximum likelihood to the points ``x >= xmin``
@@ -489,7 +480,7 @@ def power_law_likelihood_ratio(x, xmin, alpha, alternative) -> LikelihoodRatio:
 # ----------------------------------------------------------------------------
 
 
-def spacing_ratios(levels) -> np.ndarray:
+def spacing_ratios(levels: npt.ArrayLike) -> np.ndarray:
     r"""Consecutive-spacing ratios :math:`\tilde r_i = \min(s_i, s_{i+1})/\max(s_i, s_{i+1})`.
 
     With :math:`s_i = \lambda_{i+1} - \lambda_i` of the ascending levels; no

@@ -2,13 +2,20 @@ r"""Stationary one-mode densities, the Coulomb-gas log-density and the linear sc
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import optimize
 
 from fpsolve.checks import as_rng, check_int, check_positive
 from fpsolve.models import Model, Modes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.lines import Line2D
 
 __all__ = [
     "StationaryDensity",
@@ -81,7 +88,7 @@ class StationaryDensity:
         """``-(V(x) - V_min)/g2`` for points inside the domain."""
         return -(self.model.potential(x) - self._vmin) / self.g2
 
-    def logpdf(self, x):
+    def logpdf(self, x: npt.ArrayLike) -> float | np.ndarray:
         """Log density (``-inf`` outside the domain)."""
         x = np.asarray(x, dtype=float)
         out = np.full(x.shape, -np.inf)
@@ -89,11 +96,11 @@ class StationaryDensity:
         out[inside] = self._shifted_log(x[inside]) - (self.log_norm + self._vmin / self.g2)
         return out if out.ndim else float(out)
 
-    def pdf(self, x):
+    def pdf(self, x: npt.ArrayLike) -> float | np.ndarray:
         """Density :math:`P_s(x)` (0 outside the domain)."""
         return np.exp(self.logpdf(x))
 
-    def cdf(self, x):
+    def cdf(self, x: npt.ArrayLike) -> float | np.ndarray:
         """Cumulative distribution function."""
         x = np.asarray(x, dtype=float)
         lo, hi = self._edges[0], self._edges[-1]
@@ -105,11 +112,11 @@ class StationaryDensity:
         out = np.where(x >= hi, 1.0, np.where(x <= lo, 0.0, out))
         return out if out.ndim else float(out)
 
-    def sf(self, x):
+    def sf(self, x: npt.ArrayLike) -> float | np.ndarray:
         """Survival function ``1 - cdf``."""
         return 1.0 - self.cdf(x)
 
-    def ppf(self, q):
+    def ppf(self, q: npt.ArrayLike) -> float | np.ndarray:
         """Quantile function: Newton steps safeguarded by bisection inside one panel."""
         q = np.asarray(q, dtype=float)
         if np.any((q < 0) | (q > 1) | ~np.isfinite(q)):
@@ -132,7 +139,11 @@ class StationaryDensity:
             x = x_new
         return x if x.ndim else float(x)
 
-    def rvs(self, size=None, rng=None):
+    def rvs(
+        self,
+        size: int | tuple[int, ...] | None = None,
+        rng: int | np.random.Generator | None = None,
+    ) -> float | np.ndarray:
         """Random variates by inversion of the CDF.
 
         Parameters
@@ -144,7 +155,7 @@ class StationaryDensity:
         """
         return self.ppf(as_rng(rng).uniform(size=size))
 
-    def plot(self, ax=None, **kwargs):
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Line2D:
         """Plot :math:`P_s` over the effective support; returns the line."""
         import matplotlib.pyplot as plt
 
@@ -180,7 +191,12 @@ def _edge(model: Model, g2: float, start: float, vmin: float, direction: int) ->
     lo, hi = model.domain
     end = hi if direction > 0 else lo
     kind = model.boundaries[1 if direction > 0 else 0]
-    excess = lambda x: (float(model.potential(x)) - vmin) / g2 - _CUTOFF  # noqa: E731
+
+    def excess(x: float) -> float:
+        # V is +inf where the wall term rounds to log(0), a few ulp short of the wall
+        with np.errstate(divide="ignore"):
+            return (float(model.potential(x)) - vmin) / g2 - _CUTOFF
+
     if start == end:
         return end
     curv = abs(float(model.d2potential(start)))
@@ -197,7 +213,7 @@ def _edge(model: Model, g2: float, start: float, vmin: float, direction: int) ->
                 # approach the wall geometrically
                 for m in range(1, 80):
                     x = end - (end - start) * 2.0**-m
-                    if x == end:
+                    if x == end or math.isinf(excess(x)):
                         break
                     if excess(x) > 0:
                         return optimize.brentq(excess, inside, x, xtol=1e-14 * (1 + abs(x)))
@@ -282,7 +298,7 @@ def stationary_density(model: Model, g2: float) -> StationaryDensity:
     )
 
 
-def coulomb_gas_logpdf(x, modes: Modes, g2) -> np.ndarray:
+def coulomb_gas_logpdf(x: npt.ArrayLike, modes: Modes, g2: npt.ArrayLike) -> np.ndarray:
     r"""Unnormalised log-density of the :math:`\beta = 1` Coulomb gas.
 
     .. math::
@@ -329,7 +345,9 @@ def coulomb_gas_logpdf(x, modes: Modes, g2) -> np.ndarray:
     return out
 
 
-def sgd_stationary_variance(alpha, batch_size, gt2, omega):
+def sgd_stationary_variance(
+    alpha: npt.ArrayLike, batch_size: npt.ArrayLike, gt2: npt.ArrayLike, omega: npt.ArrayLike
+) -> float | np.ndarray:
     r"""Stationary Gaussian variance of one mode under SGD (the linear scaling rule).
 
     .. math::
@@ -355,14 +373,17 @@ def sgd_stationary_variance(alpha, batch_size, gt2, omega):
     float or ndarray
         :math:`\sigma_i^2`, broadcast over the inputs.
     """
-    alpha, batch_size, gt2, omega = _positive_arrays(
-        alpha=alpha, batch_size=batch_size, gt2=gt2, omega=omega
-    )
-    out = alpha / batch_size * gt2 / omega
+    a, b, g, om = _positive_arrays(alpha=alpha, batch_size=batch_size, gt2=gt2, omega=omega)
+    out = a / b * g / om
     return out if out.ndim else float(out)
 
 
-def sgd_noise_from_variance(sigma2, alpha, batch_size, omega):
+def sgd_noise_from_variance(
+    sigma2: npt.ArrayLike,
+    alpha: npt.ArrayLike,
+    batch_size: npt.ArrayLike,
+    omega: npt.ArrayLike,
+) -> float | np.ndarray:
     r"""Invert :func:`sgd_stationary_variance`: :math:`\tilde g^2 = \sigma^2\,\Omega\,|B|/\alpha`.
 
     Parameters
@@ -377,14 +398,12 @@ def sgd_noise_from_variance(sigma2, alpha, batch_size, omega):
     float or ndarray
         :math:`\tilde g^2`.
     """
-    sigma2, alpha, batch_size, omega = _positive_arrays(
-        sigma2=sigma2, alpha=alpha, batch_size=batch_size, omega=omega
-    )
-    out = sigma2 * omega * batch_size / alpha
+    s2, a, b, om = _positive_arrays(sigma2=sigma2, alpha=alpha, batch_size=batch_size, omega=omega)
+    out = s2 * om * b / a
     return out if out.ndim else float(out)
 
 
-def _positive_arrays(**arrays):
+def _positive_arrays(**arrays: npt.ArrayLike) -> list[np.ndarray]:
     out = []
     for name, value in arrays.items():
         arr = np.asarray(value, dtype=float)

@@ -2,9 +2,11 @@ r"""The pooled one-point density of a degenerate pair (2x2 GOE) and the Binder c
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from scipy import special, stats
 
 from fpsolve.analytic._frozen import FrozenDistribution
@@ -126,7 +128,11 @@ class Estimate(NamedTuple):
     error: float
 
 
-def jackknife(estimator, block_means, block_sizes=None) -> Estimate:
+def jackknife(
+    estimator: Callable[[np.ndarray], Any],
+    block_means: npt.ArrayLike,
+    block_sizes: npt.ArrayLike | None = None,
+) -> Estimate:
     r"""Delete-one-block jackknife of a smooth function of means.
 
     Parameters
@@ -173,7 +179,9 @@ def _binder_from_central(m):
     return m[..., 3] / (3 * m[..., 1] ** 2) - 1
 
 
-def binder_cumulant(samples, *, center: float | None = None, n_blocks: int | None = None):
+def binder_cumulant(
+    samples: npt.ArrayLike, *, center: float | None = None, n_blocks: int | None = None
+) -> Estimate:
     r"""Binder cumulant with a jackknife error.
 
     :math:`U_4 = \langle u^4\rangle / (3\langle u^2\rangle^2) - 1`.

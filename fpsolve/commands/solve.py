@@ -9,7 +9,7 @@ from fpsolve.commands import add_model_arguments, add_output_arguments, build_mo
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``solve`` subcommand."""
     p = subparsers.add_parser(
         "solve",
@@ -32,23 +32,33 @@ def register(subparsers) -> None:
     p.add_argument(
         "--times", type=float, nargs="+", default=[0.0, 1.0, 2.0, 5.0, 10.0], help="output times"
     )
-    p.add_argument("--n", type=int, default=800, help="number of cells")
+    p.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="number of cells (default: 800, more where needed to resolve the model)",
+    )
     p.add_argument(
         "--method", choices=["auto", "eigen", "cn", "euler"], default="auto", help="time stepping"
     )
     p.add_argument("--dt", type=float, default=None, help="time step (cn/euler)")
+    p.add_argument(
+        "--force", action="store_true", help="run even above the limit on time steps x cells"
+    )
     add_output_arguments(p, "a plot of the snapshots")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve solve``."""
     import numpy as np
 
     from fpsolve.fokker_planck import evolve
+    from fpsolve.fokker_planck.mesh import InitialDensity
 
     check_output(args.output, args.overwrite)
     model = build_model(args)
+    p0: InitialDensity
     if args.start == "mp":
         from fpsolve.analytic import marchenko_pastur
 
@@ -58,10 +68,14 @@ def run(args) -> int:
             raise ValueError(f"--width must be > 0, got {args.width!r}")
         loc, width = args.loc, args.width
 
-        def p0(x):
+        def gauss(x: np.ndarray) -> np.ndarray:
             return np.exp(-0.5 * ((x - loc) / width) ** 2)
 
-    ev = evolve(model, args.g2, p0, args.times, n=args.n, method=args.method, dt=args.dt)
+        p0 = gauss
+
+    ev = evolve(
+        model, args.g2, p0, args.times, n=args.n, method=args.method, dt=args.dt, force=args.force
+    )
     print(f"model   {model!r}")
     print(f"g2      {args.g2:.6g}   n = {ev.x.size}   method = {ev.method}")
     print(f"{'t':>10} {'mean':>14} {'var':>14} {'mass - 1':>12}")

@@ -9,7 +9,7 @@ from fpsolve.commands import add_model_arguments, add_output_arguments, build_mo
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``spectrum`` subcommand."""
     p = subparsers.add_parser(
         "spectrum",
@@ -24,13 +24,21 @@ def register(subparsers) -> None:
     )
     add_model_arguments(p)
     p.add_argument("--levels", type=int, default=6, help="number of levels (with E_0)")
-    p.add_argument("--n-grid", type=int, default=2000, help="grid intervals")
+    p.add_argument(
+        "--n-grid",
+        type=int,
+        default=None,
+        help="grid intervals (default: 2000, more where needed to resolve the model)",
+    )
     p.add_argument("--no-richardson", action="store_true", help="do not extrapolate over (n, 2n)")
+    p.add_argument(
+        "--force", action="store_true", help="run even above the limit on grid nodes x levels"
+    )
     add_output_arguments(p, "the double-well plot")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve spectrum``."""
     from fpsolve.fokker_planck import relaxation_rates
     from fpsolve.hfp import hfp_spectrum
@@ -38,14 +46,16 @@ def run(args) -> int:
     check_output(args.output, args.overwrite)
     model = build_model(args)
     rich = not args.no_richardson
-    spec = hfp_spectrum(model, args.g2, args.levels, n_grid=args.n_grid, richardson=rich)
+    spec = hfp_spectrum(
+        model, args.g2, args.levels, n_grid=args.n_grid, richardson=rich, force=args.force
+    )
     rates = None
     if args.levels >= 2:
         rates = relaxation_rates(
-            model, args.g2, args.levels - 1, n=args.n_grid, richardson=rich
+            model, args.g2, args.levels - 1, n=args.n_grid, richardson=rich, force=args.force
         ).rates
     print(f"model   {model!r}")
-    print(f"g2      {args.g2:.6g}   n_grid = {args.n_grid}   richardson = {rich}")
+    print(f"g2      {args.g2:.6g}   n_grid = {spec.n_grid}   richardson = {rich}")
     print(f"{'n':>3} {'E_n':>16} {'2 E_n':>16} {'FP rate':>16} {'<x>_n':>10}")
     for k, e in enumerate(spec.energies):
         fp_rate = "" if (k == 0 or rates is None) else f"{rates[k - 1]:16.10g}"

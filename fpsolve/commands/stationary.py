@@ -9,7 +9,7 @@ from fpsolve.commands import add_model_arguments, add_output_arguments, build_mo
 __all__ = ["register", "run"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``stationary`` subcommand."""
     p = subparsers.add_parser(
         "stationary",
@@ -25,14 +25,16 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve stationary``."""
+    import numpy as np
+
     from fpsolve.analytic import stationary_density
 
     check_output(args.output, args.overwrite)
     model = build_model(args)
     p = stationary_density(model, args.g2)
-    q = p.ppf([0.05, 0.5, 0.95])
+    q = np.asarray(p.ppf([0.05, 0.5, 0.95]))
     print(f"model      {model!r}")
     print(f"g2         {p.g2:.6g}")
     print(f"mode       {p.mode:.10g}")

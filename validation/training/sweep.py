@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fpsolve.checks import check_int
+from fpsolve.checks import as_seed, check_int
 from validation._typing import PathLike, RNGLike
 from validation.data import recording as _rec
 from validation.data.recording import Recording
-from validation.training.trainer import _as_seed, _plan, train
+from validation.training.trainer import _plan, train
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -212,7 +212,7 @@ def sweep(
             raise ValueError(f"sweep sets {key!r} itself; it cannot be passed")
     if max_workers is not None:
         check_int("max_workers", max_workers, minimum=1)
-    seed = _as_seed(rng)
+    seed = as_seed(rng)
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise NotADirectoryError(f"directory {os.fspath(directory)!r} is a file")
@@ -225,7 +225,7 @@ def sweep(
             raise ValueError(f"settings: two settings have the file name {name!r}")
         names.add(name)
         kw = {**common, **{k: v for k, v in s.items() if k != "name"}}
-        kw["rng"] = _as_seed(kw.get("rng", _derive_seed(seed, i)))
+        kw["rng"] = as_seed(kw.get("rng", _derive_seed(seed, i)))
         kw.setdefault("alpha", 0.1)
         kw.setdefault("batch_size", 16)
         if "n_steps" not in kw:

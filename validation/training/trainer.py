@@ -50,8 +50,6 @@ machines.
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -64,7 +62,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fpsolve import streams as _streams
-from fpsolve.checks import check_int, check_memory, check_positive, check_work
+from fpsolve.checks import (
+    as_seed,
+    check_int,
+    check_memory,
+    check_positive,
+    check_work,
+    snapshot_steps,
+)
+from fpsolve.models import lattice_scalar_matrix
 from validation._typing import PathLike, RNGLike
 from validation.data import recording as _rec
 from validation.data.recording import Recording
@@ -86,7 +92,8 @@ one core (the paper's setting, 200 runs of 100 000 steps, is 2.3e11)."""
 def target_matrix(n_v: int, m2: float) -> np.ndarray:
     r"""The target :math:`K_{target} = (m^2 + 2)\,1 - (T + T^T)`, ``T`` the cyclic shift.
 
-    Its eigenvalues are :func:`fpsolve.models.lattice_scalar_spectrum` ``(n_v, m2)``.
+    :func:`fpsolve.models.lattice_scalar_matrix`; its eigenvalues are
+    :func:`fpsolve.models.lattice_scalar_spectrum` ``(n_v, m2)``.
 
     Parameters
     ----------
@@ -99,11 +106,7 @@ def target_matrix(n_v: int, m2: float) -> np.ndarray:
     -------
     ndarray, shape (n_v, n_v)
     """
-    n_v = check_int("n_v", n_v, minimum=1)
-    m2 = check_positive("m2", m2)
-    eye = np.eye(n_v)
-    shift = np.roll(eye, 1, axis=1)
-    return (m2 + 2.0) * eye - (shift + shift.T)
+    return lattice_scalar_matrix(n_v, m2)
 
 
 def run_stream(seed: int, run: int) -> np.ndarray:
@@ -130,45 +133,6 @@ def run_stream(seed: int, run: int) -> np.ndarray:
     seed = check_int("seed", seed, minimum=0)
     run = check_int("run", run, minimum=0)
     return _streams.stream(np.random.SeedSequence(seed, spawn_key=(run,)))
-
-
-def _as_seed(rng) -> int:
-    """An int seed from ``rng`` (SPEC 7 inputs): ints are used as they are."""
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return check_int("rng", rng, minimum=0)
-    if rng is None:
-        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
-    if isinstance(rng, np.random.SeedSequence):
-        return int(rng.generate_state(1, np.uint64)[0] >> np.uint64(1))
-    if isinstance(rng, np.random.Generator):
-        return int(rng.integers(0, 2**63))
-    raise TypeError(
-        f"rng must be None, a non-negative int seed, a numpy SeedSequence or a numpy Generator, "
-        f"got {rng!r}"
-    )
-
-
-def _snapshot_steps(n_steps, record_every, record_steps) -> np.ndarray:
-    if record_steps is not None:
-        if record_every is not None:
-            raise ValueError("pass record_every or record_steps, not both")
-        steps = np.asarray(record_steps)
-        if steps.ndim != 1 or steps.size == 0 or not np.issubdtype(steps.dtype, np.integer):
-            raise ValueError(
-                f"record_steps must be a non-empty 1-d array of integers, got {record_steps!r}"
-            )
-        if steps[0] < 0 or steps[-1] > n_steps or np.any(np.diff(steps) <= 0):
-            raise ValueError(
-                f"record_steps must be strictly increasing within [0, n_steps={n_steps}]"
-            )
-        return steps.astype(np.int64)
-    if record_every is None:
-        record_every = max(1, math.ceil(n_steps / 1000))
-    record_every = check_int("record_every", record_every, minimum=1)
-    steps = np.arange(0, n_steps + 1, record_every, dtype=np.int64)
-    if steps[-1] != n_steps:
-        steps = np.append(steps, np.int64(n_steps))
-    return steps
 
 
 @dataclass(frozen=True)
@@ -202,7 +166,7 @@ class _Config:
             setting=RBMSetting.lattice(**setting, w_sigma=w_sigma, target=target),
             n_runs=n_runs,
             n_steps=n_steps,
-            seed=_as_seed(rng),
+            seed=as_seed(rng),
             first_run=check_int("first_run", first_run, minimum=0),
         )
 
@@ -228,7 +192,7 @@ class _Config:
             setting=setting,
             n_runs=check_int("recording attribute 'n_runs'", attrs["n_runs"], minimum=1),
             n_steps=check_int("recording attribute 'n_steps'", attrs["n_steps"], minimum=0),
-            seed=_as_seed(int(attrs["seed"])),
+            seed=as_seed(int(attrs["seed"])),
             first_run=check_int("recording attribute 'first_run'", attrs["first_run"], minimum=0),
         )
 
@@ -236,7 +200,7 @@ class _Config:
 def _n_snapshots(n_steps: int, record_every, record_steps) -> int:
     """The number of snapshots, without building them (for the size checks)."""
     if record_steps is not None or record_every is None:
-        return len(_snapshot_steps(n_steps, record_every, record_steps))
+        return len(snapshot_steps(n_steps, record_every, record_steps))
     every = check_int("record_every", record_every, minimum=1)
     return n_steps // every + 2
 
@@ -274,7 +238,7 @@ def _plan(a: Mapping[str, Any]) -> tuple[_Config, np.ndarray]:
         *big, float(n_runs) * cfg.n_steps * per_step, MAX_WORK,
         f"multiply-adds ({n_runs} runs x {cfg.n_steps} steps x {per_step:.3g})", force=a["force"],
     )  # fmt: skip
-    snap_steps = _snapshot_steps(cfg.n_steps, a["record_every"], a["record_steps"])
+    snap_steps = snapshot_steps(cfg.n_steps, a["record_every"], a["record_steps"])
     return cfg, snap_steps
 
 
@@ -593,7 +557,7 @@ def _check_expected(path, expect: Mapping[str, Any], cfg: _Config, attrs, snap_s
         if key in ("record_every", "record_steps"):
             kw = {"record_every": None, "record_steps": None, key: value}
             try:
-                same = np.array_equal(_snapshot_steps(cfg.n_steps, **kw), snap_steps)
+                same = np.array_equal(snapshot_steps(cfg.n_steps, **kw), snap_steps)
             except (ValueError, TypeError):
                 same = False
             head = ", ".join(str(v) for v in snap_steps[:3])

@@ -1,0 +1,300 @@
+"""Private Numba kernels of :mod:`fpsolve.sgd`: plain arrays in, preallocated arrays filled.
+
+The integrator (:func:`_integrate`) is generic: it advances every replica of a weight
+matrix ``w`` by ``w <- w + alpha g`` and knows nothing of the model beyond three jitted
+pieces, module globals here that default to the Gaussian RBM's:
+
+``_work(data, n_rows, n_cols, batch_size) -> work``
+    allocate the model's work arrays (any tuple) once per replica;
+``_prepare(w, data, work) -> int``
+    factor whatever the sampler needs under the current ``w``; ``0``, or a code
+    ``>= 1`` saying that ``w`` left the model's domain (the replica stops);
+``_direction(w, s, data, work, g)``
+    draw the step's samples from the stream ``s`` and write the update direction into
+    ``g`` (``w' = w + alpha g``).
+
+``data`` is the model's tuple of parameters.  :func:`build_integrator` recompiles the
+integrator against another model's pieces (without the on-disk cache, as
+``fpsolve._dbm_kernels.build_kernels`` does for user drift models).
+
+Randomness: replica ``r`` owns the stream ``streams[r]`` (``fpsolve.streams``) and
+everything it draws comes from it in a fixed order, so a replica's trajectory does
+not depend on how replicas are split over threads, nor on how the steps are split
+into calls.  A replica works on private copies of its weights and stream state and
+writes them back at the end (neighbouring replicas share cache lines).
+"""
+
+from __future__ import annotations
+
+import math
+import types
+
+import numba
+import numpy as np
+from numba import prange
+
+from fpsolve.jit import jit, pjit
+from fpsolve.products import product
+from fpsolve.streams import fill_normals
+
+__all__ = ["build_integrator"]
+
+# failure codes: 0 running, 1 non-finite W (the integrator's), 1 + c for a model's code c
+NON_FINITE = 1
+
+
+# --------------------------------------------------------------------------- Gaussian RBM
+# data = (mu2, sigma_h2, c_target); docs/theory.md section 4.
+@jit
+def _rbm_work(data, n_rows, n_cols, batch_size):
+    """The work arrays (commented below) for ``n_rows = N_v``, ``n_cols = N_h``."""
+    return (
+        np.empty((n_cols, n_rows)),  # W^T
+        np.empty((n_rows, n_rows)),  # lower Cholesky factor L of K (upper part unused)
+        np.empty(n_rows),  # 1 / L_ii
+        np.empty((n_rows, batch_size)),  # z, then the samples phi = L^{-T} z (columns)
+        np.empty((batch_size, n_rows)),  # the samples as rows
+        np.empty((n_rows, n_rows)),  # sum_b phi_b phi_b^T
+        np.empty((n_rows, n_rows)),  # sigma_h2 (C_target - C_hat)
+    )
+
+
+@jit
+def _rbm_prepare(w, data, work):
+    """Cholesky factor of ``K = mu2 1 - sigma_h2 W W^T``; 1 if ``K`` is not positive definite."""
+    mu2, s, _ = data
+    w_t, chol, inv_d = work[0], work[1], work[2]
+    n_v, n_h = w.shape
+    for i in range(n_v):
+        for j in range(n_h):
+            w_t[j, i] = w[i, j]
+    product(chol, w_t, w_t)  # W W^T
+    for i in range(n_v):
+        for j in range(i + 1):
+            chol[i, j] = (mu2 if i == j else 0.0) - s * chol[i, j]
+    for j in range(n_v):  # in place, column by column (reads the lower triangle only)
+        d = chol[j, j]
+        for k in range(j):
+            d -= chol[j, k] * chol[j, k]
+        if not d > 0.0:  # also catches NaN
+            return 1
+        d = math.sqrt(d)
+        chol[j, j] = d
+        inv = 1.0 / d
+        inv_d[j] = inv
+        for i in range(j + 1, n_v):
+            t = chol[i, j]
+            for k in range(j):
+                t -= chol[i, k] * chol[j, k]
+            chol[i, j] = t * inv
+    return 0
+
+
+@jit
+def _rbm_direction(w, s, data, work, g):
+    """``g = sigma_h2 (C_target - C_hat) W`` with ``C_hat`` from exact samples of ``N(0, K^-1)``.
+
+    Draws ``(N_v, |B|)`` normals ``z`` (C order) and solves ``L^T phi = z`` by back
+    substitution, so the columns ``phi_b`` have covariance ``(L L^T)^{-1} = K^{-1}``.
+    """
+    _, sigma_h2, c_target = data
+    chol, inv_d, phi, phi_t, c_hat, delta = work[1], work[2], work[3], work[4], work[5], work[6]
+    n_v, batch = phi.shape
+    fill_normals(s, phi.reshape(-1))
+    for i in range(n_v - 1, -1, -1):
+        row = phi[i]
+        for k in range(i + 1, n_v):
+            c = chol[k, i]
+            src = phi[k]
+            for b in range(batch):
+                row[b] -= c * src[b]
+        d = inv_d[i]
+        for b in range(batch):
+            row[b] *= d
+    for i in range(n_v):
+        for b in range(batch):
+            phi_t[b, i] = phi[i, b]
+    product(c_hat, phi_t, phi_t)  # sum_b phi_b phi_b^T
+    inv_b = 1.0 / batch
+    for i in range(n_v):
+        for j in range(n_v):
+            delta[i, j] = sigma_h2 * (c_target[i, j] - c_hat[i, j] * inv_b)
+    product(g, delta, w)  # delta is symmetric: delta^T W = delta W
+
+
+_work, _prepare, _direction = _rbm_work, _rbm_prepare, _rbm_direction  # the default model
+
+
+# --------------------------------------------------------------------------- the integrator
+@jit
+def _spectrum(w, x, out):
+    """``out = eigvalsh(W^T W)`` (ascending); ``x`` is an ``(n_cols, n_cols)`` work array."""
+    product(x, w, w)
+    out[:] = np.linalg.eigvalsh(x)
+
+
+@jit
+def _advance(w, s, alpha, data, work, g, x, t0, t1, snap_steps, p, eig, w_out, keep_w):
+    """Steps ``t0 + 1 .. t1`` of one replica; records snapshot ``p`` onwards at its steps.
+
+    Returns ``(code, step)``: code 0, or the failure code and the step whose update
+    produced the failing ``w``.
+    """
+    n_rows, n_cols = w.shape
+    n_snap = snap_steps.shape[0]
+    for t in range(t0 + 1, t1 + 1):
+        _direction(w, s, data, work, g)
+        finite = True
+        for i in range(n_rows):
+            for j in range(n_cols):
+                v = w[i, j] + alpha * g[i, j]
+                w[i, j] = v
+                if not math.isfinite(v):
+                    finite = False
+        if not finite:
+            return NON_FINITE, t
+        code = _prepare(w, data, work)
+        if code != 0:
+            return NON_FINITE + code, t
+        while p < n_snap and snap_steps[p] == t:
+            _spectrum(w, x, eig[p])
+            if keep_w:
+                w_out[p] = w
+            p += 1
+    return 0, t1
+
+
+@pjit
+def _integrate(
+    w, streams, code, fail_step, alpha, batch_size, data, t0, t1, snap_steps, p, eig, w_out, keep_w
+):
+    """Advance every running replica (``code[r] == 0``) from step ``t0`` to ``t1``, in place.
+
+    ``w`` is ``(R, n_rows, n_cols)``, ``streams`` ``(R, 4)``; snapshots ``p, p + 1, ...``
+    (steps in ``(t0, t1]``) go to ``eig[r, p]`` (``(R, S, n_cols)``) and, with
+    ``keep_w``, to ``w_out[r, p]``.  The model pieces must accept ``w[r]`` (checked
+    before the first call).
+    """
+    n_rep, n_rows, n_cols = w.shape
+    for r in prange(n_rep):
+        if code[r] == 0:
+            wr = w[r].copy()
+            st = streams[r].copy()
+            work = _work(data, n_rows, n_cols, batch_size)
+            _prepare(wr, data, work)
+            g = np.empty((n_rows, n_cols))
+            x = np.empty((n_cols, n_cols))
+            c, t = _advance(
+                wr, st, alpha, data, work, g, x, t0, t1, snap_steps, p, eig[r], w_out[r], keep_w
+            )
+            w[r] = wr
+            streams[r] = st
+            if c != 0:
+                code[r] = c
+                fail_step[r] = t
+
+
+@jit
+def _check_start(w, data, batch_size, code):
+    """``code[r]`` = the model's ``_prepare`` code for ``w[r]`` (0 if inside its domain)."""
+    n_rep, n_rows, n_cols = w.shape
+    for r in range(n_rep):
+        work = _work(data, n_rows, n_cols, batch_size)
+        code[r] = _prepare(w[r].copy(), data, work)
+
+
+class Integrator(types.SimpleNamespace):
+    """The integrator compiled against one model's pieces."""
+
+
+_DEFAULT = Integrator(integrate=_integrate, check_start=_check_start)
+_BUILT: dict = {}
+_GENERIC = ("_spectrum", "_advance", "_integrate", "_check_start")
+
+
+def build_integrator(work, prepare, direction) -> Integrator:
+    """The integrator compiled against the jitted model pieces ``(work, prepare, direction)``."""
+    if (work, prepare, direction) == (_rbm_work, _rbm_prepare, _rbm_direction):
+        return _DEFAULT
+    key = (work, prepare, direction)
+    if key not in _BUILT:
+        namespace = dict(globals())
+        namespace.update(_work=work, _prepare=prepare, _direction=direction)
+        for name in _GENERIC:  # callees first: each kernel sees the rebound ones
+            py = globals()[name].py_func
+            func = types.FunctionType(py.__code__, namespace, name, py.__defaults__)
+            opts = {"parallel": True} if name == "_integrate" else {}
+            namespace[name] = numba.njit(cache=False, nogil=True, **opts)(func)
+        _BUILT[key] = Integrator(
+            integrate=namespace["_integrate"], check_start=namespace["_check_start"]
+        )
+    return _BUILT[key]
+
+
+# --------------------------------------------------------------------------- aligned map
+@jit
+def _aligned_advance(x, s, alpha, sigma_h2, mu2, inv_kappa, batch, t0, t1, snap_steps, p, eig):
+    """Steps ``t0 + 1 .. t1`` of the aligned eigenvalue map for one replica (``x`` ascending).
+
+    Per step: ``(N_v, |B|)`` normals ``z`` (C order); in the target eigenbasis
+    ``C_hat_ab = sum_b z_ab z_bb / (|B| sqrt(lambda_a lambda_b))`` with
+    ``lambda_a = mu2 - sigma_h2 x_a`` (``mu2`` beyond the ``N_h`` learned directions);
+    ``M = 1 + alpha sigma_h2 (diag(inv_kappa) - C_hat)``; ``x' = eigvalsh(Y^T Y)`` with
+    ``Y = M[:, :N_h] diag(sqrt x)``.  Returns ``(code, step)`` as :func:`_advance`, with
+    model codes 1 (``lambda <= 0``) and 2 (an eigenvalue below 0).
+    """
+    n_h = x.shape[0]
+    n_v = inv_kappa.shape[0]
+    z = np.empty((n_v, batch))
+    z_t = np.empty((batch, n_v))
+    c_hat = np.empty((n_v, n_v))
+    y = np.empty((n_v, n_h))
+    a = np.empty((n_h, n_h))
+    scale = np.empty(n_v)
+    rate = alpha * sigma_h2
+    inv_b = 1.0 / batch
+    n_snap = snap_steps.shape[0]
+    for t in range(t0 + 1, t1 + 1):
+        for i in range(n_v):
+            scale[i] = 1.0 / math.sqrt(mu2 - sigma_h2 * x[i]) if i < n_h else 1.0 / math.sqrt(mu2)
+        fill_normals(s, z.reshape(-1))
+        for i in range(n_v):
+            for b in range(batch):
+                z_t[b, i] = z[i, b] * scale[i]
+        product(c_hat, z_t, z_t)
+        for i in range(n_v):
+            for j in range(n_h):
+                m = (inv_kappa[i] if i == j else 0.0) - c_hat[i, j] * inv_b
+                y[i, j] = ((1.0 if i == j else 0.0) + rate * m) * math.sqrt(x[j])
+        product(a, y, y)
+        x[:] = np.linalg.eigvalsh(a)
+        for i in range(n_h):
+            if not math.isfinite(x[i]):
+                return NON_FINITE, t
+        if x[0] < 0.0:
+            return NON_FINITE + 2, t
+        if not mu2 - sigma_h2 * x[n_h - 1] > 0.0:
+            return NON_FINITE + 1, t
+        while p < n_snap and snap_steps[p] == t:
+            eig[p] = x
+            p += 1
+    return 0, t1
+
+
+@pjit
+def _aligned_integrate(
+    x, streams, code, fail_step, alpha, sigma_h2, mu2, inv_kappa, batch, t0, t1, snap_steps, p, eig
+):
+    """:func:`_aligned_advance` for every running replica of ``x`` (``(R, N_h)``), in place."""
+    for r in prange(x.shape[0]):
+        if code[r] == 0:
+            xr = x[r].copy()
+            st = streams[r].copy()
+            c, t = _aligned_advance(
+                xr, st, alpha, sigma_h2, mu2, inv_kappa, batch, t0, t1, snap_steps, p, eig[r]
+            )
+            x[r] = xr
+            streams[r] = st
+            if c != 0:
+                code[r] = c
+                fail_step[r] = t

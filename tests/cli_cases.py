@@ -82,6 +82,10 @@ def _cases() -> list[tuple[str, list[str]]]:
         add(f"solve-dt={v}", "solve", "harmonic", *_MODEL, "--method", "cn", "--dt", v)
     for v in ("0", "-3", "abc", "1e9"):
         add(f"solve-n={v}", "solve", "harmonic", *_MODEL, "--n", v)
+    add("solve-huge-n", "solve", "harmonic", *_MODEL, "--n", "1000000000")
+    add("solve-euler-tiny-dt", "solve", "harmonic", *_MODEL, "--method", "euler", "--dt", "1e-9",
+        "--times", "0", "100")  # fmt: skip
+    add("spectrum-huge-grid", "spectrum", "harmonic", *_MODEL, "--n-grid", "1000000000")
     # ---- simulate
     sim = ("simulate", "--quiet", "--no-plot")
     for opt in ("--n-modes", "--n-replicas", "--bins"):

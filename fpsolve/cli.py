@@ -151,7 +151,7 @@ def error_message(exc: BaseException) -> str | None:
             msg = str(exc)
     elif isinstance(exc, MemoryError):
         msg = f"out of memory ({exc})" if str(exc) else "out of memory"
-    elif isinstance(exc, OSError) and exc.strerror and not exc.args[2:]:
+    elif isinstance(exc, OSError) and exc.strerror:
         msg = exc.strerror[:1].lower() + exc.strerror[1:]
         if exc.filename is not None:
             msg += f": {os.fspath(exc.filename)!r}"

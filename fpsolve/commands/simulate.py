@@ -16,7 +16,7 @@ __all__ = ["MAX_PAIR_STEPS", "register", "run"]
 
 MAX_PAIR_STEPS = 1e12
 """Steps x replicas x modes^2 (pair interactions evaluated) that ``simulate`` runs without
-``--force``: about half an hour of one core at a nanosecond per pair."""
+``--force``: about a quarter of an hour of one core at a nanosecond per pair."""
 
 
 def register(subparsers) -> None:
@@ -96,10 +96,14 @@ def _check_size(args) -> None:
     else:
         name, value = "--n-v", check_int("--n-v", args.n_v, minimum=1)
         n_modes = value
-    # state, its copy, moments and the last snapshot of every replica; histograms per mode
-    big = (name, value) if n_modes >= max(n_replicas, bins) else ("--n-replicas", n_replicas)
-    if bins > max(n_modes, n_replicas):
-        big = ("--bins", bins)
+    # state, its copy, moments and the last snapshot of every replica; histograms per mode;
+    # the message names the largest of the three sizes
+    sizes = [
+        (n_modes, name, value),
+        (n_replicas, "--n-replicas", n_replicas),
+        (bins, "--bins", bins),
+    ]
+    big = max(sizes, key=lambda s: s[0])[1:]
     what = f"{n_modes} modes x {n_replicas} replicas and {bins} bins"
     check_memory(*big, n_modes * (8.0 * n_replicas + 2.0 * bins), what)
     work = float(n_steps) * n_replicas * n_modes * n_modes

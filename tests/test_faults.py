@@ -149,6 +149,25 @@ def test_kill_in_the_first_chunk_and_at_random_writes_resumes_bit_identical(
     kill_and_resume(tmp_path, labels, [int(k) for k in points], h5_contents(tmp_path / "ref.h5"))
 
 
+def test_keyboard_interrupt_before_the_first_snapshot_resumes_bit_identical(
+    tmp_path, small_chunks, monkeypatch
+):
+    ref, path = tmp_path / "ref.h5", tmp_path / "run.h5"
+    train(**SETTING, path=ref, progress=False)
+
+    def interrupt(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(rec_mod._Writer, "write_snapshots", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            train(**SETTING, path=path, progress=False)
+    assert len(read(path).steps) == 0  # the file exists, no snapshot written
+    assert resume(path, progress=False).complete
+    assert h5_contents(path) == h5_contents(ref)
+    assert leftovers(tmp_path, keep=["ref.h5", "run.h5"]) == []
+
+
 @pytest.mark.slow
 def test_kill_at_every_write_resumes_bit_identical(tmp_path, small_chunks, monkeypatch):
     labels = reference_events(tmp_path / "ref.h5", monkeypatch)

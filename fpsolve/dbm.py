@@ -65,6 +65,7 @@ from fpsolve.checks import (
     check_int,
     check_positive,
 )
+from fpsolve.cuda import check_device
 from fpsolve.models import HarmonicModel, Model, Modes, RBMModel
 
 __all__ = [
@@ -747,7 +748,28 @@ def _run(
     progress,
     method,
     params,
+    device="cpu",
 ):
+    if device == "cuda":
+        from fpsolve.cuda import _dbm as _cuda_dbm
+
+        return _cuda_dbm.simulate(
+            modes,
+            x0,
+            dt=dt,
+            n_steps=n_steps,
+            pcoef=pcoef,
+            prow=prow,
+            amp=amp,
+            noise=noise,
+            safe=safe,
+            g2eff=g2eff,
+            record=record,
+            rng=rng,
+            progress=progress,
+            method=method,
+            params=params,
+        )
     n_replicas = x0.shape[0]
     n = len(modes)
     table = _Table(modes, noise)
@@ -870,6 +892,7 @@ def simulate(
     record: Record | None = None,
     rng=None,
     progress: bool | None = None,
+    device: str = "cpu",
 ) -> DBMResult:
     r"""Integrate the eigenvalue SDE for an ensemble of replicas.
 
@@ -926,6 +949,12 @@ def simulate(
         Seed (SPEC 7).  Streams per chunk of replicas are spawned from it.
     progress : bool, optional
         Show a progress bar; default only for long runs.
+    device : {"cpu", "cuda"}, optional
+        ``"cuda"`` runs every replica on the GPU (one thread per replica; needs
+        ``pip install "fpsolve[cuda]"``): ``scheme="em"`` only, harmonic and RBM
+        models, constant noise (``g2``, optionally ``coupling``).  The normals come
+        from counter-based Philox streams keyed by ``rng`` (replica ``r``, step ``t``),
+        so results match the CPU path in distribution, not number for number.
 
     Returns
     -------
@@ -944,6 +973,9 @@ def simulate(
     n = len(modes)
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    device = check_device(device)
+    if device == "cuda" and scheme != "em":
+        raise ValueError(f"device='cuda' supports scheme='em' only, got scheme={scheme!r}")
     noise_f = _check_noise(noise, n)
     if g2 is None:
         if noise_f is None:
@@ -986,6 +1018,7 @@ def simulate(
         progress=progress,
         method=scheme,
         params={"g2": g2, "coupling": coupling, "noise": noise is not None},
+        device=device,
     )
 
 
@@ -1001,6 +1034,7 @@ def simulate_sgd(
     record: Record | None = None,
     rng=None,
     progress: bool | None = None,
+    device: str = "cpu",
 ) -> DBMResult:
     r"""Iterate the SGD map of the eigenvalues exactly as written (docs/theory.md section 2).
 
@@ -1029,8 +1063,9 @@ def simulate_sgd(
         :math:`\tilde g_i^2 > 0`.
     x0 : array_like, shape (n_modes,) or (n_replicas, n_modes), optional
         Start (distinct values); default as in :func:`simulate`.
-    n_steps, n_replicas, record, rng, progress
-        As in :func:`simulate`.
+    n_steps, n_replicas, record, rng, progress, device
+        As in :func:`simulate` (the map is the explicit step, so ``device="cuda"``
+        applies as for ``scheme="em"``).
 
     Returns
     -------
@@ -1067,6 +1102,7 @@ def simulate_sgd(
         progress=progress,
         method="sgd",
         params={"alpha": alpha, "batch_size": batch_size, "gt2": gt2, "g2": g2eff},
+        device=check_device(device),
     )
 
 

@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         settings = rbm.grid(alpha=args.alpha or [0.1], batch_size=args.batch_size or [16])
     kwargs = training_kwargs(args)
     seed = kwargs.pop("rng")
+    device = args.device or "cpu"
+    if device == "cuda" and (args.dask is not None or args.workers is not None):
+        raise ValueError("--device cuda runs in this process; drop --dask/--workers")
     client = None
     executor = None
     if args.dask is not None:
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             rng=seed,
             progress=not args.no_progress,
             overwrite=args.overwrite,
+            device=device,
             **kwargs,
         )
     finally:

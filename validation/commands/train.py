@@ -31,6 +31,10 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--provenance", default="", help="free-form text stored in the file")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
     g.add_argument(
+        "--device", choices=("cpu", "cuda"), default=None,
+        help='train on the CPU (default) or on a CUDA GPU (pip install "fpsolve[cuda]")',
+    )  # fmt: skip
+    g.add_argument(
         "--force", action="store_true",
         help="train even above the work limit (about a day of one core per setting)",
     )  # fmt: skip
@@ -110,7 +114,10 @@ def run(args: argparse.Namespace) -> int:
         expect = {
             _RESUME_OPTIONS[d]: kw[_RESUME_OPTIONS[d]] for d in given & _RESUME_OPTIONS.keys()
         }
-        rec = rbm.resume(args.output, n_threads=args.threads, progress=progress, expect=expect)
+        rec = rbm.resume(
+            args.output, n_threads=args.threads, progress=progress, device=args.device,
+            expect=expect,
+        )  # fmt: skip
     else:
         check_output_file(args.output, overwrite=args.overwrite, option="output")
         rec = rbm.train(
@@ -121,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             n_threads=args.threads,
             progress=progress,
+            device=args.device or "cpu",
         )
     print(
         f"{args.output}: {rec.n_runs} runs, {len(rec.steps)} snapshots up to step "

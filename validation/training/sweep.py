@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fpsolve.checks import as_seed, check_int
+from fpsolve.cuda import check_device
 from validation._typing import PathLike, RNGLike
 from validation.data import recording as _rec
 from validation.data.recording import Recording
@@ -159,6 +160,7 @@ def sweep(
     progress: bool | None = True,
     overwrite: bool = False,
     n_threads: int = 1,
+    device: str = "cpu",
     **common: Any,
 ) -> SweepResult:
     """Train a grid of settings, each into its own recording, on any executor.
@@ -189,6 +191,9 @@ def sweep(
         Replace existing files.
     n_threads : int, optional
         Threads per setting inside each worker.
+    device : {"cpu", "cuda"}, optional
+        ``"cuda"``: every setting on the GPU in this process (no executor), settings
+        with the same shapes side by side in one launch (:mod:`validation.training.cuda`).
     **common
         Keyword arguments of :func:`train` shared by every setting
         (``n_runs``, ``n_steps``, ``record_every``, ...); a setting overrides them.
@@ -213,6 +218,8 @@ def sweep(
     if max_workers is not None:
         check_int("max_workers", max_workers, minimum=1)
     seed = as_seed(rng)
+    if check_device(device) == "cuda" and executor is not None:
+        raise ValueError("device='cuda' runs the sweep in this process; do not pass executor")
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise NotADirectoryError(f"directory {os.fspath(directory)!r} is a file")
@@ -248,6 +255,11 @@ def sweep(
         jobs.append(kw)
         paths.append(path)
     directory.mkdir(parents=True, exist_ok=True)
+    if device == "cuda":
+        from validation.training import cuda
+
+        cuda.sweep(jobs, paths, overwrite=overwrite, progress=bool(progress))
+        return SweepResult(settings=tuple(jobs), paths=tuple(paths))
     own = executor is None
     if own:
         executor = ProcessPoolExecutor(max_workers=max_workers)

@@ -70,6 +70,7 @@ from fpsolve.checks import (
     check_work,
     snapshot_steps,
 )
+from fpsolve.cuda import check_device
 from fpsolve.models import lattice_scalar_matrix
 from validation._typing import PathLike, RNGLike
 from validation.data import recording as _rec
@@ -391,6 +392,7 @@ def train(
     provenance: str = "",
     callback: Callable[[int], object] | None = None,
     force: bool = False,
+    device: str = "cpu",
     _max_chunks: int | None = None,
 ) -> Recording:
     r"""Train ``n_runs`` independent Gaussian RBMs by PCD and record the spectrum of ``W^T W``.
@@ -459,6 +461,12 @@ def train(
         Called with the current step after each chunk of snapshots is written.
     force : bool, optional
         Run even when the work exceeds :data:`MAX_WORK` multiply-adds.
+    device : {"cpu", "cuda"}, optional
+        ``"cuda"`` trains all runs on the GPU (:mod:`validation.training.cuda`; needs
+        ``pip install "fpsolve[cuda]"``): the same update and recording schema, with
+        the training normals from counter-based Philox streams instead of xoshiro
+        (the initial weights are the same); the file gets the attribute
+        ``generator = "philox4x32-10-ziggurat"``.  ``n_threads`` is then unused.
 
     Returns
     -------
@@ -491,6 +499,14 @@ def train(
     ((2, 3, 10), [0, 100, 200])
     """
     cfg, snap_steps = _plan(locals())  # every argument, by name
+    if check_device(device) == "cuda":
+        from validation.training import cuda
+
+        return cuda.train(
+            cfg, snap_steps, provenance=provenance, record_weights=record_weights,
+            record_modes=record_modes, path=path, overwrite=overwrite, progress=progress,
+            callback=callback, max_chunks=_max_chunks,
+        )  # fmt: skip
     attrs = cfg.attrs(provenance)
     streams, w, phi = _initial_state(cfg)
     writer = None
@@ -579,6 +595,7 @@ def resume(
     progress: bool = True,
     callback: Callable[[int], object] | None = None,
     expect: Mapping[str, Any] | None = None,
+    device: str | None = None,
 ) -> Recording:
     """Continue a recording written by :func:`train` whose writer stopped early.
 
@@ -599,6 +616,10 @@ def resume(
         Arguments of :func:`train` (``alpha``, ``n_steps``, ``rng``, ``record_every``,
         ...) that the recording must have been written with; a contradiction is
         an error, nothing is resumed.
+    device : {"cpu", "cuda"}, optional
+        Default: where the file was trained.  A GPU recording (attribute
+        ``generator = "philox4x32-10-ziggurat"``) continues only on ``"cuda"``, a CPU
+        recording only on ``"cpu"``.
 
     Returns
     -------
@@ -625,6 +646,13 @@ def resume(
                 f"path must hold a '{_MODEL}' recording, got model={rec.attrs['model']!r}"
             )
         cfg = _Config.from_attrs(rec.attrs)
+        generator = rec.attrs.get("generator", "xoshiro256++-ziggurat")
+        on_gpu = generator != "xoshiro256++-ziggurat"
+        if device is not None and (check_device(device) == "cuda") != on_gpu:
+            raise ValueError(
+                f"device={device!r} cannot continue {str(path)!r}: its random streams are "
+                f"{generator!r}, which run on device={'cuda' if on_gpu else 'cpu'!r}"
+            )
         with h5py.File(path, "r") as f:
             has = {k: k in f for k in ("weights", "learned_modes")}
             snap_steps = np.asarray(f["steps"][...], dtype=np.int64)
@@ -642,7 +670,18 @@ def resume(
                     f"the resume state (step {step}) is ahead of the {len(rec.steps)} "
                     "snapshots written",
                 )
-        if start < len(snap_steps):
+        if start < len(snap_steps) and on_gpu:
+            from validation.training import cuda
+
+            writer = _rec._Writer.reopen(path, lock)
+            try:
+                cuda.resume(
+                    writer, cfg, generator, snap_steps, step, state, start, has,
+                    progress=progress, callback=callback,
+                )  # fmt: skip
+            finally:
+                writer.f.close()
+        elif start < len(snap_steps):
             streams = np.array(state["rng"], dtype=np.uint64)
             if streams.shape != (cfg.n_runs, 4):
                 raise ValueError(

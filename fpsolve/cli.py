@@ -130,8 +130,9 @@ def error_message(exc: BaseException) -> str | None:
     Expected: bad input (ValueError, TypeError), files and devices (OSError and
     its subclasses: a missing file, a directory in place of a file, a full disk,
     a locked file), memory (MemoryError), a diverged computation
-    (FloatingPointError, OverflowError) and a missing optional package
-    (ImportError, with the command that installs it).
+    (FloatingPointError, OverflowError), a missing optional package
+    (ImportError, with the command that installs it) and a missing GPU
+    (:class:`fpsolve.cuda.CUDAUnavailableError`).
 
     Examples
     --------
@@ -142,6 +143,8 @@ def error_message(exc: BaseException) -> str | None:
     >>> error_message(KeyError("x")) is None
     True
     """
+    from fpsolve.cuda import CUDAUnavailableError
+
     if isinstance(exc, ImportError):
         name = (exc.name or "").partition(".")[0]
         if name:
@@ -157,7 +160,7 @@ def error_message(exc: BaseException) -> str | None:
             msg += f": {os.fspath(exc.filename)!r}"
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             msg += " (free some space or write elsewhere)"
-    elif isinstance(exc, ValueError | TypeError | OSError | ArithmeticError):
+    elif isinstance(exc, ValueError | TypeError | OSError | ArithmeticError | CUDAUnavailableError):
         msg = str(exc) or type(exc).__name__
     else:
         return None

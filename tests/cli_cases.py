@@ -136,6 +136,8 @@ def _cases() -> list[tuple[str, list[str]]]:
     add("train-huge-batch", *tr, "--batch-size", "10000000000")
     add("train-huge-work", "train", "new.h5", "--runs", "100", "--steps", "1000000000")
     add("train-huge-snapshots", *tr, "--steps", "100000000000", "--record-every", "1")
+    add("train-device", *tr, "--device", "tpu")
+    add("sweep-device", "sweep", "out", "--steps", "20", "--device", "tpu")
     add("train-diverges", *tr, "--alpha", "100", "--runs", "2", "--steps", "200")
     add("train-output-exists", "train", "rec.h5", "--steps", "20")
     add("train-output-dir", "train", "full", "--steps", "20")

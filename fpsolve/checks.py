@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 import numpy as np
 
 __all__ = [
+    "MEMORY_FRACTION",
     "as_rng",
     "as_seed",
+    "available_memory",
     "check_finite_array",
     "check_in_range",
     "check_int",
+    "check_memory",
     "check_positive",
     "check_real",
+    "check_work",
     "snapshot_steps",
 ]
+
+MEMORY_FRACTION = 0.8
+"""At most this fraction of the available memory is planned for by :func:`check_memory`."""
 
 
 def check_real(name: str, value, *, finite: bool = True) -> float:
@@ -85,6 +93,49 @@ def as_rng(rng) -> np.random.Generator:
     raise TypeError(
         f"rng must be None, an int seed, a numpy SeedSequence or a numpy Generator, got {rng!r}"
     )
+
+
+def available_memory() -> float:
+    """Bytes of memory available to a new allocation (``MemAvailable``, else free pages)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return math.inf
+
+
+def check_memory(name: str, value: object, n_floats: float, what: str) -> None:
+    """Raise ValueError if ``n_floats`` 8-byte numbers exceed the memory that may be used.
+
+    ``name=value`` is the parameter that sets the size; ``what`` says what is
+    allocated.  Called before anything is allocated, so that an impossible size
+    is refused at once instead of failing (or swapping) after a long wait.
+    """
+    need = 8.0 * float(n_floats)
+    avail = available_memory()
+    if need > MEMORY_FRACTION * avail:
+        raise ValueError(
+            f"{name}={value!r} needs about {need:.3g} bytes ({what}), more than "
+            f"{MEMORY_FRACTION:.0%} of the {avail:.3g} bytes of memory available; "
+            f"reduce {name}"
+        )
+
+
+def check_work(
+    name: str, value: object, work: float, limit: float, what: str, *, force: bool
+) -> None:
+    """Raise ValueError if ``work`` exceeds ``limit`` and ``force`` is not set."""
+    if not force and work > limit:
+        raise ValueError(
+            f"{name}={value!r} means {work:.3g} {what}, above the limit of {limit:.3g}; "
+            f"change {name} or pass force=True (--force on the command line) to run it anyway"
+        )
 
 
 def as_seed(rng) -> int:

@@ -409,12 +409,14 @@ def test_cli_spectra(tmp_path, rng, capsys):
             "*[[]key.*",
             "--no-progress",
             "--no-power-law",
+            "--overwrite",
         ]
     )
     assert rc == 0
     with open(out / "results.json") as fh:
         assert json.load(fh)["groups"] == ["h.0.attn.c_attn.weight[key.*]"]
-    rc = main(["spectra", files[0], "-o", str(out), "-p", "*.nothing", "--no-progress"])
+    rc = main(["spectra", files[0], "-o", str(out), "-p", "*.nothing", "--no-progress",
+               "--overwrite"])  # fmt: skip
     assert rc == 2
     assert "matches no matrix" in capsys.readouterr().err
 

@@ -4,7 +4,6 @@ The model and output options shared by ``stationary``, ``solve`` and ``spectrum`
 """
 
 import argparse
-import os
 
 __all__ = [
     "HelpFormatter",
@@ -47,16 +46,10 @@ def add_output_arguments(p, what: str) -> None:
 
 def check_output(path, overwrite: bool) -> None:
     """Refuse an ``--output`` that cannot be written or would replace a file without
-    ``--overwrite``; called before any work is done."""
-    if path is None:
-        return
-    if os.path.isdir(path):
-        raise ValueError(f"--output {path!r} is a directory; give a file name")
-    if os.path.exists(path) and not overwrite:
-        raise ValueError(f"--output {path!r} exists; pass --overwrite to replace it")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise ValueError(f"--output {path!r}: the directory {parent!r} does not exist")
+    ``--overwrite`` (:func:`fpsolve.cli.check_output_file`); called before any work is done."""
+    from fpsolve.cli import check_output_file
+
+    check_output_file(path, overwrite=overwrite)
 
 
 def build_model(args):

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 import numpy as np
 
 from fpsolve.commands import HelpFormatter
 
-__all__ = ["register", "run"]
+__all__ = ["MAX_PAIR_STEPS", "register", "run"]
+
+MAX_PAIR_STEPS = 1e12
+"""Steps x replicas x modes^2 (pair interactions evaluated) that ``simulate`` runs without
+``--force``: about a quarter of an hour of one core at a nanosecond per pair."""
 
 
 def register(subparsers) -> None:
@@ -94,8 +99,14 @@ def register(subparsers) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--bins", type=int, default=100, help="histogram bins")
     o.add_argument("--output", "-o", default="dbm", help="output prefix (.npz, .png)")
+    o.add_argument("--overwrite", action="store_true", help="replace existing output files")
     o.add_argument("--no-plot", action="store_true", help="write no PNG")
     o.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    d.add_argument(
+        "--force",
+        action="store_true",
+        help=f"run even above the limit of {MAX_PAIR_STEPS:.0e} steps x replicas x modes^2",
+    )
     p.set_defaults(func=run)
 
 
@@ -133,11 +144,47 @@ def _modes(args):
     return Modes.rbm_lattice(args.n_v, args.m2, args.mu2, args.sigma_h2, convention=args.convention)
 
 
+def _check_size(args) -> None:
+    """Refuse, before anything is allocated, a run that cannot fit in memory or finish."""
+    from fpsolve.checks import check_int, check_memory, check_work
+
+    n_replicas = check_int("--n-replicas", args.n_replicas, minimum=1)
+    n_steps = check_int("--n-steps", args.n_steps, minimum=0)
+    bins = check_int("--bins", args.bins, minimum=1)
+    if args.model == "harmonic":
+        name, value = "--n-modes", check_int("--n-modes", args.n_modes, minimum=1)
+        n_modes = value
+    elif args.kappa:
+        name, value, n_modes = "--kappa", f"{len(args.kappa)} values", len(args.kappa)
+    else:
+        name, value = "--n-v", check_int("--n-v", args.n_v, minimum=1)
+        n_modes = value
+    # state, its copy, moments and the last snapshot of every replica; histograms per mode;
+    # the message names the largest of the three sizes
+    sizes = [
+        (n_modes, name, value),
+        (n_replicas, "--n-replicas", n_replicas),
+        (bins, "--bins", bins),
+    ]
+    big = max(sizes, key=lambda s: s[0])[1:]
+    what = f"{n_modes} modes x {n_replicas} replicas and {bins} bins"
+    check_memory(*big, n_modes * (8.0 * n_replicas + 2.0 * bins), what)
+    work = float(n_steps) * n_replicas * n_modes * n_modes
+    check_work("--n-steps", n_steps, work, MAX_PAIR_STEPS, "steps x replicas x modes^2",
+               force=args.force)  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the simulation described by ``args``; returns the exit code."""
     from fpsolve import dbm
+    from fpsolve.cli import check_output_file
 
     _check_options(args)
+    if os.path.isdir(args.output) or args.output.endswith(("/", os.sep)):
+        raise IsADirectoryError(f"--output {args.output!r} is a directory; give a file prefix")
+    for suffix in (".npz",) if args.no_plot else (".npz", ".png"):
+        check_output_file(f"{args.output}{suffix}", overwrite=args.overwrite)
+    _check_size(args)
     modes = _modes(args)
     record = dbm.Record(burn_in=args.burn_in, bins=args.bins)
     progress = False if args.quiet else None

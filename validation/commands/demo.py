@@ -38,15 +38,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="training processes (default: one per core, at most one per setting)",
     )
+    p.add_argument(
+        "--overwrite", action="store_true", help="write into an output directory that holds files"
+    )
     add_output_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve demo``."""
+    from fpsolve.cli import check_output_dir
     from validation.commands.validate import print_summary
     from validation.report.demo import run_demo
 
+    check_output_dir(args.output, overwrite=args.overwrite)
     report, validation = run_demo(
         args.output,
         quick=args.quick,
@@ -54,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_workers=args.workers,
         progress=False if args.quiet else None,
+        overwrite=args.overwrite,
     )
     print_summary(validation, quiet=args.quiet, verbose=args.verbose)
     print(f"report written to {report.resolve()}")

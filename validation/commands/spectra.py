@@ -64,14 +64,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="no progress bar or progress lines",
     )
+    p.add_argument(
+        "--overwrite", action="store_true", help="write into an output directory that holds files"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve spectra``."""
+    from fpsolve.cli import check_output_dir
     from validation.analyses.spectra import spectra_evolution, write_report
     from validation.data.checkpoints import FusedAttention, read_checkpoint
 
+    check_output_dir(args.output, overwrite=args.overwrite)
     fused = None
     if args.fused:
         spec, layout = args.fused, "out_in"

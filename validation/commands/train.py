@@ -35,6 +35,10 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--device", choices=("cpu", "cuda"), default=None,
         help='train on the CPU (default) or on a CUDA GPU (pip install "fpsolve[cuda]")',
     )  # fmt: skip
+    g.add_argument(
+        "--force", action="store_true",
+        help="train even above the work limit (about a day of one core per setting)",
+    )  # fmt: skip
 
 
 def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -57,7 +61,18 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "record_modes": args.record_modes,
         "rng": args.seed,
         "provenance": args.provenance,
+        "force": args.force,
     }
+
+
+_RESUME_OPTIONS = {
+    "runs": "n_runs", "steps": "n_steps", "k": "k", "n_v": "n_v", "n_h": "n_h", "m2": "m2",
+    "mu2": "mu2", "sigma_h": "sigma_h", "w_sigma": "w_sigma", "target": "target",
+    "record_every": "record_every", "record_weights": "record_weights",
+    "record_modes": "record_modes", "seed": "rng", "provenance": "provenance",
+    "alpha": "alpha", "batch_size": "batch_size",
+}  # fmt: skip
+"""Options of ``train`` that a recording fixes: ``--resume`` refuses them when they differ."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -86,12 +101,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``fpsolve train``."""
+    from fpsolve.cli import check_output_file
     from validation.training import rbm
 
     progress = False if args.quiet else None
     if args.resume:
-        rec = rbm.resume(args.output, n_threads=args.threads, progress=progress, device=args.device)
+        if args.overwrite:
+            raise ValueError(
+                "--resume continues a recording; it cannot be combined with --overwrite"
+            )
+        given = getattr(args, "_given", frozenset())
+        kw = {**training_kwargs(args), "alpha": args.alpha, "batch_size": args.batch_size}
+        expect = {
+            _RESUME_OPTIONS[d]: kw[_RESUME_OPTIONS[d]] for d in given & _RESUME_OPTIONS.keys()
+        }
+        rec = rbm.resume(
+            args.output, n_threads=args.threads, progress=progress, device=args.device,
+            expect=expect,
+        )  # fmt: skip
     else:
+        check_output_file(args.output, overwrite=args.overwrite, option="output")
         rec = rbm.train(
             **training_kwargs(args),
             alpha=args.alpha,

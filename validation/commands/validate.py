@@ -65,15 +65,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="seed of the simulations behind the predictions (default: fresh)",
     )
+    p.add_argument(
+        "--overwrite", action="store_true", help="write into an output directory that holds files"
+    )
     add_output_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``fpsolve validate``."""
+    from fpsolve.cli import check_output_dir
     from validation.report.pipeline import validate
 
     progress = False if args.quiet else None
+    if args.burn_in is not None and args.burn_in < 0:
+        raise ValueError(f"--burn-in must be >= 0, got {args.burn_in}")
+    check_output_dir(args.output, overwrite=args.overwrite)
     result = validate(
         args.recordings,
         analyses=args.analyses,

@@ -203,7 +203,9 @@ def read_npz(
     fused : FusedAttention, optional
         Split fused attention weights first.
     """
-    with np.load(path, allow_pickle=False) as data:
+    from validation.data.recording import _open_npz
+
+    with _open_npz(path, "checkpoint") as data:
         raw = {k: data[k] for k in data.files}
     it = raw.pop("iteration", None)
     iteration = int(it) if it is not None else _iteration_from_name(str(path))
@@ -229,7 +231,14 @@ def read_state_dict(
         import torch
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(f"reading {path} needs PyTorch: pip install 'fpsolve[torch]'") from exc
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds (UnpicklingError, RuntimeError, ...)
+        first = str(exc).split(". ")[0].strip()
+        raise ValueError(
+            f"checkpoint {os.fspath(path)!r} is not a readable PyTorch checkpoint "
+            f"({type(exc).__name__}: {first})"
+        ) from exc
     if not isinstance(obj, Mapping):
         raise ValueError(f"{path} does not hold a state_dict (got {type(obj).__name__})")
     iteration = None

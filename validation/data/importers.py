@@ -38,6 +38,7 @@ from validation.data.recording import (
     SchemaError,
     _base_attrs,
     _check_finite_snapshots,
+    _open_npz,
     eigenvalues_of,
 )
 
@@ -224,12 +225,10 @@ def load_teacher_student(path: PathLike, *, quantity: str = "singular") -> Recor
     """
     quantity = _check_quantity(quantity)
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"teacher-student file {os.fspath(path)!r} does not exist")
     try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise SchemaError(f"{os.fspath(path)!r} is not a readable .npz file ({exc})") from exc
+        npz = _open_npz(path, "teacher-student file")
+    except ValueError as exc:
+        raise SchemaError(str(exc)) from exc
     with npz:
         for key in TEACHER_STUDENT_KEYS:
             if key not in npz.files:
@@ -247,10 +246,10 @@ def load_teacher_student(path: PathLike, *, quantity: str = "singular") -> Recor
                     f"got {value!r}"
                 )
             scalars[key] = value.item()
-    if w.ndim != 4 or w.shape[2:] != (2, 2):
+    if w.ndim != 4 or w.shape[2:] != (2, 2) or 0 in w.shape:
         raise SchemaError(
             f"teacher-student file {os.fspath(path)!r}: key 'W' must have shape "
-            f"(runs, snapshots, 2, 2), got {w.shape}"
+            f"(runs, snapshots, 2, 2) with at least one run and snapshot, got {w.shape}"
         )
     save_int, epochs = int(scalars["save_int"]), int(scalars["epochs"])
     steps = save_int * np.arange(w.shape[1], dtype=np.int64)

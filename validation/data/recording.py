@@ -27,9 +27,13 @@ snapshots it counts; :func:`read` returns exactly the completed snapshots.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import numbers
 import os
+import shutil
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +55,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "RBM_ATTRS",
+    "LockedError",
     "Recording",
     "SchemaError",
     "eigenvalues_of",
@@ -415,8 +420,121 @@ def _early_dataset(f, name, shape, dtype, fill):
     return f.create_dataset(name, shape=shape, dtype=dtype, fillvalue=fill, dcpl=dcpl)
 
 
+class LockedError(OSError):
+    """Another process is writing the recording (its writer lock is held)."""
+
+
+class _Lock:
+    """Exclusive writer lock of a recording: ``flock`` on the file ``<path>.lock``.
+
+    Taken before the recording is created, replaced or reopened, so that a second
+    writer is refused before it touches anything; released (and the lock file
+    removed) when the writer closes.  The kernel drops the lock of a killed
+    process, so a stale lock file never blocks a later writer.  An acquirer checks
+    that the file it locked is still the one at the lock path (the holder removes
+    it while holding the lock), which makes removal race-free.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path.with_name(path.name + ".lock")
+        self.fd: int | None = None
+
+    def acquire(self, target: Path) -> _Lock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no locking
+            return self
+        for _ in range(100):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = os.read(fd, 32).decode(errors="replace").strip()
+                os.close(fd)
+                by = f" (process {owner})" if owner.isdigit() else ""
+                raise LockedError(
+                    f"recording {os.fspath(target)!r} is being written by another process{by}; "
+                    "wait for it to finish or write elsewhere"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                self.fd = fd
+                return self
+            os.close(fd)
+        raise LockedError(f"could not lock {os.fspath(self.path)!r}")  # pragma: no cover
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            os.close(self.fd)
+            self.fd = None
+
+
+@contextlib.contextmanager
+def _disk_full_named(path):
+    """HDF5 reports a full disk as a ValueError or OSError mentioning errno 28: re-raise it
+    as ``OSError(ENOSPC)`` naming ``path``."""
+    try:
+        yield
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC and exc.strerror:
+            raise
+        if getattr(exc, "errno", None) == errno.ENOSPC or "errno = 28" in str(exc):
+            raise OSError(errno.ENOSPC, "No space left on device", os.fspath(path)) from exc
+        raise
+
+
+def _partial_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+def _check_attr_values(attrs: Mapping) -> None:
+    """Attribute values HDF5 stores faithfully: numbers, strings and numeric arrays."""
+    for key, value in attrs.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"attrs keys must be non-empty strings, got {key!r}")
+        if isinstance(value, str | bytes):
+            continue
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError):
+            arr = np.asarray(None)
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(
+                f"attrs[{key!r}] must be a number, a string or a numeric array, got {value!r}"
+            )
+
+
+def _read_state(f: h5py.File, path) -> tuple[int, dict[str, np.ndarray]]:
+    """The valid resume slot with the largest step: ``(step, {name: array})``."""
+    if "state" not in f:
+        raise _fail(path, "missing group 'state' needed to resume")
+    best = None
+    for s in ("slot0", "slot1"):
+        g = f["state"][s]
+        step = int(g["step"][0])
+        if step >= 0 and (best is None or step > best[0]):
+            best = (step, {k: g[k][...] for k in g if k != "step"})
+    if best is None:
+        raise _fail(path, "no valid resume state in group 'state'")
+    return best
+
+
 class _Writer:
     """Incremental writer: every dataset allocated up front, raw-data writes, flushes.
+
+    :meth:`create` takes the writer lock, builds the complete file (attributes,
+    datasets filled with NaN, the initial resume state) under a hidden partial
+    name next to ``path`` and renames it into place only when it is complete, so
+    a failure while creating (a full disk, a rejected attribute, a kill) leaves
+    the previous file or nothing.  The space of every dataset is written at
+    creation, so later writes overwrite allocated space and cannot run out of it.
 
     Write order per chunk: snapshots, flush, ``progress``, flush.  Resume
     state (Gaussian RBM) lives in two slots ``state/slot0``, ``state/slot1``;
@@ -425,8 +543,10 @@ class _Writer:
     process dies.
     """
 
-    def __init__(self, f: h5py.File):
+    def __init__(self, f: h5py.File, lock: _Lock, path: Path):
         self.f = f
+        self.lock = lock
+        self.path = path
 
     @classmethod
     def create(
@@ -439,82 +559,114 @@ class _Writer:
         n_modes,
         weights_shape=None,
         learned_modes=False,
-        state_shapes=None,
+        state=None,
         overwrite=False,
+        fill=None,
     ) -> _Writer:
+        """Create ``path`` (atomically) and return a writer on it.
+
+        ``state`` is ``(step, {name: array})``, the initial resume state (Gaussian
+        RBM), written into ``state/slot0``; ``fill(f)``, if given, writes the data
+        of a complete recording before the file is renamed into place.
+        """
         path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(
-                f"path {os.fspath(path)!r} exists; pass overwrite=True to replace it"
+        if path.is_dir():
+            raise IsADirectoryError(f"path {os.fspath(path)!r} is a directory; give a file name")
+        parent = path.absolute().parent
+        if not parent.is_dir():
+            raise FileNotFoundError(
+                f"path {os.fspath(path)!r}: the directory {os.fspath(parent)!r} does not exist"
             )
+        _check_attr_values(attrs)
         steps = np.asarray(steps, dtype=np.int64)
-        f = h5py.File(path, "w")
+        s = len(steps)
+        n_floats = n_runs * s * n_modes * (1 + bool(learned_modes))
+        if weights_shape is not None:
+            n_floats += n_runs * s * int(np.prod(weights_shape))
+        if state is not None:
+            n_floats += 2 * sum(np.asarray(a).size for a in state[1].values())
+        need = 8.0 * n_floats + 2**16
+        lock = _Lock(path).acquire(path)
+        tmp = _partial_path(path)
         try:
-            for key, value in attrs.items():
-                f.attrs[key] = value
-            f.create_dataset("steps", data=steps)
-            _early_dataset(f, "progress", (1,), np.int64, 0)
-            s = len(steps)
-            _early_dataset(f, "eigenvalues", (n_runs, s, n_modes), np.float64, np.nan)
-            if weights_shape is not None:
-                _early_dataset(f, "weights", (n_runs, s, *weights_shape), np.float64, np.nan)
-            if learned_modes:
-                _early_dataset(f, "learned_modes", (n_runs, s, n_modes), np.float64, np.nan)
-            if state_shapes is not None:
-                grp = f.create_group("state")
-                for slot in ("slot0", "slot1"):
-                    g = grp.create_group(slot)
-                    _early_dataset(g, "step", (1,), np.int64, -1)
-                    for name, (shape, dtype) in state_shapes.items():
-                        _early_dataset(g, name, shape, dtype, 0)
-            f.flush()
+            if (path.exists() or path.is_symlink()) and not overwrite:
+                raise FileExistsError(
+                    f"path {os.fspath(path)!r} exists; pass overwrite=True (--overwrite on the "
+                    "command line) to replace it"
+                )
+            free = shutil.disk_usage(parent).free
+            if need > free:
+                raise OSError(
+                    errno.ENOSPC,
+                    f"No space left on device (the recording needs about {need:.3g} bytes, "
+                    f"{free:.3g} are free)",
+                    os.fspath(path),
+                )
+            with _disk_full_named(path):
+                with h5py.File(tmp, "w") as f:
+                    for key, value in attrs.items():
+                        f.attrs[key] = value
+                    f.create_dataset("steps", data=steps)
+                    _early_dataset(f, "progress", (1,), np.int64, 0)
+                    _early_dataset(f, "eigenvalues", (n_runs, s, n_modes), np.float64, np.nan)
+                    if weights_shape is not None:
+                        _early_dataset(
+                            f, "weights", (n_runs, s, *weights_shape), np.float64, np.nan
+                        )
+                    if learned_modes:
+                        _early_dataset(f, "learned_modes", (n_runs, s, n_modes), np.float64, np.nan)
+                    if state is not None:
+                        grp = f.create_group("state")
+                        for slot in ("slot0", "slot1"):
+                            g = grp.create_group(slot)
+                            _early_dataset(g, "step", (1,), np.int64, -1)
+                            for name, value in state[1].items():
+                                _early_dataset(g, name, value.shape, value.dtype, 0)
+                        cls(f, lock, path).write_state(*state)
+                    if fill is not None:
+                        fill(f)
+                os.replace(tmp, path)
+            return cls(h5py.File(path, "r+"), lock, path)
         except BaseException:
-            f.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            lock.release()
             raise
-        return cls(f)
 
     @classmethod
-    def reopen(cls, path) -> _Writer:
-        return cls(h5py.File(path, "r+"))
+    def reopen(cls, path, lock: _Lock) -> _Writer:
+        """A writer on the existing ``path``, whose lock the caller holds."""
+        return cls(h5py.File(path, "r+"), lock, Path(path))
 
     def write_snapshots(self, start, eigenvalues, *, weights=None, learned_modes=None, done):
-        stop = start + eigenvalues.shape[1]
-        self.f["eigenvalues"][:, start:stop, :] = eigenvalues
-        if weights is not None:
-            self.f["weights"][:, start:stop] = weights
-        if learned_modes is not None:
-            self.f["learned_modes"][:, start:stop, :] = learned_modes
-        self.f.flush()
-        self.f["progress"][0] = done
-        self.f.flush()
+        with _disk_full_named(self.path):
+            stop = start + eigenvalues.shape[1]
+            self.f["eigenvalues"][:, start:stop, :] = eigenvalues
+            if weights is not None:
+                self.f["weights"][:, start:stop] = weights
+            if learned_modes is not None:
+                self.f["learned_modes"][:, start:stop, :] = learned_modes
+            self.f.flush()
+            self.f["progress"][0] = done
+            self.f.flush()
 
     def write_state(self, step, arrays: Mapping[str, np.ndarray]):
-        slots = [self.f["state"][s] for s in ("slot0", "slot1")]
-        target = min(slots, key=lambda g: int(g["step"][0]))
-        target["step"][0] = -1
-        self.f.flush()
-        for name, value in arrays.items():
-            target[name][...] = value
-        self.f.flush()
-        target["step"][0] = step
-        self.f.flush()
-
-    def read_state(self):
-        """The valid slot with the largest step: ``(step, {name: array})``."""
-        if "state" not in self.f:
-            raise _fail(self.f.filename, "missing group 'state' needed to resume")
-        best = None
-        for s in ("slot0", "slot1"):
-            g = self.f["state"][s]
-            step = int(g["step"][0])
-            if step >= 0 and (best is None or step > best[0]):
-                best = (step, {k: g[k][...] for k in g if k != "step"})
-        if best is None:
-            raise _fail(self.f.filename, "no valid resume state in group 'state'")
-        return best
+        with _disk_full_named(self.path):
+            slots = [self.f["state"][s] for s in ("slot0", "slot1")]
+            target = min(slots, key=lambda g: int(g["step"][0]))
+            target["step"][0] = -1
+            self.f.flush()
+            for name, value in arrays.items():
+                target[name][...] = value
+            self.f.flush()
+            target["step"][0] = step
+            self.f.flush()
 
     def close(self):
-        self.f.close()
+        try:
+            self.f.close()
+        finally:
+            self.lock.release()
 
 
 def write(
@@ -546,7 +698,7 @@ def write(
         Further attributes (hyperparameters); values must be numbers, strings
         or numeric arrays.  They cannot override the format attributes.
     weights : array_like, shape (R, S, M, N), optional
-        The weight matrices (``M >= N``).
+        The weight matrices (``M >= N``), finite.
     provenance : str, optional
         Free-form description of where the data come from.
     overwrite : bool, optional
@@ -555,14 +707,31 @@ def write(
     Returns
     -------
     pathlib.Path
+
+    Raises
+    ------
+    ValueError, TypeError
+        On bad input (checked before anything is written).
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is false.
+    LockedError
+        If another process is writing ``path``.
+    OSError
+        If the disk is full (errno ``ENOSPC``).
+
+    Notes
+    -----
+    The file is written under a hidden partial name next to ``path`` and renamed
+    into place when complete: a write that fails leaves the previous file (or
+    none), never a partial one.
     """
     eig = np.asarray(eigenvalues, dtype=np.float64)
-    if eig.ndim != 3:
+    if eig.ndim != 3 or 0 in eig.shape:
         raise ValueError(
-            f"eigenvalues must be 3-dimensional (runs, snapshots, modes), got shape {eig.shape}"
+            "eigenvalues must be 3-dimensional (runs, snapshots, modes) with no empty axis, "
+            f"got shape {eig.shape}"
         )
-    if not np.all(np.isfinite(eig)):
-        raise ValueError("eigenvalues must be finite")
+    _check_finite_snapshots("eigenvalues", eig)
     if np.any(np.diff(eig, axis=-1) < 0):
         raise ValueError("eigenvalues must be ascending along the last (mode) axis")
     steps_arr = np.asarray(steps)
@@ -571,15 +740,21 @@ def write(
             f"steps must be 1-dimensional with {eig.shape[1]} entries (one per snapshot), "
             f"got shape {steps_arr.shape}"
         )
-    if steps_arr.size and not np.issubdtype(steps_arr.dtype, np.integer):
+    if not np.issubdtype(steps_arr.dtype, np.integer):
         raise TypeError(f"steps must hold integers, got dtype {steps_arr.dtype}")
-    if steps_arr.size and (steps_arr[0] < 0 or np.any(np.diff(steps_arr) <= 0)):
+    if steps_arr[0] < 0 or np.any(np.diff(steps_arr) <= 0):
         raise ValueError("steps must be non-negative and strictly increasing")
     base = _base_attrs(model, provenance)
+    if attrs is not None and not isinstance(attrs, Mapping):
+        raise TypeError(f"attrs must be a mapping, got {type(attrs).__name__}")
     extra = dict(attrs or {})
     clash = sorted(set(extra) & set(base))
     if clash:
         raise ValueError(f"attrs must not set the format attributes {clash}")
+    all_attrs = {**base, **extra}
+    _check_attr_values(all_attrs)
+    if model == "gaussian_rbm":
+        _check_rbm_attrs(path, {k: _attr_value(v) for k, v in all_attrs.items()}, eig.shape)
     w = None
     w_shape = None
     if weights is not None:
@@ -591,27 +766,32 @@ def write(
             )
         if w.shape[2] < w.shape[3]:
             raise ValueError(f"weights must have M >= N (N <= M convention), got {w.shape}")
+        _check_finite_snapshots("weights", w)
         w_shape = w.shape[2:]
-    writer = _Writer.create(
+
+    def fill(f):
+        f["eigenvalues"][...] = eig
+        if w is not None:
+            f["weights"][...] = w
+        f["progress"][0] = eig.shape[1]
+
+    _Writer.create(
         path,
-        attrs={**base, **extra},
+        attrs=all_attrs,
         steps=steps_arr.astype(np.int64),
         n_runs=eig.shape[0],
         n_modes=eig.shape[2],
         weights_shape=w_shape,
         overwrite=overwrite,
-    )
-    try:
-        writer.write_snapshots(0, eig, weights=w, done=eig.shape[1])
-    finally:
-        writer.close()
-    if model == "gaussian_rbm":
-        read(path)  # validates the RBM attributes
+        fill=fill,
+    ).close()
     return Path(path)
 
 
 def _check_finite_snapshots(name: str, data: np.ndarray) -> None:
     """Raise if ``data[run, snapshot, ...]`` holds NaN/inf; names the first bad run, snapshot."""
+    if 0 in data.shape:
+        raise ValueError(f"{name} must have no empty axis, got shape {data.shape}")
     bad = ~np.isfinite(data).reshape(data.shape[0], data.shape[1], -1).all(axis=-1)
     if bad.any():
         run, snap = (int(i) for i in np.argwhere(bad)[0])
@@ -619,6 +799,33 @@ def _check_finite_snapshots(name: str, data: np.ndarray) -> None:
             f"{name} holds NaN or inf: first at run {run}, snapshot {snap} "
             f"({int(bad.sum())} of {bad.size} (run, snapshot) pairs affected)"
         )
+
+
+def _open_npz(path: PathLike, what: str = "file") -> np.lib.npyio.NpzFile:
+    """Open a ``.npz`` archive (no pickles), refusing anything else with a clear message.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If ``path`` is not a readable ``.npz`` archive (``what`` names it).
+    """
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise FileNotFoundError(f"{what} {name!r} does not exist")
+    if os.path.isdir(name):
+        raise IsADirectoryError(f"{what} {name!r} is a directory, not a .npz archive")
+    with open(name, "rb") as f:
+        magic = f.read(4)
+    if magic not in {b"PK\x03\x04", b"PK\x05\x06"}:
+        kind = "a .npy array" if magic == b"\x93NUM" else "not a zip file"
+        raise ValueError(f"{what} {name!r} is not a .npz archive ({kind})")
+    try:
+        npz = np.load(name, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{what} {name!r} is not a readable .npz archive ({exc})") from exc
+    return npz
 
 
 def eigenvalues_of(weights: ArrayLike) -> np.ndarray:
@@ -670,9 +877,7 @@ def import_npz(
     first, which leaves the nonzero spectrum unchanged).
     """
     source = Path(source)
-    if not source.exists():
-        raise FileNotFoundError(f"source {os.fspath(source)!r} does not exist")
-    with np.load(source, allow_pickle=False) as npz:
+    with _open_npz(source, "source") as npz:
         keys = set(npz.files)
         if kind is None:
             present = [k for k in ("eigenvalues", "weights") if k in keys]

@@ -775,18 +775,9 @@ def _make_job(cfg, snap_steps, attrs, *, record_weights, record_modes, path, ove
             n_modes=st.n_h,
             weights_shape=(st.n_v, st.n_h) if record_weights else None,
             learned_modes=record_modes,
-            state_shapes={
-                "weights": (w.shape, np.float64),
-                "chains": (phi.shape, np.float64),
-                "rng": ((cfg.n_runs, 4), np.uint64),
-            },
+            state=(0, {"weights": w, "chains": phi, "rng": job.rng_state(0)}),
             overwrite=overwrite,
         )
-        try:
-            job.writer.write_state(0, {"weights": w, "chains": phi, "rng": job.rng_state(0)})
-        except BaseException:
-            job.writer.close()
-            raise
     else:
         n_snap = len(snap_steps)
         job.eig_all = np.full((cfg.n_runs, n_snap, st.n_h), np.nan)
@@ -836,36 +827,30 @@ def train(
     return _result(job, path)
 
 
-def resume(path, cfg, generator, *, progress, callback, threads_per_block=None) -> None:
-    """The GPU path of :func:`validation.training.trainer.resume` (a Philox recording)."""
+def resume(
+    writer, cfg, generator, snap_steps, step, state, start, has, *, progress, callback,
+    threads_per_block=None,
+) -> None:  # fmt: skip
+    """The GPU path of :func:`validation.training.trainer.resume`: continue a Philox
+    recording from ``state`` (at ``step``), rewriting the snapshots from ``start`` on
+    (the file and its lock are checked by the caller)."""
     if generator != GENERATOR:
-        raise ValueError(f"{str(path)!r} has an unknown generator {generator!r}")
+        raise ValueError(f"{str(writer.path)!r} has an unknown generator {generator!r}")
     backend.load()
-    writer = _rec._Writer.reopen(path)
-    try:
-        snap_steps = np.asarray(writer.f["steps"][...], dtype=np.int64)
-        step, state = writer.read_state()
-        start = int(np.searchsorted(snap_steps, step, side="right"))
-        if start >= len(snap_steps):
-            return
-        rng = np.asarray(state["rng"], dtype=np.uint64)
-        job = Job(
-            cfg=cfg, snap_steps=snap_steps, attrs={}, record_weights="weights" in writer.f,
-            record_modes="learned_modes" in writer.f,
-            w=np.ascontiguousarray(state["weights"], dtype=np.float64),
-            phi=np.ascontiguousarray(state["chains"], dtype=np.float64),
-            step=step, start=start, writer=writer,
-        )  # fmt: skip
-        expect = job.rng_state(step)
-        if rng.shape != expect.shape or not np.array_equal(rng[:, :3], expect[:, :3]):
-            raise ValueError(
-                f"state/rng of {str(path)!r} does not hold the Philox keys and run indices of "
-                f"seed {cfg.seed} (shape {rng.shape}); the file is not a consistent GPU recording"
-            )
-        run_group([job], progress=progress, callback=callback,
-                  threads_per_block=threads_per_block)  # fmt: skip
-    finally:
-        writer.close()
+    job = Job(
+        cfg=cfg, snap_steps=snap_steps, attrs={}, record_weights=has["weights"],
+        record_modes=has["learned_modes"],
+        w=np.ascontiguousarray(state["weights"], dtype=np.float64),
+        phi=np.ascontiguousarray(state["chains"], dtype=np.float64),
+        step=step, start=start, writer=writer,
+    )  # fmt: skip
+    rng, expect = np.asarray(state["rng"], dtype=np.uint64), job.rng_state(step)
+    if rng.shape != expect.shape or not np.array_equal(rng[:, :3], expect[:, :3]):
+        raise ValueError(
+            f"state/rng of {str(writer.path)!r} does not hold the Philox keys and run indices "
+            f"of seed {cfg.seed} (shape {rng.shape}); the file is not a consistent GPU recording"
+        )
+    run_group([job], progress=progress, callback=callback, threads_per_block=threads_per_block)
 
 
 def sweep(jobs_kwargs, paths, *, overwrite, progress, threads_per_block=None) -> None:

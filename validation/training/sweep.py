@@ -9,8 +9,10 @@ so files do not depend on the executor or the number of workers.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -19,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fpsolve.checks import as_seed
+from fpsolve.checks import as_seed, check_int
 from fpsolve.cuda import check_device
 from validation._typing import PathLike, RNGLike
 from validation.data import recording as _rec
 from validation.data.recording import Recording
-from validation.training.trainer import train
+from validation.training.trainer import _plan, train
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -55,15 +57,30 @@ def _derive_seed(seed: int, index: int) -> int:
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
+_SAFE = re.compile(r"[^A-Za-z0-9._+=-]")
+
+
 def _setting_name(index: int, setting: Mapping) -> str:
+    """The file stem of a setting: its ``name``, or one built from its values.
+
+    A given name must be a plain file name (no directory, no ``..``, not
+    hidden); characters of a built name other than letters,
+    digits and ``._+=-`` become ``-``.
+    """
     if "name" in setting:
-        return str(setting["name"])
+        name = setting["name"]
+        if not isinstance(name, str) or not name or name[0] == "." or _SAFE.search(name):
+            raise ValueError(
+                f"settings[{index}]['name'] must be a plain file name (letters, digits and "
+                f"._+=-, not starting with '.'; no directory), got {name!r}"
+            )
+        return name
     parts = [f"{index:03d}"]
     for key, value in setting.items():
         if key in ("rng", "name"):
             continue
         parts.append(f"{key}{value:g}" if isinstance(value, float) else f"{key}{value}")
-    return "_".join(parts)
+    return _SAFE.sub("-", "_".join(parts))
 
 
 _PROGRESS_QUEUE: Any = None  # set in the workers of the sweep's own process pool
@@ -244,29 +261,46 @@ def sweep(
     for key in ("path", "progress", "callback", "_max_chunks"):
         if key in common:
             raise ValueError(f"sweep sets {key!r} itself; it cannot be passed")
+    if max_workers is not None:
+        check_int("max_workers", max_workers, minimum=1)
     seed = as_seed(rng)
     if check_device(device) == "cuda" and executor is not None:
         raise ValueError("device='cuda' runs the sweep in this process; do not pass executor")
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    jobs = []
-    names = set()
-    for i, s in enumerate(settings):
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(f"directory {os.fspath(directory)!r} is a file")
+    signature = inspect.signature(train)
+    extra = {"overwrite": overwrite, "progress": False, "n_threads": n_threads}
+    jobs, paths, names = [], [], set()
+    for i, s in enumerate(settings):  # every setting checked before anything is written
         name = _setting_name(i, s)
         if name in names:
             raise ValueError(f"settings: two settings have the file name {name!r}")
         names.add(name)
         kw = {**common, **{k: v for k, v in s.items() if k != "name"}}
-        kw.setdefault("rng", _derive_seed(seed, i))
+        kw["rng"] = as_seed(kw.get("rng", _derive_seed(seed, i)))
         kw.setdefault("alpha", 0.1)
         kw.setdefault("batch_size", 16)
         if "n_steps" not in kw:
             raise ValueError("n_steps must be given (in common or in every setting)")
+        path = directory / f"{name}.h5"
+        try:
+            bound = signature.bind(**kw, path=path, **extra)
+        except TypeError as exc:
+            raise TypeError(f"settings[{i}] ({name!r}): {exc}") from None
+        bound.apply_defaults()
+        try:
+            _plan(bound.arguments)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"settings[{i}] ({name!r}): {exc}") from None
+        if path.exists() and not overwrite:
+            raise FileExistsError(
+                f"{os.fspath(path)!r} exists; pass overwrite=True (--overwrite on the command "
+                "line) to replace it"
+            )
         jobs.append(kw)
-    paths = [directory / f"{_setting_name(i, s)}.h5" for i, s in enumerate(settings)]
-    for p in paths:
-        if p.exists() and not overwrite:
-            raise FileExistsError(f"{os.fspath(p)!r} exists; pass overwrite=True to replace it")
+        paths.append(path)
+    directory.mkdir(parents=True, exist_ok=True)
     if device == "cuda":
         from validation.training import cuda
 
@@ -284,7 +318,6 @@ def sweep(
     from fpsolve.progress import progress_bar
 
     try:
-        extra = {"overwrite": overwrite, "progress": False, "n_threads": n_threads}
         futures = [
             executor.submit(_sweep_task, {**kw, "path": p, **extra}, i if own else -1)
             for i, (kw, p) in enumerate(zip(jobs, paths, strict=True))

@@ -57,11 +57,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import h5py
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fpsolve import streams as _streams
-from fpsolve.checks import as_seed, check_int, check_positive, snapshot_steps
+from fpsolve.checks import (
+    as_seed,
+    check_int,
+    check_memory,
+    check_positive,
+    check_work,
+    snapshot_steps,
+)
 from fpsolve.cuda import check_device
 from fpsolve.models import lattice_scalar_matrix
 from validation._typing import PathLike, RNGLike
@@ -70,11 +78,15 @@ from validation.data.recording import Recording
 from validation.data.setting import RBM_TARGETS, RBMSetting
 from validation.training._kernels import _train_run
 
-__all__ = ["resume", "run_stream", "target_matrix", "train"]
+__all__ = ["MAX_WORK", "resume", "run_stream", "target_matrix", "train"]
 
 _MODEL = "gaussian_rbm"
 _BUFFER_BYTES = 32 * 2**20
 _CHUNK_STEPS = 5000
+
+MAX_WORK = 1e14
+"""Multiply-adds of one :func:`train` call allowed without ``force=True``: about a day of
+one core (the paper's setting, 200 runs of 100 000 steps, is 2.3e11)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -184,6 +196,51 @@ class _Config:
             seed=as_seed(int(attrs["seed"])),
             first_run=check_int("recording attribute 'first_run'", attrs["first_run"], minimum=0),
         )
+
+
+def _n_snapshots(n_steps: int, record_every, record_steps) -> int:
+    """The number of snapshots, without building them (for the size checks)."""
+    if record_steps is not None or record_every is None:
+        return len(snapshot_steps(n_steps, record_every, record_steps))
+    every = check_int("record_every", record_every, minimum=1)
+    return n_steps // every + 2
+
+
+def _plan(a: Mapping[str, Any]) -> tuple[_Config, np.ndarray]:
+    """Check every argument of :func:`train` (``a``: its arguments by name) and the size of
+    the work it asks for, before anything is allocated or written."""
+    cfg = _Config.build(
+        n_runs=a["n_runs"], n_steps=a["n_steps"], alpha=a["alpha"], batch_size=a["batch_size"],
+        k=a["k"], n_v=a["n_v"], n_h=a["n_h"], m2=a["m2"], mu2=a["mu2"], sigma_h=a["sigma_h"],
+        w_sigma=a["w_sigma"], target=a["target"], rng=a["rng"], first_run=a["first_run"],
+    )  # fmt: skip
+    if a["n_threads"] is not None:
+        check_int("n_threads", a["n_threads"], minimum=1)
+    for name in ("record_weights", "record_modes", "overwrite", "force"):
+        if not isinstance(a[name], bool | np.bool_):
+            raise TypeError(f"{name} must be True or False, got {a[name]!r}")
+    st, n_runs = cfg.setting, cfg.n_runs
+    n_snap = _n_snapshots(cfg.n_steps, a["record_every"], a["record_steps"])
+    state = n_runs * (st.n_v * st.n_h + st.batch_size * st.n_v + 4)
+    big = ("n_runs", n_runs) if n_runs >= st.batch_size else ("batch_size", st.batch_size)
+    check_memory(*big, 3 * state, f"the state of {n_runs} runs with {st.batch_size} chains")
+    kept = n_runs * n_snap * st.n_h * (1 + (st.n_v if a["record_weights"] else 0))
+    if a["path"] is None:
+        check_memory(
+            "n_runs", n_runs, 2 * kept + 3 * state, f"{n_snap} snapshots of {n_runs} runs in memory"
+        )
+    else:
+        check_memory("record_every", a["record_every"], n_snap, f"{n_snap} snapshot steps")
+    per_step = st.n_v * st.n_h * (2 * st.k * st.batch_size + 2 * st.n_v)
+    if st.target == "samples":
+        per_step += st.batch_size * st.n_v * st.n_v
+    big = ("n_runs", n_runs) if n_runs >= cfg.n_steps else ("n_steps", cfg.n_steps)
+    check_work(
+        *big, float(n_runs) * cfg.n_steps * per_step, MAX_WORK,
+        f"multiply-adds ({n_runs} runs x {cfg.n_steps} steps x {per_step:.3g})", force=a["force"],
+    )  # fmt: skip
+    snap_steps = snapshot_steps(cfg.n_steps, a["record_every"], a["record_steps"])
+    return cfg, snap_steps
 
 
 def _initial_state(cfg: _Config):
@@ -334,6 +391,7 @@ def train(
     progress: bool | None = True,
     provenance: str = "",
     callback: Callable[[int], object] | None = None,
+    force: bool = False,
     device: str = "cpu",
     _max_chunks: int | None = None,
 ) -> Recording:
@@ -402,6 +460,8 @@ def train(
         Free-form text stored with the recording.
     callback : callable, optional
         Called with the current step after each chunk of snapshots is written.
+    force : bool, optional
+        Run even when the work exceeds :data:`MAX_WORK` multiply-adds.
     device : {"cpu", "cuda"}, optional
         ``"cuda"`` trains all runs on the GPU (:mod:`validation.training.cuda`; needs
         ``pip install "fpsolve[cuda]"``): the same update and recording schema, with
@@ -417,8 +477,20 @@ def train(
 
     Raises
     ------
+    ValueError, TypeError
+        On bad input, or when the memory needed exceeds what is available or the
+        work exceeds :data:`MAX_WORK` (without ``force``); checked before anything
+        is allocated or written.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is false.
+    validation.data.recording.LockedError
+        If another process is writing ``path`` (checked before anything is
+        replaced, also with ``overwrite``).
+    OSError
+        If ``path`` cannot be written (the disk is too small: checked up front).
     FloatingPointError
-        If a run diverges (non-finite ``W``; ``alpha/batch_size`` too large).
+        If a run diverges (non-finite ``W``; ``alpha/batch_size`` too large); the
+        file at ``path`` is removed.
 
     Examples
     --------
@@ -427,14 +499,7 @@ def train(
     >>> rec.eigenvalues.shape, rec.steps.tolist()
     ((2, 3, 10), [0, 100, 200])
     """
-    cfg = _Config.build(
-        n_runs=n_runs, n_steps=n_steps, alpha=alpha, batch_size=batch_size, k=k, n_v=n_v,
-        n_h=n_h, m2=m2, mu2=mu2, sigma_h=sigma_h, w_sigma=w_sigma, target=target, rng=rng,
-        first_run=first_run,
-    )  # fmt: skip
-    if n_threads is not None:
-        n_threads = check_int("n_threads", n_threads, minimum=1)
-    snap_steps = snapshot_steps(cfg.n_steps, record_every, record_steps)
+    cfg, snap_steps = _plan(locals())  # every argument, by name
     if check_device(device) == "cuda":
         from validation.training import cuda
 
@@ -455,21 +520,20 @@ def train(
             n_modes=cfg.setting.n_h,
             weights_shape=(cfg.setting.n_v, cfg.setting.n_h) if record_weights else None,
             learned_modes=record_modes,
-            state_shapes={
-                "weights": (w.shape, np.float64),
-                "chains": (phi.shape, np.float64),
-                "rng": ((cfg.n_runs, 4), np.uint64),
-            },
+            state=(0, _state_arrays(streams, w, phi)),
             overwrite=overwrite,
         )
     try:
-        if writer is not None:
-            writer.write_state(0, _state_arrays(streams, w, phi))
         eig, w_all = _run_training(
             cfg, streams, w, phi, snap_steps, 0, 0, writer=writer, record_weights=record_weights,
             record_modes=record_modes, n_threads=n_threads, progress=progress,
             callback=callback, max_chunks=_max_chunks,
         )  # fmt: skip
+    except FloatingPointError as exc:
+        if writer is None:
+            raise
+        os.unlink(writer.path)  # a diverged recording cannot be resumed: do not leave it
+        raise FloatingPointError(f"{exc}; the recording {os.fspath(path)!r} was removed") from None
     finally:
         if writer is not None:
             writer.close()
@@ -486,20 +550,62 @@ def train(
     )
 
 
+_EXPECTABLE = frozenset(
+    ("n_runs", "n_steps", "rng", "first_run", "record_every", "record_steps", "record_weights",
+     "record_modes", "provenance", "alpha", "batch_size", "k", "n_v", "n_h", "m2", "mu2",
+     "sigma_h", "w_sigma", "target")
+)  # fmt: skip
+
+
+def _check_expected(path, expect: Mapping[str, Any], cfg: _Config, attrs, snap_steps, has):
+    """Raise if a :func:`train` argument in ``expect`` contradicts the recording."""
+    unknown = sorted(set(expect) - _EXPECTABLE)
+    if unknown:
+        raise TypeError(f"expect: unknown train arguments {unknown}")
+    st = cfg.setting
+    actual = {
+        "n_runs": cfg.n_runs, "n_steps": cfg.n_steps, "rng": cfg.seed,
+        "first_run": cfg.first_run, "record_weights": has["weights"],
+        "record_modes": has["learned_modes"], "provenance": attrs["provenance"],
+        **{n: getattr(st, n) for n in ("alpha", "batch_size", "k", "n_v", "n_h", "m2", "mu2",
+                                        "sigma_h", "w_sigma", "target")},
+    }  # fmt: skip
+    for key, value in expect.items():
+        if key in ("record_every", "record_steps"):
+            kw = {"record_every": None, "record_steps": None, key: value}
+            try:
+                same = np.array_equal(snapshot_steps(cfg.n_steps, **kw), snap_steps)
+            except (ValueError, TypeError):
+                same = False
+            head = ", ".join(str(v) for v in snap_steps[:3])
+            detail = f"its {len(snap_steps)} snapshot steps are {head}, ..."
+        else:
+            same = value is not None and bool(np.all(value == actual[key]))
+            detail = f"{key}={actual[key]!r}"
+        if not same:
+            raise ValueError(
+                f"resume: {key}={value!r} contradicts the recording {os.fspath(path)!r} "
+                f"({detail}); a resumed run keeps the settings of its file"
+            )
+
+
 def resume(
     path: PathLike,
     *,
     n_threads: int | None = None,
     progress: bool | None = True,
     callback: Callable[[int], object] | None = None,
+    expect: Mapping[str, Any] | None = None,
     device: str | None = None,
 ) -> Recording:
     """Continue a recording written by :func:`train` whose writer stopped early.
 
     Training restarts from the last saved state (weights, chains and the
-    generator state of every run) and rewrites every snapshot after it; the
+    generator state of every run) and rewrites every snapshot after it (and the
+    first snapshot, when the writer stopped before it was written); the
     finished file equals the one an uninterrupted :func:`train` writes, bit for
-    bit in its data.  A complete file is returned unchanged.
+    bit in its data, wherever the writer stopped.  A complete file is returned
+    unchanged.
 
     Parameters
     ----------
@@ -507,6 +613,10 @@ def resume(
         A ``model = "gaussian_rbm"`` recording with a ``state`` group.
     n_threads, progress, callback
         As in :func:`train`.
+    expect : mapping, optional
+        Arguments of :func:`train` (``alpha``, ``n_steps``, ``rng``, ``record_every``,
+        ...) that the recording must have been written with; a contradiction is
+        an error, nothing is resumed.
     device : {"cpu", "cuda"}, optional
         Default: where the file was trained.  A GPU recording (attribute
         ``generator = "philox4x32-10-ziggurat"``) continues only on ``"cuda"``, a CPU
@@ -515,34 +625,64 @@ def resume(
     Returns
     -------
     Recording
+
+    Raises
+    ------
+    validation.data.recording.LockedError
+        If another process is writing ``path``.
+    ValueError
+        If ``expect`` contradicts the recording, or the file cannot be resumed.
     """
     path = Path(path)
-    rec = _rec.read(path)
-    if rec.attrs["model"] != _MODEL:
-        raise ValueError(f"path must hold a '{_MODEL}' recording, got model={rec.attrs['model']!r}")
     if n_threads is not None:
         n_threads = check_int("n_threads", n_threads, minimum=1)
-    cfg = _Config.from_attrs(rec.attrs)
-    generator = rec.attrs.get("generator", "xoshiro256++-ziggurat")
-    on_gpu = generator != "xoshiro256++-ziggurat"
-    if device is not None and (check_device(device) == "cuda") != on_gpu:
-        raise ValueError(
-            f"device={device!r} cannot continue {str(path)!r}: its random streams are "
-            f"{generator!r}, which run on device={'cuda' if on_gpu else 'cpu'!r}"
-        )
-    if on_gpu:
-        from validation.training import cuda
-
-        cuda.resume(path, cfg, generator, progress=progress, callback=callback)
-        return _rec.read(path, weights="weights" in _h5_keys(path))
-    writer = _rec._Writer.reopen(path)
+    if not path.exists():
+        raise FileNotFoundError(f"recording {os.fspath(path)!r} does not exist")
+    lock = _rec._Lock(path).acquire(path)
     try:
-        has_weights = "weights" in writer.f
-        has_modes = "learned_modes" in writer.f
-        snap_steps = np.asarray(writer.f["steps"][...], dtype=np.int64)
-        step, state = writer.read_state()
+        # everything is checked on a read-only handle: a refused resume leaves the file as it is
+        rec = _rec.read(path)
+        if rec.attrs["model"] != _MODEL:
+            raise ValueError(
+                f"path must hold a '{_MODEL}' recording, got model={rec.attrs['model']!r}"
+            )
+        cfg = _Config.from_attrs(rec.attrs)
+        generator = rec.attrs.get("generator", "xoshiro256++-ziggurat")
+        on_gpu = generator != "xoshiro256++-ziggurat"
+        if device is not None and (check_device(device) == "cuda") != on_gpu:
+            raise ValueError(
+                f"device={device!r} cannot continue {str(path)!r}: its random streams are "
+                f"{generator!r}, which run on device={'cuda' if on_gpu else 'cpu'!r}"
+            )
+        with h5py.File(path, "r") as f:
+            has = {k: k in f for k in ("weights", "learned_modes")}
+            snap_steps = np.asarray(f["steps"][...], dtype=np.int64)
+            step, state = _rec._read_state(f, path)
+        if expect:
+            _check_expected(path, expect, cfg, rec.attrs, snap_steps, has)
+        # the first snapshot after the saved state; the snapshot at the state's own
+        # step too when it was never written (a writer stopped in its first chunk)
         start = int(np.searchsorted(snap_steps, step, side="right"))
-        if start < len(snap_steps):
+        if start > len(rec.steps):
+            start = int(np.searchsorted(snap_steps, step, side="left"))
+            if start > len(rec.steps):
+                raise _rec._fail(
+                    path,
+                    f"the resume state (step {step}) is ahead of the {len(rec.steps)} "
+                    "snapshots written",
+                )
+        if start < len(snap_steps) and on_gpu:
+            from validation.training import cuda
+
+            writer = _rec._Writer.reopen(path, lock)
+            try:
+                cuda.resume(
+                    writer, cfg, generator, snap_steps, step, state, start, has,
+                    progress=progress, callback=callback,
+                )  # fmt: skip
+            finally:
+                writer.f.close()
+        elif start < len(snap_steps):
             streams = np.array(state["rng"], dtype=np.uint64)
             if streams.shape != (cfg.n_runs, 4):
                 raise ValueError(
@@ -552,18 +692,15 @@ def resume(
                 )
             w = np.ascontiguousarray(state["weights"], dtype=np.float64)
             phi = np.ascontiguousarray(state["chains"], dtype=np.float64)
-            _run_training(
-                cfg, streams, w, phi, snap_steps, start, step, writer=writer,
-                record_weights=has_weights, record_modes=has_modes, n_threads=n_threads,
-                progress=progress, callback=callback,
-            )  # fmt: skip
+            writer = _rec._Writer.reopen(path, lock)
+            try:
+                _run_training(
+                    cfg, streams, w, phi, snap_steps, start, step, writer=writer,
+                    record_weights=has["weights"], record_modes=has["learned_modes"],
+                    n_threads=n_threads, progress=progress, callback=callback,
+                )  # fmt: skip
+            finally:
+                writer.f.close()
     finally:
-        writer.close()
-    return _rec.read(path, weights="weights" in _h5_keys(path))
-
-
-def _h5_keys(path):
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        return set(f.keys())
+        lock.release()
+    return _rec.read(path, weights=has["weights"])

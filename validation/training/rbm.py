@@ -69,6 +69,8 @@ from validation.data.recording import Recording
 from validation.training._kernels import _train_run
 
 __all__ = [
+    "PAPER_ALPHA",
+    "PAPER_BATCH_SIZE",
     "PAPER_STEPS",
     "PAPER_SWEEP",
     "PRESETS",
@@ -87,9 +89,16 @@ _BUFFER_BYTES = 32 * 2**20
 _CHUNK_STEPS = 5000
 
 
+PAPER_ALPHA = 0.1
+"""Learning rate of arXiv:2407.16427 (the default of :func:`train`; the batch-size scan)."""
+
+PAPER_BATCH_SIZE = 16
+"""Batch size of arXiv:2407.16427 (the default of :func:`train`; the learning-rate scan)."""
+
+
 def _paper_sweep() -> tuple[dict, ...]:
-    batch = [{"alpha": 0.1, "batch_size": b} for b in (4, 8, 16, 32, 64)]
-    rate = [{"alpha": a, "batch_size": 16} for a in (0.01, 0.02, 0.04, 0.06, 0.08)]
+    batch = [{"alpha": PAPER_ALPHA, "batch_size": b} for b in (4, 8, 16, 32, 64)]
+    rate = [{"alpha": a, "batch_size": PAPER_BATCH_SIZE} for a in (0.01, 0.02, 0.04, 0.06, 0.08)]
     return tuple(batch + rate)
 
 
@@ -396,8 +405,8 @@ def train(
     n_runs: int = 1,
     *,
     n_steps: int,
-    alpha: float = 0.1,
-    batch_size: int = 16,
+    alpha: float = PAPER_ALPHA,
+    batch_size: int = PAPER_BATCH_SIZE,
     k: int = 3,
     n_v: int = 10,
     n_h: int = 10,
@@ -777,8 +786,8 @@ def sweep(
         names.add(name)
         kw = {**common, **{k: v for k, v in s.items() if k != "name"}}
         kw.setdefault("rng", _derive_seed(seed, i))
-        kw.setdefault("alpha", 0.1)
-        kw.setdefault("batch_size", 16)
+        kw.setdefault("alpha", PAPER_ALPHA)
+        kw.setdefault("batch_size", PAPER_BATCH_SIZE)
         if "n_steps" not in kw:
             raise ValueError("n_steps must be given (in common or in every setting)")
         jobs.append(kw)

@@ -2,8 +2,10 @@
 normal-number limit, sdeint and the matrix-level (eigvalsh) approach; cost table; accuracy
 of the schemes against exact Coulomb-gas samples.
 
-Run: ``python benchmarks/bench_dbm.py [--quick]``.  Everything is measured side by side in
-one process; each timing is the best of a few repeats (after a warm-up call that compiles).
+Run: ``python benchmarks/bench_dbm.py [--quick | --smoke]``.  Everything is measured side by
+side in one process; each timing is the best of a few repeats (after a warm-up call that
+compiles).  ``--smoke`` runs every section at tiny sizes (a check that the script works; its
+numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import argparse
 import math
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -20,6 +24,51 @@ from scipy import stats
 from fpsolve import dbm
 from fpsolve.analytic import sample_hermite
 from fpsolve.models import Modes
+
+
+class Sizes(NamedTuple):
+    ensemble: tuple[int, int]  # replicas, steps
+    single: tuple[int, int]  # modes, steps
+    matrix: tuple[int, int]  # replicas, steps
+    cost: tuple[tuple[int, ...], tuple[int, ...], float]  # modes, replicas, work cap
+    accuracy: tuple[int, float, tuple[float, ...]]  # replicas, time, time steps
+
+
+SIZES = {
+    "full": Sizes(
+        (10**5, 50),
+        (2000, 30),
+        (2000, 20),
+        ((2, 10, 100, 1000, 10_000), (1, 100, 10_000, 1_000_000), 2e9),
+        (2000, 6.0, (0.02, 0.01, 0.005, 0.002, 0.001)),
+    ),
+    "quick": Sizes(
+        (10**5, 20),
+        (2000, 10),
+        (2000, 20),
+        ((2, 10, 100, 1000, 10_000), (1, 100, 10_000, 1_000_000), 2e8),
+        (1000, 6.0, (0.02, 0.01, 0.005, 0.002)),
+    ),
+    "smoke": Sizes((2000, 4), (600, 2), (20, 2), ((2, 10), (1, 100), 1e6), (50, 0.2, (0.02,))),
+}
+
+# the chunking of fpsolve.dbm's replicas: one random stream per chunk of about 512 replicas
+_CHUNK, _MAX_CHUNKS = 512, 4096
+
+
+def _chunks(n_replicas):
+    n_chunks = min(_MAX_CHUNKS, max(1, -(-n_replicas // _CHUNK)))
+    size = -(-n_replicas // n_chunks)
+    return [(a, min(n_replicas, a + size)) for a in range(0, n_replicas, size)]
+
+
+def _map(fn, n):
+    """``fn(0..n-1)`` on the thread pool fpsolve.dbm uses (numba's number of threads)."""
+    threads = min(n, numba.get_num_threads())
+    if threads <= 1:
+        return [fn(k) for k in range(n)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(fn, range(n)))
 
 
 @numba.njit(nogil=True)
@@ -34,15 +83,13 @@ def _draw_normals(gen, n, c, n_steps, out):
 def normal_limit(n, r_rep, n_steps):
     """Time to draw n * r_rep * n_steps normals with per-chunk Generators on the same
     thread pool and chunking as fpsolve.dbm (the machine's normal-number limit)."""
-    chunks = dbm._chunks(r_rep)
+    chunks = _chunks(r_rep)
     gens = np.random.default_rng(9).spawn(len(chunks))
     outs = [np.empty((n, b - a)) for a, b in chunks]
     _draw_normals(gens[0], n, 1, 1, outs[0])
 
     def run():
-        dbm._map(
-            lambda k: _draw_normals(gens[k], n, outs[k].shape[1], n_steps, outs[k]), len(chunks)
-        )
+        _map(lambda k: _draw_normals(gens[k], n, outs[k].shape[1], n_steps, outs[k]), len(chunks))
 
     return best(run)
 
@@ -86,8 +133,8 @@ def numpy_em_loop(x, n_steps, dt, omega, g2, rng):
     return x
 
 
-def section_ensemble(quick):
-    r_rep, n, n_steps, dt = (10**5, 10, 20 if quick else 50, 1e-3)
+def section_ensemble(sizes):
+    (r_rep, n_steps), n, dt = sizes.ensemble, 10, 1e-3
     modes = Modes.harmonic(np.ones(n))
     updates = r_rep * n * n_steps
     x0 = np.sort(np.random.default_rng(0).normal(size=n)) * 3
@@ -162,7 +209,11 @@ def section_ensemble(quick):
 
 
 def section_sdeint(ens):
-    import sdeint
+    try:
+        import sdeint
+    except ImportError:
+        print("\n## sdeint.itoEuler: skipped (sdeint is not installed)")
+        return
 
     n, dt, n_steps = 10, 1e-3, 200
     x0 = np.sort(np.random.default_rng(0).normal(size=n)) * 3
@@ -207,8 +258,8 @@ def section_sdeint(ens):
     )
 
 
-def section_matrix(ens):
-    n, r_rep, n_steps, dt = 10, 2000, 20, 1e-3
+def section_matrix(ens, sizes):
+    (r_rep, n_steps), n, dt = sizes.matrix, 10, 1e-3
     modes = Modes.harmonic(np.ones(n))
     x0 = np.sort(np.random.default_rng(0).normal(size=n)) * 3
     dbm.simulate_matrix(modes, 1.0, x0, dt=dt, n_steps=1, n_replicas=10, rng=1)
@@ -226,8 +277,8 @@ def section_matrix(ens):
     )
 
 
-def section_single(quick):
-    n, n_steps = 2000, 10 if quick else 30
+def section_single(sizes):
+    n, n_steps = sizes.single
     modes = Modes.harmonic(np.ones(n))
     x0 = np.sort(np.random.default_rng(0).normal(size=n)) * math.sqrt(2 * n)
     dbm.simulate(modes, 1.0, x0, dt=1e-6, n_steps=1, n_replicas=1, scheme="em", rng=1)
@@ -270,11 +321,10 @@ def section_single(quick):
     print(f"  ratio        {t_np / t_fp:8.1f}x")
 
 
-def section_cost(quick):
+def section_cost(sizes):
     print("\n## Cost table: seconds per step (fpsolve em, harmonic modes, no recording),")
     print("   from runs of s and 3s steps (set-up cost removed); set-up seconds in brackets")
-    ns = (2, 10, 100, 1000, 10_000)
-    rs = (1, 100, 10_000, 1_000_000)
+    ns, rs, cap = sizes.cost
     print("  N \\ R " + "".join(f"{r:>22d}" for r in rs))
     for n in ns:
         modes = Modes.harmonic(np.ones(n))
@@ -282,7 +332,7 @@ def section_cost(quick):
         cells = []
         for r in rs:
             work = r * (n + n * n / 2)
-            if work > (2e8 if quick else 2e9) or r * n > 2e7:
+            if work > cap or r * n > 2e7:
                 cells.append(f"{'-':>22s}")
                 continue
             steps = max(4, min(100, int(1e8 / work)))
@@ -310,13 +360,13 @@ def section_cost(quick):
         print(f"  {n:6d}" + "".join(cells))
 
 
-def section_accuracy(quick):
+def section_accuracy(sizes):
     n, g2 = 10, 1.0
     modes = Modes.harmonic(np.ones(n))
     exact = sample_hermite(n, 1.0, 20_000, rng=5)
     s_exact = np.diff(exact, axis=1).ravel()
     m2_exact = np.mean(np.sum(exact**2, axis=1))
-    r_rep, t_total = (1000 if quick else 2000), 6.0
+    r_rep, t_total, dts = sizes.accuracy
     print(
         f"\n## Accuracy vs cost, N = {n} degenerate harmonic modes, R = {r_rep}, "
         f"t = {t_total}: KS distance of neighbour spacings from exact samples, <sum x^2> "
@@ -327,9 +377,7 @@ def section_accuracy(quick):
         f"{'redone/step':>12s} {'seconds':>8s}"
     )
     for scheme in ("em", "safe"):
-        for dt in (0.02, 0.01, 0.005, 0.002, 0.001):
-            if quick and dt < 0.002:
-                continue
+        for dt in dts:
             steps = int(t_total / dt)
             t0 = time.perf_counter()
             res = dbm.simulate(
@@ -359,19 +407,22 @@ def section_accuracy(quick):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help="smaller sizes")
+    group.add_argument("--smoke", action="store_true", help="tiny sizes (checks the script)")
     args = parser.parse_args()
     print(
         f"# fpsolve.dbm benchmark: {platform.machine()}, Python {platform.python_version()}, "
         f"numpy {np.__version__}, numba {numba.__version__}, "
         f"{numba.get_num_threads()} numba threads"
     )
-    ens = section_ensemble(args.quick)
+    sizes = SIZES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    ens = section_ensemble(sizes)
     section_sdeint(ens)
-    section_matrix(ens)
-    section_single(args.quick)
-    section_cost(args.quick)
-    section_accuracy(args.quick)
+    section_matrix(ens, sizes)
+    section_single(sizes)
+    section_cost(sizes)
+    section_accuracy(sizes)
 
 
 if __name__ == "__main__":

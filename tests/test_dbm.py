@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fpsolve import _dbm_kernels as _k
 from fpsolve import dbm
-from fpsolve._dbm_kernels import _implicit_pair_solve
-from fpsolve.models import HarmonicModel, Modes, PotentialModel
+from fpsolve.dbm import _pairs, integrators
+from fpsolve.dbm._implicit import implicit_pair_solve as _implicit_pair_solve
+from fpsolve.models import HarmonicModel, Modes, PCDNoise, PotentialModel
 
 TWO = Modes.harmonic([1.0, 1.0])
 
@@ -130,6 +130,140 @@ def test_safe_scheme_keeps_the_order():
     assert np.all(np.diff(res.snapshots, axis=2) < 0)
 
 
+# --------------------------------------------------------------------------- SGD, PCD noise
+RBM4 = Modes.rbm([8.0, 6.0, 6.0, 4.0], 9.0, convention="training")  # x_s = 1, 3, 3, 5
+
+
+def _pcd_terms(noise, x):
+    """Drift per unit alpha, coupling and second-order drift of RBM4 at x (numpy)."""
+    return RBM4.drift(x), noise.at(RBM4, x).coupling, noise.second_order_drift(RBM4, x)
+
+
+def test_pcd_sgd_step_is_the_formula():
+    """One perturbative step of simulate_sgd(noise=PCDNoise) is the map of its docstring."""
+    alpha, bsz = 0.1, 4000
+    noise = PCDNoise(k=3, n_v=6)
+    x0 = np.array([1.0, 2.9, 3.1, 5.0])
+    res = dbm.simulate_sgd(
+        RBM4, alpha=alpha, batch_size=bsz, noise=noise, x0=x0, n_steps=1, n_replicas=3, rng=5
+    )
+    assert res.matrix_steps == 0
+    k, g, d = _pcd_terms(noise, x0)
+    pair = np.array([sum(g[a, b] / (x0[a] - x0[b]) for b in range(4) if b != a) for a in range(4)])
+    for r, gen in enumerate(np.random.default_rng(5).spawn(3)):  # one stream per replica
+        eta = gen.standard_normal(4)
+        want = (
+            x0
+            + alpha * (k + alpha / bsz * d)
+            + alpha**2 / bsz * pair
+            + alpha / np.sqrt(bsz) * np.sqrt(2 * np.diag(g)) * eta
+        )
+        np.testing.assert_allclose(res.x[r], want, rtol=1e-13)
+
+
+def test_pcd_sgd_matrix_step_near_a_collision():
+    """Neighbours within two off-diagonal kicks: the step is the spectrum of the matrix
+    diag(x + alpha K + alpha^2 D/|B| + noise) + dX, with fresh off-diagonal normals."""
+    alpha, bsz = 0.1, 16
+    noise = PCDNoise(k=3, n_v=4)
+    x0 = np.array([1.0, 3.0, 3.0 + 1e-4, 5.0])
+    res = dbm.simulate_sgd(
+        RBM4, alpha=alpha, batch_size=bsz, noise=noise, x0=x0, n_steps=1, n_replicas=2, rng=6
+    )
+    assert res.matrix_steps == 2
+    k, g, d = _pcd_terms(noise, x0)
+    iu = np.triu_indices(4, 1)
+    for r, gen in enumerate(np.random.default_rng(6).spawn(2)):
+        eta = gen.standard_normal(4)
+        off = gen.standard_normal(6)  # drawn row by row over the upper triangle
+        a = np.diag(
+            x0 + alpha * (k + alpha / bsz * d) + alpha * np.sqrt(2 * np.diag(g) / bsz) * eta
+        )
+        a[iu] = alpha * np.sqrt(g[iu] / bsz) * off
+        a.T[iu] = a[iu]
+        np.testing.assert_allclose(res.x[r], np.linalg.eigvalsh(a), rtol=1e-12, atol=1e-12)
+
+
+def test_jacobi_eigenvalues_match_eigvalsh():
+    from fpsolve.dbm._linalg import jacobi_eigenvalues
+
+    gen = np.random.default_rng(0)
+    for n in (1, 2, 5, 12):
+        a = gen.normal(size=(n, n))
+        a = a + a.T + np.diag(np.arange(n) * 3.0)
+        out = np.empty(n)
+        jacobi_eigenvalues(a.copy(), out)
+        np.testing.assert_allclose(out, np.linalg.eigvalsh(a), rtol=0, atol=1e-12 * np.abs(a).sum())
+
+
+def test_pcd_sgd_replicas_that_leave_the_domain_stop():
+    """A crowded start at large alpha/|B|: replicas leave [0, mu2/s) and stop there."""
+    modes = Modes.rbm([4.0, 4.1, 4.2], 9.0, convention="training")
+    x0 = np.array([0.001, 0.002, 0.003])
+    res = dbm.simulate_sgd(
+        modes,
+        alpha=1.0,
+        batch_size=1,
+        noise=PCDNoise(),
+        x0=x0,
+        n_steps=60,
+        n_replicas=10,
+        rng=2,
+        record=dbm.Record(snapshots=range(61), burn_in=0, per_replica=True),
+    )
+    stopped = res.left_domain > 0
+    assert stopped.any()
+    for r in np.flatnonzero(stopped):
+        s = res.left_domain[r]
+        assert np.all(np.isfinite(res.snapshots[:s, r]))
+        assert np.all(np.isnan(res.snapshots[s:, r]))
+        kept = res.snapshots[1:s, r]  # the recorded steps before it stopped
+        np.testing.assert_allclose(res.replica_mean[r], kept.mean(axis=0), rtol=1e-12)
+    assert res.n_samples == sum(min(s - 1, 60) if s else 60 for s in res.left_domain)
+    x = res.snapshots[np.isfinite(res.snapshots[:, :, 0])]
+    assert np.all((x >= 0) & (x < 9.0))
+    assert np.all(np.diff(x, axis=1) > 0)
+
+
+def test_per_replica_averages_equal_the_snapshots():
+    modes = Modes([HarmonicModel(1.0), HarmonicModel(1.0), HarmonicModel(2.0, 3.0)])
+    rec = dbm.Record(snapshots=range(101), burn_in=40, per_replica=True)
+    res = dbm.simulate(modes, 0.5, dt=0.02, n_steps=100, n_replicas=12, rng=3, record=rec)
+    late = res.snapshots[41:]  # (steps, R, N)
+    assert res.pairs == ((0, 1),)
+    np.testing.assert_allclose(res.replica_mean, late.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(res.replica_mean_square, (late**2).mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(
+        res.replica_spacing[:, 0], (late[:, :, 1] - late[:, :, 0]).mean(axis=0), rtol=1e-10
+    )
+    rec2 = dbm.Record(burn_in=40, per_replica=True, pairs=((2, 0),))
+    res2 = dbm.simulate(modes, 0.5, dt=0.02, n_steps=100, n_replicas=12, rng=3, record=rec2)
+    np.testing.assert_array_equal(res2.x, res.x)
+    assert res2.pairs == ((2, 0),)
+    np.testing.assert_allclose(
+        res2.replica_spacing[:, 0], (late[:, :, 0] - late[:, :, 2]).mean(axis=0), rtol=1e-10
+    )
+    assert dbm.simulate(modes, 0.5, dt=0.02, n_steps=10, rng=3).replica_mean is None
+
+
+def test_sgd_noise_rejects_bad_input():
+    kw = {"alpha": 0.1, "batch_size": 8, "n_steps": 2}
+    with pytest.raises(ValueError, match="not both"):
+        dbm.simulate_sgd(RBM4, gt2=1.0, noise=PCDNoise(), **kw)
+    with pytest.raises(ValueError, match="gt2 is required"):
+        dbm.simulate_sgd(RBM4, **kw)
+    with pytest.raises(TypeError, match="PCDNoise"):
+        dbm.simulate_sgd(RBM4, noise=lambda x: 1.0, **kw)
+    with pytest.raises(ValueError, match="'training' convention"):
+        dbm.simulate_sgd(Modes.rbm([8.0, 4.0], 9.0), noise=PCDNoise(), **kw)
+    with pytest.raises(ValueError, match="ascending"):
+        dbm.simulate_sgd(RBM4, noise=PCDNoise(), x0=[5.0, 3.1, 2.9, 1.0], **kw)
+    with pytest.raises(ValueError, match="n_v must be >="):
+        dbm.simulate_sgd(RBM4, noise=PCDNoise(n_v=3), **kw)
+    with pytest.raises(ValueError, match=r"record\.pairs"):
+        dbm.simulate(TWO, 1.0, dt=0.1, n_steps=2, record=dbm.Record(pairs=((0, 2),)))
+
+
 # --------------------------------------------------------------------------- recording
 def test_streaming_statistics_equal_the_snapshots():
     """Recording every 5th step after burn-in = histogramming snapshots at those steps."""
@@ -213,14 +347,16 @@ def test_rng_reproducible_and_generator_advances():
 _THREAD_SCRIPT = """
 import hashlib, json, numpy as np
 from fpsolve import dbm
-from fpsolve.models import Modes
+from fpsolve.models import Modes, PCDNoise
 r = dbm.simulate(Modes.harmonic([1.0] * 4), 1.0, dt=0.05, n_steps=40, n_replicas=700, rng=5)
 s = dbm.simulate_sgd(Modes.harmonic([1.0, 1.0]), alpha=0.1, batch_size=2, gt2=1.0,
                      n_steps=40, n_replicas=300, rng=6)
 c = dbm.sample_coulomb_gas(Modes.harmonic([1.0, 2.0]), 1.0, n_samples=300, burn_in=50, rng=3)
 big = dbm.simulate(Modes.harmonic([1.0] * 600), 1.0, dt=1e-4, n_steps=5, n_replicas=2, rng=7)
+p = dbm.simulate_sgd(Modes.rbm([8.0, 4.0], 9.0, convention="training"), alpha=0.1,
+                     batch_size=4, noise=PCDNoise(k=3), n_steps=40, n_replicas=20, rng=8)
 h = hashlib.sha256()
-for a in (r.x, r.histograms.counts, r.crossing_steps, s.x, c.samples, big.x):
+for a in (r.x, r.histograms.counts, r.crossing_steps, s.x, c.samples, big.x, p.x):
     h.update(np.ascontiguousarray(a).tobytes())
 print(json.dumps({"hash": h.hexdigest(), "chunks": 0}))
 """
@@ -255,15 +391,15 @@ def test_blocked_pair_sum_of_a_large_system(monkeypatch, coupled):
     if coupled:
         g = np.random.default_rng(1).uniform(0.5, 1.5, size=(n, n))
         kw["coupling"] = p = 0.5 * (g + g.T)
-    bounds = _k.pair_blocks(n)
+    bounds = _pairs.pair_blocks(n)
     pairs = [sum(n - 1 - i for i in range(a, b)) for a, b in itertools.pairwise(bounds)]
-    assert len(pairs) == _k.PAIR_BLOCKS
+    assert len(pairs) == _pairs.PAIR_BLOCKS
     assert max(pairs) - min(pairs) <= 2 * n  # each end of a block within one row
     used = []
-    monkeypatch.setattr(_k, "pair_blocks", lambda m: used.append(m) or bounds)
+    monkeypatch.setattr(integrators, "pair_blocks", lambda m: used.append(m) or bounds)
     blocked = dbm.simulate(modes, 1.0, x0, **kw)
     assert used == [n]
-    monkeypatch.setattr(_k, "PAIR_BLOCKS_MIN_N", 10**9)
+    monkeypatch.setattr(integrators, "PAIR_BLOCKS_MIN_N", 10**9)
     sequential = dbm.simulate(modes, 1.0, x0, **kw)
     assert used == [n]
     # two summation orders of n terms differ by at most 2 (n - 1) eps sum_j |P_ij / (x_i - x_j)|

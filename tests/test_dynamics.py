@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from fpsolve.dbm import Record, simulate_sgd
-from fpsolve.models import Modes, rbm_pcd_noise
+from fpsolve.models import Modes, PCDNoise, rbm_pcd_noise
 from validation.analyses.dynamics import ANALYSIS, Dynamics, dynamics
 from validation.analyses.stats import N_SIGMA
 from validation.data.recording import Recording
@@ -36,14 +36,23 @@ def _rbm_attrs(kappa, *, alpha, batch_size, k=3, n_runs):
 
 
 def _dbm_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
-    """A recording made by the analysis' own model: the RBM eigenvalue map of predict."""
-    from validation.analyses.predict import _paths, _setting
-
+    """A recording made by the analysis' own model: the SGD map with the PCD noise."""
     attrs = _rbm_attrs(kappa, alpha=alpha, batch_size=batch_size, k=k, n_runs=x0.shape[0])
+    probe = Recording(np.zeros((x0.shape[0], 1, len(kappa))), np.zeros(1, np.int64), attrs)
     steps = np.asarray(steps, dtype=np.int64)
-    eig, diverged, _ = _paths(_setting(attrs, k), x0, steps, rng=seed)
-    assert not diverged.any()
-    return Recording(eig, steps, attrs)
+    res = simulate_sgd(
+        probe.rbm_modes(),
+        alpha=alpha,
+        batch_size=batch_size,
+        noise=PCDNoise(k=k, n_v=len(kappa)),
+        x0=x0,
+        n_steps=int(steps[-1]),
+        n_replicas=x0.shape[0],
+        record=Record(snapshots=tuple(steps.tolist()), burn_in=int(steps[-1])),
+        rng=seed,
+    )
+    assert not res.left_domain.any()
+    return Recording(res.snapshots.transpose(1, 0, 2), steps, attrs)
 
 
 def _sgd_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):

@@ -10,10 +10,18 @@ from hypothesis import strategies as st
 from fpsolve.models import (
     HarmonicModel,
     Modes,
+    PCDNoise,
     PotentialModel,
     RBMModel,
     lattice_scalar_matrix,
     lattice_scalar_spectrum,
+    rbm_chain_factor,
+    rbm_curvature,
+    rbm_drift,
+    rbm_pcd_coupling,
+    rbm_pcd_noise,
+    rbm_potential,
+    sgd_g2,
 )
 
 kappas = st.floats(0.1, 8.0)
@@ -213,3 +221,76 @@ def test_rbm_pcd_noise_fixed_point_and_errors():
         rbm_pcd_noise(Modes.harmonic([1.0]))
     with pytest.raises(ValueError, match="x must lie"):
         rbm_pcd_noise(Modes.rbm([4.0], 9.0), x=[9.5])
+
+
+@pytest.mark.parametrize("convention", ["talk", "training"])
+@pytest.mark.parametrize("s", [1.0, 1.7])
+def test_drift_scalars_are_the_model(convention, s):
+    """The model's array methods, its numba callables and the jitted drift scalars agree bit
+    for bit (one formula), and are the formulas of the theory page."""
+    m = RBMModel(4.0, 9.0, s, convention=convention)
+    c = 1.0 if convention == "talk" else 2.0 * s
+    assert m.scalar_params == (c, 4.0, 9.0, s)
+    x = np.linspace(0.0, 0.999 * 9.0 / s, 37)
+    for scalar, method in ((rbm_drift, m.drift), (rbm_potential, m.potential),
+                           (rbm_curvature, m.d2potential)):  # fmt: skip
+        np.testing.assert_array_equal(method(x), [scalar(v, *m.scalar_params) for v in x])
+    np.testing.assert_array_equal(m.drift(x), [m.numba_drift(v) for v in x])
+    np.testing.assert_array_equal(m.potential(x), [m.numba_potential(v) for v in x])
+    lam = 9.0 - s * x
+    np.testing.assert_allclose(m.d2potential(x), c * (9.0 / lam**2 - 1 / 4.0), rtol=1e-13)
+    np.testing.assert_allclose(
+        m.potential(x), c * (-(x**2) / 8.0 - x / s - 9.0 / s**2 * np.log(lam)), rtol=1e-13
+    )
+    assert rbm_curvature(m.x_stable, *m.scalar_params) == pytest.approx(m.omega, rel=1e-14)
+
+
+def test_pcd_coupling_scalars():
+    mu2, s = 9.0, 1.3
+    x = np.array([0.3, 2.0, 4.5, 6.0])
+    lam = mu2 - s * x
+    for k in (0, 1, 3):
+        rho = s * x / mu2
+        c = np.outer(rho, rho) ** k
+        f = (1 + c) / (1 - c) if k else np.ones((4, 4))
+        want = 4 * s**2 * np.outer(x / lam, x / lam) * f
+        got = np.array([[rbm_pcd_coupling(a, b, mu2, s, k) for b in x] for a in x])
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+        fac = np.array([[rbm_chain_factor(a, b, mu2, s, k) for b in x] for a in x])
+        np.testing.assert_allclose(fac, f, rtol=1e-13)
+        modes = Modes.rbm(mu2 - s * x, mu2, s)  # stable points at x
+        noise = rbm_pcd_noise(modes, x, k=k or None)  # G_ab for a <= b, mirrored
+        np.testing.assert_array_equal(noise.coupling, np.triu(got) + np.triu(got, 1).T)
+        np.testing.assert_array_equal(noise.chain_factor, np.triu(fac) + np.triu(fac, 1).T)
+
+
+def test_pcd_noise_model():
+    modes = Modes.rbm([8.0, 6.0, 4.0], 9.0, 1.2, convention="training")
+    x = np.array([0.5, 2.0, 4.0])
+    lam = 9.0 - 1.2 * x
+    n_v = 5  # two directions outside the range of W, lambda = mu2
+    inv = (n_v - 3) / 9.0 + np.sum(1 / lam)
+    want = 1.2**2 * x / lam * (inv + 1 / lam)
+    np.testing.assert_allclose(PCDNoise(n_v=n_v).second_order_drift(modes, x), want, rtol=1e-14)
+    assert not PCDNoise(second_order=False).second_order_drift(modes, x).any()
+    np.testing.assert_array_equal(PCDNoise(k=2).at(modes, x).coupling,
+                                  rbm_pcd_noise(modes, x, k=2).coupling)  # fmt: skip
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        PCDNoise(k=0)
+    with pytest.raises(TypeError, match="second_order must be a bool"):
+        PCDNoise(second_order=1)
+    with pytest.raises(ValueError, match="n_v must be >= the number of modes"):
+        PCDNoise(n_v=2).second_order_drift(modes)
+    with pytest.raises(ValueError, match="share mu2"):
+        PCDNoise().second_order_drift(Modes([RBMModel(4.0, 9.0), RBMModel(4.0, 10.0)]))
+
+
+def test_sgd_g2():
+    assert sgd_g2(0.1, 16, 8.0) == pytest.approx(0.05)
+    np.testing.assert_array_equal(sgd_g2(0.2, 4, [1.0, 2.0]), 0.2 * np.array([1.0, 2.0]) / 4)
+    with pytest.raises(ValueError, match="alpha must be > 0"):
+        sgd_g2(0.0, 4, 1.0)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        sgd_g2(0.1, 0, 1.0)
+    with pytest.raises(ValueError, match="gt2 must be > 0"):
+        sgd_g2(0.1, 4, [1.0, -1.0])

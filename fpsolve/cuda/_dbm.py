@@ -295,11 +295,13 @@ def simulate(
     modes, x0, *, dt, n_steps, pcoef, prow, amp, noise, safe, g2eff, record, rng, progress,
     method, params,
 ):  # fmt: skip
-    """The GPU path of ``fpsolve.dbm._run``: the explicit step (``"em"`` and ``"sgd"``) only.
+    """The GPU path of ``fpsolve.dbm.simulate``: the explicit step (``"em"`` and ``"sgd"``) only.
 
     Takes ``_run``'s arguments and returns the same :class:`fpsolve.dbm.DBMResult`.
     """
-    from fpsolve import dbm
+    from fpsolve.dbm import _setup as setup
+    from fpsolve.dbm.integrators import DBMResult
+    from fpsolve.dbm.statistics import Histograms, Recorder
     from fpsolve.models import HarmonicModel, RBMModel
 
     if safe:
@@ -317,17 +319,17 @@ def simulate(
             f"{sorted({type(m).__name__ for m in modes})}; use device='cpu'"
         )
     n_replicas = x0.shape[0]
-    table = dbm._Table(modes)
-    groups = dbm._groups(modes, g2eff)
-    rec = dbm._Recorder(record, modes, g2eff, n_steps, n_replicas, groups)
+    table = setup.model_table(modes)[0]
+    groups = setup.groups(modes, g2eff)
+    rec = Recorder(record, modes, g2eff, n_steps, n_replicas, groups)
     out = run(table, rec, x0, dt=dt, n_steps=n_steps, pcoef=pcoef, prow=prow, amp=amp, rng=rng,
               progress=progress)  # fmt: skip
-    hist = dbm.Histograms(
+    hist = Histograms(
         groups=tuple(groups), edges=rec.edges, counts=out["hist"], underflow=out["under"],
         overflow=out["over"], spacing_edges=rec.sp_edges, spacing_counts=out["sp_hist"],
         spacing_overflow=out["sp_over"],
     )  # fmt: skip
-    return dbm.DBMResult(
+    return DBMResult(
         modes=modes,
         method=method,
         params={**params, "dt": dt, "n_steps": n_steps, "n_replicas": n_replicas, "device": "cuda"},
@@ -335,6 +337,7 @@ def simulate(
         snapshot_steps=rec.snap_steps,
         snapshots=out["snapshots"],
         n_recorded=n_recorded(rec.rec_start, rec.every, n_steps),
+        n_samples=n_replicas * n_recorded(rec.rec_start, rec.every, n_steps),
         reference=rec.ref,
         power_sums=out["power_sums"],
         histograms=hist,
@@ -347,7 +350,7 @@ def simulate(
 def run(table, rec, x0, *, dt, n_steps, pcoef, prow, amp, rng, progress, threads_per_block=None):
     """Advance ``x0`` (``(n_replicas, n)``) on the GPU; returns the pieces of a DBMResult.
 
-    ``table`` and ``rec`` are :class:`fpsolve.dbm._Table` and ``_Recorder`` objects.
+    ``table`` and ``rec`` are the CPU path's model table and recorder (``fpsolve.dbm``).
     """
     cuda = backend.load()
     n_rep, n = x0.shape

@@ -6,9 +6,11 @@ and the width (standard deviation over runs) with jackknife errors over runs.
 They are compared with
 
 (a) the DBM ensemble, started from the recorded initial eigenvalues of each
-    run and recorded at the recording's steps.  For Gaussian-RBM recordings
-    (no ``modes`` or ``gt2`` given) it is the eigenvalue map of
-    :func:`validation.analyses.predict.predict`: the RBM drift in the ``"training"``
+    run and recorded at the recording's steps: the SGD map of
+    :func:`fpsolve.dbm.simulate_sgd`.  For Gaussian-RBM recordings (no
+    ``modes`` or ``gt2`` given) it is the map of
+    :func:`validation.analyses.predict.predict`, with the state-dependent noise
+    :class:`fpsolve.models.PCDNoise`: the RBM drift in the ``"training"``
     convention (drift per unit :math:`\alpha`,
     :math:`K = 2\sigma_h^2 x(1/\kappa - 1/(\mu^2 - \sigma_h^2 x))`), the PCD noise
     and pair coupling :math:`\tilde G_{ab}(x)` of
@@ -16,8 +18,7 @@ They are compared with
     (with the chain factor of the recording's ``k``), Coulomb repulsion between
     all modes, and near-collisions stepped exactly as a matrix, so eigenvalues
     never cross.  Replicas that leave the domain are counted and left out.
-    With user-given ``modes`` or ``gt2`` it is the SGD map of
-    :func:`fpsolve.dbm.simulate_sgd`,
+    With user-given ``modes`` or ``gt2`` it is the map with constant noise,
 
     .. math::
 
@@ -65,7 +66,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fpsolve.checks import as_rng, check_finite_array, check_int
-from fpsolve.models import Model, Modes, RBMModel, rbm_pcd_noise
+from fpsolve.dbm import Record, simulate_sgd
+from fpsolve.models import Model, Modes, PCDNoise, RBMModel, rbm_pcd_noise, sgd_g2
 from validation._typing import Groups, RNGLike
 from validation.analyses.stats import Entry, run_jackknife
 from validation.data.recording import Recording
@@ -756,9 +758,10 @@ def dynamics(
     :class:`fpsolve.models.RBMModel`: :math:`K = 2\sigma_h^2 x(1/\kappa -
     1/(\mu^2 - \sigma_h^2 x))`).  The DBM ensemble (module docstring) starts
     from the recorded initial eigenvalues (each run's start used by
-    ``n_replicas / R`` replicas): for RBM recordings the eigenvalue map of
-    :func:`validation.analyses.predict.predict` with state-dependent PCD noise, otherwise
-    the SGD map of :func:`fpsolve.dbm.simulate_sgd` with constant ``gt2``.
+    ``n_replicas / R`` replicas), the SGD map of :func:`fpsolve.dbm.simulate_sgd`:
+    for RBM recordings with the state-dependent PCD noise
+    (:class:`fpsolve.models.PCDNoise`, as in :func:`validation.analyses.predict.predict`),
+    otherwise with constant ``gt2``.
     The one-mode FPE :math:`\partial_t P = \partial_x[(g_a^2\partial_x - K_a)P]`
     of each index starts from the recorded initial values of that index,
     assigned to the FPE cell centres by linear (cloud-in-cell) weights, which
@@ -817,7 +820,7 @@ def dynamics(
     groups = _check_groups(rec, modes, groups)
     alpha, batch_size, k = _setting(rec)
     gt2 = _check_gt2(modes, gt2, k)
-    g2 = alpha * gt2 / batch_size
+    g2 = np.asarray(sgd_g2(alpha, batch_size, gt2))
     f_lo, f_hi = _check_window(escape_window)
     fpe_n = check_int("fpe_n", fpe_n, minimum=3)
     eig = rec.eigenvalues
@@ -866,25 +869,19 @@ def dynamics(
             "dbm_diverged",
         )
     )
-    if dbm and rbm_map:
-        from validation.analyses.predict import _paths
-        from validation.analyses.predict import _setting as _rbm_setting
+    if dbm:
+        noise = None
+        if rbm_map:  # the state-dependent PCD noise of the recording's setting
+            from validation.analyses.predict import _setting as _rbm_setting
 
-        sim, div, _ = _paths(
-            _rbm_setting(rec, "auto"), np.tile(x0, (n_replicas // n_runs, 1)), rel,
-            rng=as_rng(rng), progress=progress,
-        )  # fmt: skip
-        ok = ~div
-        diverged = np.flatnonzero(div)
-        dbm_out.update(dbm_crossings=0, dbm_diverged=diverged)
-    elif dbm:
-        from fpsolve.dbm import Record, simulate_sgd
-
+            st = _rbm_setting(rec, "auto")
+            noise = PCDNoise(k=st.k, n_v=st.n_v)
         res = simulate_sgd(
             modes,
             alpha=alpha,
             batch_size=batch_size,
-            gt2=gt2,
+            gt2=None if rbm_map else gt2,
+            noise=noise,
             x0=np.tile(x0, (n_replicas // n_runs, 1)),
             n_steps=int(rel[-1]),
             n_replicas=n_replicas,
@@ -893,7 +890,8 @@ def dynamics(
             progress=progress,
         )
         # (replicas, S, N); each snapshot as the ascending set of eigenvalues, like the
-        # recording (the map can break the ordering: counted in dbm_crossings)
+        # recording (the map with constant noise can break the ordering: counted in
+        # dbm_crossings); replicas that left the domain are NaN from then on
         sim = np.sort(res.snapshots.transpose(1, 0, 2), axis=2)
         ok = _inside(sim, modes)
         diverged = np.flatnonzero(~ok)

@@ -42,10 +42,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from fpsolve._dbm_kernels import _pcd_coupling, _rbm_drift
+from fpsolve.analytic import sgd_stationary_variance
 from fpsolve.checks import as_rng, check_int
-from fpsolve.jit import jit
-from fpsolve.models import Modes, rbm_pcd_noise
+from fpsolve.dbm import Record, simulate_sgd
+from fpsolve.models import Modes, PCDNoise, rbm_pcd_noise
 from validation._typing import RNGLike
 from validation.analyses.stats import Entry, effective_samples, run_jackknife
 from validation.data.recording import Recording
@@ -188,10 +188,7 @@ def _second_order_drift(st: _Setting, x: np.ndarray) -> np.ndarray:
     :math:`\sigma_h^4 x_a/\lambda_a\,(\sum_{b=1}^{N_v} 1/\lambda_b + 1/\lambda_a)`, the
     ``N_v - N_h`` directions outside the range of ``W`` having :math:`\lambda = \mu^2`.
     """
-    out = np.empty(x.shape[0])
-    _second_order(np.ascontiguousarray(x, dtype=np.float64), st.mu2, st.s,
-                  float(st.n_v - st.n_h), out)  # fmt: skip
-    return out
+    return PCDNoise(n_v=st.n_v).second_order_drift(st.modes, x)
 
 
 def _small_noise(st: _Setting, discrete_map: bool = True):
@@ -199,7 +196,7 @@ def _small_noise(st: _Setting, discrete_map: bool = True):
     x_s = modes.x_stable
     omega = modes.omega
     noise = rbm_pcd_noise(modes, k=st.k)
-    width = np.sqrt(st.ab * noise.gt2 / omega)
+    width = np.sqrt(sgd_stationary_variance(st.alpha, st.batch_size, noise.gt2, omega))
     if discrete_map:
         width = width / np.sqrt(1.0 - 0.5 * st.alpha * omega)
     offset = np.zeros(n)
@@ -228,276 +225,7 @@ def _small_noise(st: _Setting, discrete_map: bool = True):
     return mean_x, std, width, spacing, shift
 
 
-# --------------------------------------------------------------------------- DBM kernels
-@jit
-def _second_order(x, mu2, s, n_extra, out):
-    """``out_a = s^2 x_a/lambda_a (sum_b 1/lambda_b + 1/lambda_a)``, see ``_second_order_drift``."""
-    inv_sum = n_extra / mu2
-    for i in range(x.shape[0]):
-        inv_sum += 1.0 / (mu2 - s * x[i])
-    for i in range(x.shape[0]):
-        lam = mu2 - s * x[i]
-        out[i] = s * s * x[i] / lam * (inv_sum + 1.0 / lam)
-
-
-@jit
-def _mean_drift(x, kappa, mu2, s, ab, n_extra, second_order, drift):
-    """Drift per unit alpha ("training" convention) plus ``ab`` times the second-order mean."""
-    if second_order:
-        _second_order(x, mu2, s, n_extra, drift)
-        for i in range(x.shape[0]):
-            drift[i] = _rbm_drift(x[i], 2.0 * s, kappa[i], mu2, s) + ab * drift[i]
-    else:
-        for i in range(x.shape[0]):
-            drift[i] = _rbm_drift(x[i], 2.0 * s, kappa[i], mu2, s)
-
-
-@jit
-def _jacobi_eigenvalues(a, out):
-    n = a.shape[0]
-    for _ in range(100):
-        off = 0.0
-        scale = 0.0
-        for p in range(n):
-            scale += a[p, p] * a[p, p]
-            for q in range(p + 1, n):
-                off += a[p, q] * a[p, q]
-        if off <= 1e-24 * scale:
-            break
-        for p in range(n - 1):
-            for q in range(p + 1, n):
-                apq = a[p, q]
-                if apq == 0.0:
-                    continue
-                theta = (a[q, q] - a[p, p]) / (2.0 * apq)
-                t = math.copysign(1.0, theta) / (abs(theta) + math.sqrt(theta * theta + 1.0))
-                c = 1.0 / math.sqrt(t * t + 1.0)
-                sn = t * c
-                for r in range(n):
-                    arp = a[r, p]
-                    arq = a[r, q]
-                    a[r, p] = c * arp - sn * arq
-                    a[r, q] = sn * arp + c * arq
-                for r in range(n):
-                    apr = a[p, r]
-                    aqr = a[q, r]
-                    a[p, r] = c * apr - sn * aqr
-                    a[q, r] = sn * apr + c * aqr
-    for i in range(n):
-        out[i] = a[i, i]
-    out.sort()
-
-
-@jit
-def _map_step(
-    x,
-    kappa,
-    mu2,
-    s,
-    alpha,
-    ab,
-    inv_b,
-    k,
-    n_extra,
-    second_order,
-    near,
-    gen,
-    g,
-    factor,
-    a,
-    drift,
-    eta,
-    trial,
-    counters,
-):
-    """One step of the eigenvalue map in place; False (x untouched) if it leaves the domain."""
-    n = x.shape[0]
-    _pcd_coupling(x, mu2, s, k, g, factor)
-    _mean_drift(x, kappa, mu2, s, ab, n_extra, second_order, drift)
-    for i in range(n):
-        eta[i] = gen.standard_normal()
-    # perturbative step unless two neighbours are within `near` off-diagonal kicks
-    exact = False
-    for i in range(n - 1):
-        if x[i + 1] - x[i] < near * alpha * math.sqrt(inv_b * g[i, i + 1]):
-            exact = True
-    if not exact:
-        for i in range(n):
-            pair = 0.0
-            for j in range(n):
-                if j != i:
-                    pair += g[i, j] / (x[i] - x[j])
-            trial[i] = (
-                x[i]
-                + alpha * (drift[i] + ab * pair)
-                + alpha * math.sqrt(2.0 * inv_b * g[i, i]) * eta[i]
-            )
-        for i in range(n - 1):
-            if not trial[i + 1] > trial[i]:
-                exact = True
-    if exact:
-        # the same step as a matrix: eigenvalues of diag(x + alpha K) + dX
-        counters[0] += 1
-        for i in range(n):
-            a[i, i] = x[i] + alpha * drift[i] + alpha * math.sqrt(2.0 * inv_b * g[i, i]) * eta[i]
-            for j in range(i + 1, n):
-                v = alpha * math.sqrt(inv_b * g[i, j]) * gen.standard_normal()
-                a[i, j] = v
-                a[j, i] = v
-        _jacobi_eigenvalues(a, trial)
-    if trial[0] < 0.0 or trial[n - 1] >= mu2 / s:
-        counters[1] += 1
-        return False
-    for i in range(n):
-        x[i] = trial[i]
-    return True
-
-
-@jit
-def _dbm_kernel(
-    x0,
-    kappa,
-    mu2,
-    s,
-    alpha,
-    ab,
-    inv_b,
-    k,
-    n_extra,
-    second_order,
-    near,
-    n_steps,
-    burn_in,
-    pi,
-    pj,
-    gen,
-    sum_x,
-    sum_x2,
-    sum_s,
-    counters,
-):
-    n_rep, n = x0.shape
-    g = np.empty((n, n))
-    factor = np.empty((n, n))
-    a = np.empty((n, n))
-    drift = np.empty(n)
-    eta = np.empty(n)
-    trial = np.empty(n)
-    for r in range(n_rep):
-        x = x0[r].copy()
-        for step in range(n_steps):
-            if not _map_step(
-                x,
-                kappa,
-                mu2,
-                s,
-                alpha,
-                ab,
-                inv_b,
-                k,
-                n_extra,
-                second_order,
-                near,
-                gen,
-                g,
-                factor,
-                a,
-                drift,
-                eta,
-                trial,
-                counters,
-            ):
-                return
-            if step >= burn_in:
-                for i in range(n):
-                    sum_x[r, i] += x[i]
-                    sum_x2[r, i] += x[i] * x[i]
-                for p in range(pi.shape[0]):
-                    sum_s[r, p] += x[pj[p]] - x[pi[p]]
-
-
-@jit
-def _paths_kernel(
-    x0, kappa, mu2, s, alpha, ab, inv_b, k, n_extra, second_order, near, snaps, gen, out, counters
-):
-    """Iterate from ``x0`` and store the state at the steps ``snaps`` (ascending) in ``out``."""
-    n = x0.shape[0]
-    g = np.empty((n, n))
-    factor = np.empty((n, n))
-    a = np.empty((n, n))
-    drift = np.empty(n)
-    eta = np.empty(n)
-    trial = np.empty(n)
-    x = x0.copy()
-    j = 0
-    step = 0
-    while j < snaps.shape[0]:
-        if snaps[j] == step:
-            out[j] = x
-            j += 1
-            continue
-        if not _map_step(
-            x,
-            kappa,
-            mu2,
-            s,
-            alpha,
-            ab,
-            inv_b,
-            k,
-            n_extra,
-            second_order,
-            near,
-            gen,
-            g,
-            factor,
-            a,
-            drift,
-            eta,
-            trial,
-            counters,
-        ):
-            return False
-        step += 1
-    return True
-
-
-def _paths(st: _Setting, x0, snapshot_steps, *, second_order=True, rng=None, progress=None):
-    """The eigenvalue map of :func:`predict` from each start in ``x0`` (R, n).
-
-    Returns the states at ``snapshot_steps`` (counted from the start), shape
-    (R, S, n), and a boolean mask of the replicas that left the domain (their
-    rows are NaN from the step they left).
-    """
-    from tqdm.auto import tqdm
-
-    x0 = np.ascontiguousarray(x0, dtype=np.float64)
-    snaps = np.asarray(snapshot_steps, dtype=np.int64)
-    out = np.full((x0.shape[0], snaps.size, x0.shape[1]), np.nan)
-    diverged = np.zeros(x0.shape[0], dtype=bool)
-    counters = np.zeros(2, dtype=np.int64)
-    gens = as_rng(rng).spawn(x0.shape[0])
-    for r in tqdm(range(x0.shape[0]), disable=not progress, unit="replica", desc="rbm map"):
-        diverged[r] = not _paths_kernel(
-            x0[r],
-            st.kappa,
-            st.mu2,
-            st.s,
-            st.alpha,
-            st.ab,
-            1.0 / st.batch_size,
-            0 if st.k is None else st.k,
-            float(st.n_v - st.n_h),
-            bool(second_order),
-            2.0,
-            snaps,
-            gens[r],
-            out[r],
-            counters,
-        )
-    return out, diverged, int(counters[0])
-
-
+# --------------------------------------------------------------------------- DBM
 def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_map, rng, progress):
     modes = st.modes
     n = modes.n_modes
@@ -518,52 +246,27 @@ def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_m
             "the modes overlap"
         )
     pairs = _pairs(st.groups)
-    pi = np.array([p[0] for p in pairs], dtype=np.int64)
-    pj = np.array([p[1] for p in pairs], dtype=np.int64)
-    x0 = np.tile(start, (n_replicas, 1))
-    sum_x = np.zeros((n_replicas, n))
-    sum_x2 = np.zeros((n_replicas, n))
-    sum_s = np.zeros((n_replicas, len(pairs)))
-    counters = np.zeros(2, dtype=np.int64)
-    gens = as_rng(rng).spawn(n_replicas)
-    from tqdm.auto import tqdm
-
     show = bool(progress) if progress is not None else n_replicas * n_steps * n * n > 5e9
-    diverged = np.zeros(n_replicas, dtype=bool)
-    for r in tqdm(range(n_replicas), disable=not show, unit="replica", desc="dbm"):
-        sl = slice(r, r + 1)
-        before = counters[1]
-        _dbm_kernel(
-            x0[sl],
-            st.kappa,
-            st.mu2,
-            st.s,
-            st.alpha,
-            st.ab,
-            1.0 / st.batch_size,
-            0 if st.k is None else st.k,
-            float(st.n_v - st.n_h),
-            bool(second_order),
-            2.0,
-            n_steps,
-            burn_in,
-            pi,
-            pj,
-            gens[r],
-            sum_x[sl],
-            sum_x2[sl],
-            sum_s[sl],
-            counters,
-        )
-        diverged[r] = counters[1] > before
+    res = simulate_sgd(
+        modes,
+        alpha=st.alpha,
+        batch_size=st.batch_size,
+        noise=PCDNoise(k=st.k, n_v=st.n_v, second_order=bool(second_order)),
+        x0=start,
+        n_steps=n_steps,
+        n_replicas=n_replicas,
+        record=Record(burn_in=burn_in, per_replica=True, pairs=pairs),
+        rng=rng,
+        progress=show,
+    )
+    diverged = res.left_domain > 0
     if diverged.sum() > n_replicas // 2:
         raise ValueError(
             f"{diverged.sum()} of {n_replicas} replicas left the domain [0, mu2/sigma_h^2) = "
             f"[0, {st.mu2 / st.s}): alpha/batch_size={st.ab} is too large for a stationary state"
         )
-    n_rec = n_steps - burn_in
     keep = ~diverged
-    m1, m2, ms = sum_x[keep] / n_rec, sum_x2[keep] / n_rec, sum_s[keep] / n_rec
+    m1, m2, ms = res.replica_mean[keep], res.replica_mean_square[keep], res.replica_spacing[keep]
     mean = run_jackknife(lambda d: d.mean(axis=0), m1)
     std = run_jackknife(
         lambda d: np.sqrt(d[:, 1].mean(axis=0) - d[:, 0].mean(axis=0) ** 2),
@@ -578,7 +281,7 @@ def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_m
         "n_replicas": n_replicas,
         "n_steps": n_steps,
         "burn_in": burn_in,
-        "exact_steps": int(counters[0]),
+        "exact_steps": res.matrix_steps,
         "diverged_replicas": int(diverged.sum()),
         "second_order": bool(second_order),
     }
@@ -755,8 +458,9 @@ def predict(
     :math:`\delta W^T\delta W/(\alpha^2/|B|)` of the update (``second_order``),
     and the anharmonicity of the drift.
 
-    ``"dbm"`` iterates the SGD map of all eigenvalues (docs/theory.md section 2) with
-    the state-dependent noise and coupling :math:`\tilde G_{ab}(x)`,
+    ``"dbm"`` iterates the SGD map of all eigenvalues (docs/theory.md section 2;
+    :func:`fpsolve.dbm.simulate_sgd` with the noise :class:`fpsolve.models.PCDNoise`)
+    with the state-dependent noise and coupling :math:`\tilde G_{ab}(x)`,
 
     .. math::
 

@@ -44,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--preset cannot be combined with --alpha/--batch-size")
         settings = args.preset
     else:
-        settings = rbm.grid(alpha=args.alpha or [0.1], batch_size=args.batch_size or [16])
+        settings = rbm.grid(
+            alpha=args.alpha or [rbm.PAPER_ALPHA],
+            batch_size=args.batch_size or [rbm.PAPER_BATCH_SIZE],
+        )
     kwargs = training_kwargs(args)
     seed = kwargs.pop("rng")
     device = args.device or "cpu"

@@ -87,8 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("output", help="HDF5 recording to write (or to resume with --resume)")
-    p.add_argument("--alpha", type=float, default=0.1, help="learning rate (0.1)")
-    p.add_argument("--batch-size", type=int, default=16, help="persistent chains |B| (16)")
+    p.add_argument("--alpha", type=float, default=None, help="learning rate (default 0.1)")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="persistent chains |B| (default 16)"
+    )
     p.add_argument("--threads", type=int, default=None, help="threads over runs (all CPUs)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument(
@@ -123,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.output, overwrite=args.overwrite, option="output")
         rec = rbm.train(
             **training_kwargs(args),
-            alpha=args.alpha,
-            batch_size=args.batch_size,
+            alpha=rbm.PAPER_ALPHA if args.alpha is None else args.alpha,
+            batch_size=rbm.PAPER_BATCH_SIZE if args.batch_size is None else args.batch_size,
             path=args.output,
             overwrite=args.overwrite,
             n_threads=args.threads,

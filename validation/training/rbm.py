@@ -14,10 +14,21 @@ Examples
 ((2, 3, 10), [0, 100, 200])
 """
 
-from validation.training.sweep import PAPER_STEPS, PAPER_SWEEP, PRESETS, SweepResult, grid, sweep
+from validation.training.sweep import (
+    PAPER_ALPHA,
+    PAPER_BATCH_SIZE,
+    PAPER_STEPS,
+    PAPER_SWEEP,
+    PRESETS,
+    SweepResult,
+    grid,
+    sweep,
+)
 from validation.training.trainer import resume, run_stream, target_matrix, train
 
 __all__ = [
+    "PAPER_ALPHA",
+    "PAPER_BATCH_SIZE",
     "PAPER_STEPS",
     "PAPER_SWEEP",
     "PRESETS",

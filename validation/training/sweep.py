@@ -26,17 +26,26 @@ from fpsolve.cuda import check_device
 from validation._typing import PathLike, RNGLike
 from validation.data import recording as _rec
 from validation.data.recording import Recording
-from validation.training.trainer import _plan, train
+from validation.training.trainer import PAPER_ALPHA, PAPER_BATCH_SIZE, _plan, train
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["PAPER_STEPS", "PAPER_SWEEP", "PRESETS", "SweepResult", "grid", "sweep"]
+__all__ = [
+    "PAPER_ALPHA",
+    "PAPER_BATCH_SIZE",
+    "PAPER_STEPS",
+    "PAPER_SWEEP",
+    "PRESETS",
+    "SweepResult",
+    "grid",
+    "sweep",
+]
 
 
 def _paper_sweep() -> tuple[dict, ...]:
-    batch = [{"alpha": 0.1, "batch_size": b} for b in (4, 8, 16, 32, 64)]
-    rate = [{"alpha": a, "batch_size": 16} for a in (0.01, 0.02, 0.04, 0.06, 0.08)]
+    batch = [{"alpha": PAPER_ALPHA, "batch_size": b} for b in (4, 8, 16, 32, 64)]
+    rate = [{"alpha": a, "batch_size": PAPER_BATCH_SIZE} for a in (0.01, 0.02, 0.04, 0.06, 0.08)]
     return tuple(batch + rate)
 
 
@@ -279,8 +288,8 @@ def sweep(
         names.add(name)
         kw = {**common, **{k: v for k, v in s.items() if k != "name"}}
         kw["rng"] = as_seed(kw.get("rng", _derive_seed(seed, i)))
-        kw.setdefault("alpha", 0.1)
-        kw.setdefault("batch_size", 16)
+        kw.setdefault("alpha", PAPER_ALPHA)
+        kw.setdefault("batch_size", PAPER_BATCH_SIZE)
         if "n_steps" not in kw:
             raise ValueError("n_steps must be given (in common or in every setting)")
         path = directory / f"{name}.h5"

@@ -78,7 +78,21 @@ from validation.data.recording import Recording
 from validation.data.setting import RBM_TARGETS, RBMSetting
 from validation.training._kernels import _train_run
 
-__all__ = ["MAX_WORK", "resume", "run_stream", "target_matrix", "train"]
+__all__ = [
+    "MAX_WORK",
+    "PAPER_ALPHA",
+    "PAPER_BATCH_SIZE",
+    "resume",
+    "run_stream",
+    "target_matrix",
+    "train",
+]
+
+PAPER_ALPHA = 0.1
+"""Learning rate of arXiv:2407.16427 (the default of :func:`train`; the batch-size scan)."""
+
+PAPER_BATCH_SIZE = 16
+"""Batch size of arXiv:2407.16427 (the default of :func:`train`; the learning-rate scan)."""
 
 _MODEL = "gaussian_rbm"
 _BUFFER_BYTES = 32 * 2**20
@@ -369,8 +383,8 @@ def train(
     n_runs: int = 1,
     *,
     n_steps: int,
-    alpha: float = 0.1,
-    batch_size: int = 16,
+    alpha: float = PAPER_ALPHA,
+    batch_size: int = PAPER_BATCH_SIZE,
     k: int = 3,
     n_v: int = 10,
     n_h: int = 10,

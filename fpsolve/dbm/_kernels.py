@@ -1,0 +1,675 @@
+"""Private numba kernels of :mod:`fpsolve.dbm` that call the models.
+
+Layout: one chunk of ``C`` replicas is an ``(N, C)`` C-contiguous array (replicas
+innermost, so the pair sum vectorises over replicas).  Each chunk owns one
+``numpy.random.Generator`` and is advanced by one sequential kernel call; chunks
+run on a thread pool (the kernels release the GIL).  A chunk's output therefore
+depends only on its own generator, never on the number of threads.
+
+The kernels (:func:`em_chunk`, :func:`safe_chunk`, :func:`pcd_chunk`,
+:func:`mala_chunk`) take structured arguments: :class:`Chunk` (the state of a
+chunk), :class:`Table` (the models), :class:`Coef` or :class:`PCDCoef` (the step),
+:class:`Work` (scratch) and the recording's ``Stats``/``StatBuf``.  They read the
+fields once, before the loop over steps, and hand arrays to the helpers they call
+every step: numba counts a reference for every field of a tuple a function passes
+on, which would cost more than a small system's step.  Which noise a run has is told
+by the types of ``Work.gval`` and ``Work.g2`` (None or arrays), so numba compiles one
+specialised kernel per kind; every helper that branches on them takes them as
+arguments (:mod:`fpsolve.dbm._pairs`).
+
+Per-mode models enter through ``_drift(i, x, kind, par)``, ``_potential(i, x, kind,
+par)`` and ``_noise(i, x, nkind)``.  The versions here cover harmonic and RBM modes
+by their parameters (``kind`` 0 and 1; ``par`` rows ``(omega, center, 0, 0)`` and
+``(c, kappa, mu2, sigma_h2)``) through the drift scalars of :mod:`fpsolve.models`;
+:func:`build_kernels` recompiles the same kernels against generated dispatchers over
+user models' ``numba_drift`` callables.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from typing import Any, NamedTuple
+
+import numba
+import numpy as np
+
+from fpsolve.dbm._counters import CROSS_STEPS, MATRIX_STEPS, PAIR_CROSSINGS
+from fpsolve.dbm._implicit import STIFF, mark_links, redo_marked
+from fpsolve.dbm._linalg import jacobi_eigenvalues
+from fpsolve.dbm._ordering import (
+    REFLECTING,
+    WALL,
+    has_bounds,
+    is_identity,
+    ordered,
+    reflect_replica,
+    resort,
+)
+from fpsolve.dbm._pairs import link_scale, noise_at, pair_coef, pair_scale, pair_sum
+from fpsolve.dbm._record import record_step
+from fpsolve.jit import jit
+from fpsolve.models._harmonic import _harmonic_drift, _harmonic_potential
+from fpsolve.models._noise import _fill_pcd_coupling, _fill_second_order_drift
+from fpsolve.models._rbm import rbm_drift, rbm_potential
+
+__all__ = [
+    "Chunk",
+    "Coef",
+    "Kernels",
+    "MalaChains",
+    "MalaCoef",
+    "PCDCoef",
+    "Table",
+    "Work",
+    "build_kernels",
+    "default_kernels",
+    "work",
+]
+
+_kjit = jit(error_model="numpy")
+_ijit = jit(error_model="numpy", inline="always")
+
+NEAR = 2.0  # matrix step when neighbours are closer than NEAR off-diagonal kicks
+
+
+class Table(NamedTuple):
+    """The models of the modes, as the kernels read them."""
+
+    kind: np.ndarray  # (N,) int64 model of each mode (see the module docstring)
+    par: np.ndarray  # (N, 4) parameters of the parametric models
+    nkind: np.ndarray  # (N,) int64 noise function of each mode
+    lo: np.ndarray  # (N,) lower end of each domain
+    hi: np.ndarray  # (N,) upper end
+    lok: np.ndarray  # (N,) int64 kind of the lower end (_ordering.NATURAL, ...)
+    hik: np.ndarray  # (N,) int64 kind of the upper end
+
+
+class Coef(NamedTuple):
+    """Coefficients of the explicit step ``x + dt K + s P/(x_i - x_j) + amp g eta``."""
+
+    dt: float
+    amp: np.ndarray  # (N,) noise amplitude
+    prow: np.ndarray  # (N,) P_ij = prow_i B_ij with B symmetric (the implicit solves need it)
+    prc: np.ndarray  # (N,) P_ij = prc_i when every row is constant off the diagonal
+    pmat: Any  # None (rows constant) or (N, N) P_ij
+    bounds: np.ndarray  # int64 row blocks of the pair sum on all threads (one large system)
+
+
+class PCDCoef(NamedTuple):
+    """Coefficients of the SGD map with the state-dependent PCD noise."""
+
+    alpha: float  # learning rate
+    ab: float  # alpha / |B|
+    inv_b: float  # 1 / |B|
+    mu2: float  # visible mass (shared by the modes)
+    s: float  # sigma_h^2 (shared by the modes)
+    k: int  # Gibbs sweeps of the chain factor (0: none)
+    n_extra: float  # N_v - N_h
+    d_weight: float  # weight of the second-order drift D (alpha/|B|, or 0 without it)
+
+
+class Chunk(NamedTuple):
+    """The state of one chunk of ``C`` replicas, advanced by one kernel call at a time."""
+
+    x: np.ndarray  # (N, C) eigenvalues
+    perm: np.ndarray  # (N, C) int64 modes of each replica in ascending order of x
+    gen: Any  # numpy.random.Generator, the chunk's stream
+    counters: np.ndarray  # (N_COUNTERS,) int64
+    cross: np.ndarray  # (C,) int64 steps of each replica that broke the ordering
+    stopped: np.ndarray  # (C,) int64 step at which a replica left the domain (0: never)
+
+
+class Work(NamedTuple):
+    """Scratch of the explicit step of one chunk (see :func:`work`)."""
+
+    force: np.ndarray  # (N, C) dt K
+    psum: np.ndarray  # (N, C) pair sum
+    eta: np.ndarray  # (N, C) normals
+    xn: np.ndarray  # (N, C) the new state
+    gval: Any  # None (constant noise) or (N, C) g_i(x_i)
+    g2: Any  # None, or (N, C) g_i(x_i)^2 when it scales the pair term
+    xcol: np.ndarray  # (C, N) replica-major copy of x for the few-replica pair sum
+    psum_t: np.ndarray  # (C, N) its pair sums
+    partial: np.ndarray  # (blocks, N) partial sums of the blocked pair sum (0 rows: off)
+    ident: np.ndarray  # (C,) uint8 replicas holding their modes in index order
+    quiet: np.ndarray  # (C,) uint8 replicas whose step needs no per-replica checks
+    plink: np.ndarray  # (N - 1,) larger pair coefficient of each neighbour link
+    bad: np.ndarray  # (N - 1, C) bool links to redo ("safe")
+    todo: np.ndarray  # (C,) int64 replicas to redo this step
+    y: np.ndarray  # (N,) the step without its pair term ("safe")
+    z: np.ndarray  # (N,) implicit solution
+    order: np.ndarray  # (N,) int64
+    sc: np.ndarray  # (N,) row factors of the pair term
+    rs: np.ndarray  # (N,) implicit weights
+    cy: np.ndarray  # (N,) cluster scratch
+    cz: np.ndarray
+    crs: np.ndarray
+    corder: np.ndarray
+
+
+def work(n: int, c: int, *, state_noise: bool, pair_by_noise: bool, blocks: int) -> Work:
+    """Scratch for a chunk of ``c`` replicas of ``n`` modes.
+
+    ``state_noise``: the noise is ``g_i(x_i)``; ``pair_by_noise``: the pair term is
+    scaled by ``g_i(x_i)^2``; ``blocks``: rows of the blocked pair sum (0: not blocked).
+    """
+    few = c if c < 8 else 0
+    return Work(
+        force=np.empty((n, c)),
+        psum=np.empty((n, c)),
+        eta=np.empty((n, c)),
+        xn=np.empty((n, c)),
+        gval=np.ones((n, c)) if state_noise else None,
+        g2=np.ones((n, c)) if pair_by_noise else None,
+        xcol=np.empty((few, n)),
+        psum_t=np.zeros((few, n)),
+        partial=np.empty((blocks if few else 0, n)),
+        ident=np.zeros(c, dtype=np.uint8),
+        quiet=np.zeros(c, dtype=np.uint8),
+        plink=np.empty(max(n - 1, 0)),
+        bad=np.zeros((max(n - 1, 1), c), dtype=np.bool_),
+        todo=np.zeros(c, dtype=np.int64),
+        y=np.empty(n),
+        z=np.empty(n),
+        order=np.empty(n, dtype=np.int64),
+        sc=np.ones(n),
+        rs=np.empty(n),
+        cy=np.empty(n),
+        cz=np.empty(n),
+        crs=np.empty(n),
+        corder=np.empty(n, dtype=np.int64),
+    )
+
+
+# ---------------------------------------------------------------------------
+# the models (rebound by build_kernels for user models)
+# ---------------------------------------------------------------------------
+@_kjit
+def _drift(i, x, kind, par):
+    if kind[i] == 0:
+        return _harmonic_drift(x, par[i, 0], par[i, 1])
+    return rbm_drift(x, par[i, 0], par[i, 1], par[i, 2], par[i, 3])
+
+
+@_kjit
+def _potential(i, x, kind, par):
+    if kind[i] == 0:
+        return _harmonic_potential(x, par[i, 0], par[i, 1])
+    if par[i, 2] - par[i, 3] * x <= 0.0:
+        return math.inf
+    return rbm_potential(x, par[i, 0], par[i, 1], par[i, 2], par[i, 3])
+
+
+@_kjit
+def _noise(i, x, nkind):
+    return 1.0
+
+
+# ---------------------------------------------------------------------------
+# the explicit step of the SDE and of the SGD map with constant noise
+# ---------------------------------------------------------------------------
+@_kjit
+def _noise_values(x, nkind, gval, g2):
+    """``gval = g_i(x_i)`` (and ``g2 = gval^2``) where the run has state-dependent noise."""
+    if gval is None:
+        return
+    for i in range(x.shape[0]):
+        for r in range(x.shape[1]):
+            g = _noise(i, x[i, r], nkind)
+            gval[i, r] = g
+            if g2 is not None:
+                g2[i, r] = g * g
+
+
+@_kjit
+def _combine(x, amp, force, psum, eta, gval, g2, xn):
+    """``xn = x + dt K + s psum + amp g eta`` (``s = g^2`` or 1, ``g = g(x)`` or 1)."""
+    n, c = x.shape
+    for i in range(n):
+        a = amp[i]
+        for r in range(c):
+            xn[i, r] = (
+                x[i, r]
+                + force[i, r]
+                + pair_scale(g2, i, r) * psum[i, r]
+                + a * noise_at(gval, i, r) * eta[i, r]
+            )
+
+
+@_kjit
+def _forces_and_normals(x, gen, dt, kind, par, nkind, force, eta, gval, g2):
+    """``force = dt K(x)``, the noise values (:func:`_noise_values`) and the normals."""
+    n, c = x.shape
+    for i in range(n):
+        for r in range(c):
+            force[i, r] = dt * _drift(i, x[i, r], kind, par)
+    _noise_values(x, nkind, gval, g2)
+    for i in range(n):
+        for r in range(c):
+            eta[i, r] = gen.standard_normal()
+
+
+@_kjit
+def _start(x, perm, prc, pmat, plink, ident):
+    """Per-call set-up: the link coefficients ``plink`` and which replicas hold their modes
+    in index order; returns whether the identity-order fast path (prepass) applies."""
+    n, c = x.shape
+    for k in range(n - 1):
+        plink[k] = max(pair_coef(prc, pmat, k, k + 1), pair_coef(prc, pmat, k + 1, k))
+    for r in range(c):
+        ident[r] = is_identity(perm, r, n)
+    return c >= 8 and n >= 2
+
+
+@_kjit
+def _quiet_ordered(xn, ident, quiet):
+    """``quiet[r]``: replica ``r`` is in index order and its step kept that order."""
+    n, c = xn.shape
+    for r in range(c):
+        quiet[r] = ident[r]
+    for k in range(n - 1):
+        for r in range(c):
+            if not xn[k, r] < xn[k + 1, r]:
+                quiet[r] = 0
+
+
+@_kjit
+def _quiet_sound(x, xn, plink, g2, ident, quiet):
+    """``quiet[r]``: as :func:`_quiet_ordered`, and no link started stiff."""
+    n, c = xn.shape
+    for r in range(c):
+        quiet[r] = ident[r]
+    for k in range(n - 1):
+        pk = plink[k]
+        for r in range(c):
+            # the test of mark_links, written out for the hot loop
+            ok = xn[k, r] < xn[k + 1, r]
+            d = x[k + 1, r] - x[k, r]
+            p = pk * link_scale(g2, k, k + 1, r)
+            ok = ok and not d * d < STIFF * p
+            if not ok:
+                quiet[r] = 0
+
+
+@_kjit
+def _copy(src, dst):
+    n, c = src.shape
+    for i in range(n):
+        for r in range(c):
+            dst[i, r] = src[i, r]
+
+
+@_kjit
+def em_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
+    """Advance the chunk by ``n_steps`` explicit steps (Euler-Maruyama, or the SGD map).
+
+    Nothing is corrected: a step that breaks the ordering of a replica is counted
+    (``cross``, ``CROSS_STEPS``) and ``perm`` re-sorted (``PAIR_CROSSINGS``);
+    values at a reflecting or wall end are reflected.
+    """
+    x, perm, gen, counters, cross = ch.x, ch.perm, ch.gen, ch.counters, ch.cross
+    dt, amp, prc, pmat, bounds = co.dt, co.amp, co.prc, co.pmat, co.bounds
+    kind, par, nkind, lo, hi, lok, hik = tb
+    force, psum, eta, xn, gval, g2 = wk.force, wk.psum, wk.eta, wk.xn, wk.gval, wk.g2
+    xcol, psum_t, partial = wk.xcol, wk.psum_t, wk.partial
+    ident, quiet, plink = wk.ident, wk.quiet, wk.plink
+    n, c = x.shape
+    bounded = has_bounds(lok, hik)
+    prepass = _start(x, perm, prc, pmat, plink, ident) and not bounded
+    for s in range(n_steps):
+        _forces_and_normals(x, gen, dt, kind, par, nkind, force, eta, gval, g2)
+        pair_sum(x, prc, pmat, bounds, psum, xcol, psum_t, partial)
+        _combine(x, amp, force, psum, eta, gval, g2, xn)
+        if prepass:
+            _quiet_ordered(xn, ident, quiet)
+        for r in range(c):
+            if prepass and quiet[r]:
+                continue
+            if bounded:
+                reflect_replica(xn, r, lo, hi, lok, hik, counters)
+            if n >= 2 and not ordered(xn, perm, r, n):
+                counters[CROSS_STEPS] += 1
+                cross[r] += 1
+                counters[PAIR_CROSSINGS] += resort(xn, perm, r, n)
+                if prepass:
+                    ident[r] = is_identity(perm, r, n)
+        _copy(xn, x)
+        record_step(x, step0 + s + 1, st, bf, counters)
+
+
+@_kjit
+def safe_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
+    """Advance the chunk by ``n_steps`` collision-safe steps.
+
+    The explicit step of a replica whose links break or start closer than
+    ``sqrt(STIFF P)`` (:func:`_implicit.mark_links`) is redone with the pair term
+    implicit (:func:`_implicit.redo_marked`); steps that broke the ordering are counted
+    before the correction.
+    """
+    x, perm, gen, counters, cross = ch.x, ch.perm, ch.gen, ch.counters, ch.cross
+    dt, amp, prc, pmat, bounds = co.dt, co.amp, co.prc, co.pmat, co.bounds
+    kind, par, nkind, lo, hi, lok, hik = tb
+    force, psum, eta, xn, gval, g2 = wk.force, wk.psum, wk.eta, wk.xn, wk.gval, wk.g2
+    xcol, psum_t, partial = wk.xcol, wk.psum_t, wk.partial
+    ident, quiet, plink = wk.ident, wk.quiet, wk.plink
+    bad, todo = wk.bad, wk.todo
+    n, c = x.shape
+    bounded = has_bounds(lok, hik)
+    prepass = _start(x, perm, prc, pmat, plink, ident) and not bounded
+    for s in range(n_steps):
+        _forces_and_normals(x, gen, dt, kind, par, nkind, force, eta, gval, g2)
+        pair_sum(x, prc, pmat, bounds, psum, xcol, psum_t, partial)
+        _combine(x, amp, force, psum, eta, gval, g2, xn)
+        if prepass:
+            _quiet_sound(x, xn, plink, g2, ident, quiet)
+        n_todo = 0
+        for r in range(c):
+            if prepass and quiet[r]:
+                continue
+            if bounded:
+                reflect_replica(xn, r, lo, hi, lok, hik, counters)
+            if n < 2:
+                continue
+            if not ordered(xn, perm, r, n):
+                counters[CROSS_STEPS] += 1
+                cross[r] += 1
+            if mark_links(x, xn, r, perm, prc, pmat, g2, bad):
+                todo[n_todo] = r
+                n_todo += 1
+        if n_todo:
+            redo_marked(x, xn, perm, todo, n_todo, co, tb, wk, counters)
+        _copy(xn, x)
+        record_step(x, step0 + s + 1, st, bf, counters)
+
+
+# ---------------------------------------------------------------------------
+# the SGD map with the state-dependent PCD noise (one replica per chunk)
+# ---------------------------------------------------------------------------
+@_ijit
+def _pcd_drift(x, co, kind, par, drift):
+    """``K_a(x_a) + d_weight D_a(x)`` per unit alpha into ``drift``."""
+    _fill_second_order_drift(x, co.mu2, co.s, co.n_extra, drift)
+    w = co.d_weight
+    for i in range(x.shape[0]):
+        drift[i] = _drift(i, x[i], kind, par) + w * drift[i]
+
+
+@_ijit
+def _pcd_perturbative(x, co, g, drift, eta, trial):
+    """The step with the second-order eigenvalue shift as pair term; False if two
+    neighbours are within ``NEAR`` off-diagonal kicks or the step breaks their order."""
+    n = x.shape[0]
+    alpha = co.alpha
+    for i in range(n - 1):
+        if x[i + 1] - x[i] < NEAR * alpha * math.sqrt(co.inv_b * g[i, i + 1]):
+            return False
+    for i in range(n):
+        pair = 0.0
+        for j in range(n):
+            if j != i:
+                pair += g[i, j] / (x[i] - x[j])
+        trial[i] = (
+            x[i]
+            + alpha * (drift[i] + co.ab * pair)
+            + alpha * math.sqrt(2.0 * co.inv_b * g[i, i]) * eta[i]
+        )
+    for i in range(n - 1):  # noqa: SIM110 (a loop: numba compiles no generator expressions)
+        if not trial[i + 1] > trial[i]:
+            return False
+    return True
+
+
+@_ijit
+def _pcd_matrix(x, co, gen, g, drift, eta, a, trial):
+    """The same step as a matrix: ascending eigenvalues of ``diag(x + alpha K) + dX``
+    (same diagonal noise ``eta``, fresh off-diagonal normals) into ``trial``."""
+    n = x.shape[0]
+    alpha = co.alpha
+    for i in range(n):
+        a[i, i] = x[i] + alpha * drift[i] + alpha * math.sqrt(2.0 * co.inv_b * g[i, i]) * eta[i]
+        for j in range(i + 1, n):
+            v = alpha * math.sqrt(co.inv_b * g[i, j]) * gen.standard_normal()
+            a[i, j] = v
+            a[j, i] = v
+    jacobi_eigenvalues(a, trial)
+
+
+@_kjit
+def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
+    """Advance a chunk of one replica by ``n_steps`` steps of the SGD map with the PCD noise.
+
+    Per step: the coupling ``G(x)`` and the drift at the current state, ``n`` normals,
+    then the perturbative step (:func:`_pcd_perturbative`) or, near a collision, the
+    matrix step (:func:`_pcd_matrix`, ``MATRIX_STEPS``), so the eigenvalues stay
+    ascending.  A step that leaves ``[0, mu2/s)`` is not taken: the replica stops
+    (``stopped`` holds the step) and records nothing more.
+    """
+    xc, gen, counters, stopped, kind, par = ch.x, ch.gen, ch.counters, ch.stopped, tb.kind, tb.par
+    if stopped[0]:
+        return
+    x = xc[:, 0].copy()  # contiguous, written back into the chunk after each step
+    n = x.shape[0]
+    g = np.empty((n, n))
+    factor = np.empty((n, n))
+    a = np.empty((n, n))
+    drift = np.empty(n)
+    eta = np.empty(n)
+    trial = np.empty(n)
+    for s in range(n_steps):
+        _fill_pcd_coupling(x, co.mu2, co.s, co.k, g, factor)
+        _pcd_drift(x, co, kind, par, drift)
+        for i in range(n):
+            eta[i] = gen.standard_normal()
+        if not _pcd_perturbative(x, co, g, drift, eta, trial):
+            counters[MATRIX_STEPS] += 1
+            _pcd_matrix(x, co, gen, g, drift, eta, a, trial)
+        if trial[0] < 0.0 or trial[n - 1] >= co.mu2 / co.s:
+            stopped[0] = step0 + s + 1
+            return
+        for i in range(n):
+            x[i] = trial[i]
+            xc[i, 0] = trial[i]
+        record_step(xc, step0 + s + 1, st, bf, counters)
+
+
+# ---------------------------------------------------------------------------
+# Metropolis-adjusted Langevin chains of the Coulomb gas
+# ---------------------------------------------------------------------------
+class MalaChains(NamedTuple):
+    """The chains of one chunk of :func:`mala_chunk`."""
+
+    x: np.ndarray  # (C, N) current states
+    order: np.ndarray  # (C, N) int64 the chamber of each chain: x[c, order[c]] increasing
+    h: np.ndarray  # (C,) Langevin steps (adapted during burn-in)
+    gen: Any  # numpy.random.Generator of the chunk
+    out: np.ndarray  # (C, n_keep, N) kept states
+    accepted: np.ndarray  # (C,) int64 accepted moves after burn-in
+    proposed: np.ndarray  # (C,) int64 proposed moves after burn-in
+
+
+class MalaCoef(NamedTuple):
+    n_burn: int
+    n_keep: int
+    thin: int
+    target: float  # acceptance rate aimed at during burn-in
+    g2: np.ndarray  # (N,) noise strength per mode
+
+
+@_kjit
+def _log_target(x, inv_g2, kind, par, lo, hi, lok, hik):
+    """log prod_{i<j}|x_i - x_j| - sum_i V_i(x_i)/g_i^2; -inf outside the domain."""
+    n = x.shape[0]
+    acc = 0.0
+    for i in range(n):
+        v = x[i]
+        if (lok[i] == WALL and v <= lo[i]) or (lok[i] == REFLECTING and v < lo[i]):
+            return -math.inf
+        if (hik[i] == WALL and v >= hi[i]) or (hik[i] == REFLECTING and v > hi[i]):
+            return -math.inf
+        acc -= _potential(i, v, kind, par) * inv_g2[i]
+        for j in range(i + 1, n):
+            acc += math.log(abs(v - x[j]))
+    return acc
+
+
+@_kjit
+def _mala_drift(x, out, g2, kind, par):
+    """h-independent part of the MALA proposal mean: K_i + g_i^2 sum_j 1/(x_i - x_j)."""
+    n = x.shape[0]
+    for i in range(n):
+        acc = 0.0
+        for j in range(n):
+            if j != i:
+                acc += 1.0 / (x[i] - x[j])
+        out[i] = _drift(i, x[i], kind, par) + g2[i] * acc
+
+
+@_ijit
+def _mala_probability(xc, prop, hc, lp, lp_new, cur_drift, new_drift, inv_g2):
+    """Metropolis-Hastings acceptance probability of the Langevin move ``xc -> prop``."""
+    lq_fwd = 0.0
+    lq_bwd = 0.0
+    for i in range(xc.shape[0]):
+        d_f = prop[i] - xc[i] - hc * cur_drift[i]
+        d_b = xc[i] - prop[i] - hc * new_drift[i]
+        lq_fwd -= d_f * d_f * inv_g2[i]
+        lq_bwd -= d_b * d_b * inv_g2[i]
+    log_a = lp_new - lp + (lq_bwd - lq_fwd) / (4.0 * hc)
+    return 1.0 if log_a >= 0.0 else math.exp(log_a)
+
+
+@_kjit
+def _mala_chain(ch, c, mc, tb):
+    """Run chain ``c`` of the chunk: ``n_burn`` adapting steps, then keep every ``thin``-th."""
+    g2, n_burn, gen, oc = mc.g2, mc.n_burn, ch.gen, ch.order[c]
+    accepted, proposed, out = ch.accepted, ch.proposed, ch.out
+    kind, par, _, lo, hi, lok, hik = tb
+    n = g2.shape[0]
+    inv_g2 = 1.0 / g2
+    cur_drift = np.empty(n)
+    new_drift = np.empty(n)
+    prop = np.empty(n)
+    xc = ch.x[c].copy()
+    lp = _log_target(xc, inv_g2, kind, par, lo, hi, lok, hik)
+    _mala_drift(xc, cur_drift, g2, kind, par)
+    hc = ch.h[c]
+    log_h = math.log(hc)
+    kept = 0
+    for it in range(n_burn + mc.n_keep * mc.thin):
+        sq = math.sqrt(2.0 * hc)
+        for i in range(n):
+            prop[i] = xc[i] + hc * cur_drift[i] + sq * math.sqrt(g2[i]) * gen.standard_normal()
+        u = gen.random()
+        ok = True
+        for k in range(n - 1):
+            if not prop[oc[k]] < prop[oc[k + 1]]:
+                ok = False
+                break
+        acc_prob = 0.0
+        if ok:
+            lp_new = _log_target(prop, inv_g2, kind, par, lo, hi, lok, hik)
+            if lp_new > -math.inf:
+                _mala_drift(prop, new_drift, g2, kind, par)
+                acc_prob = _mala_probability(xc, prop, hc, lp, lp_new, cur_drift, new_drift, inv_g2)
+                if u < acc_prob:
+                    for i in range(n):
+                        xc[i] = prop[i]
+                        cur_drift[i] = new_drift[i]
+                    lp = lp_new
+                    if it >= n_burn:
+                        accepted[c] += 1
+        if it < n_burn:
+            # Robbins-Monro adaptation of log h toward the target acceptance
+            log_h += (acc_prob - mc.target) / math.sqrt(it + 1.0)
+            log_h = min(max(log_h, -60.0), 10.0)
+            hc = math.exp(log_h)
+        else:
+            proposed[c] += 1
+            if (it - n_burn + 1) % mc.thin == 0:
+                for i in range(n):
+                    out[c, kept, i] = xc[i]
+                kept += 1
+    ch.x[c, :] = xc
+    ch.h[c] = hc
+
+
+@_kjit
+def mala_chunk(ch, mc, tb):
+    """Metropolis-adjusted Langevin chains for the Coulomb gas restricted to the chamber
+    of each chain (:class:`MalaChains`), one after the other on the chunk's stream."""
+    for c in range(ch.x.shape[0]):
+        _mala_chain(ch, c, mc, tb)
+
+
+# ---------------------------------------------------------------------------
+# kernels for user models
+# ---------------------------------------------------------------------------
+_MODEL_FUNCS = (
+    "_noise_values",
+    "_forces_and_normals",
+    "em_chunk",
+    "safe_chunk",
+    "_pcd_drift",
+    "pcd_chunk",
+    "_log_target",
+    "_mala_drift",
+    "_mala_chain",
+    "mala_chunk",
+)
+
+
+class Kernels(types.SimpleNamespace):
+    """The model-calling kernels compiled against one set of model dispatchers."""
+
+
+def default_kernels() -> Kernels:
+    """Kernels for harmonic and RBM modes (parameters passed as arrays)."""
+    return Kernels(
+        em_chunk=em_chunk, safe_chunk=safe_chunk, pcd_chunk=pcd_chunk, mala_chunk=mala_chunk
+    )
+
+
+_BUILT: dict = {}
+
+
+def _dispatcher(name, funcs, index_name):
+    """Source of ``name(i, x, a, b)`` calling ``funcs[a[i]](x)`` (or ``(i, x, a)`` for noise)."""
+    args = "i, x, kind, par" if index_name == "kind" else "i, x, nkind"
+    lines = [f"def {name}({args}):", f"    k = {index_name}[i]"]
+    for k in range(len(funcs) - 1):
+        lines.append(f"    if k == {k}:")
+        lines.append(f"        return _f{k}(x)")
+    lines.append(f"    return _f{len(funcs) - 1}(x)")
+    namespace = {f"_f{k}": f for k, f in enumerate(funcs)}
+    exec("\n".join(lines), namespace)
+    return numba.njit(cache=False, nogil=True, error_model="numpy")(namespace[name])
+
+
+def build_kernels(key, drifts=None, potentials=None, noises=None) -> Kernels:
+    """Kernels whose ``_drift``/``_potential``/``_noise`` dispatch to jitted scalar callables.
+
+    ``drifts[k]`` and ``potentials[k]`` serve the modes with ``kind == k``; ``noises[k]``
+    the modes with ``nkind == k``.  ``None`` keeps the parametric harmonic/RBM versions.
+    ``key`` memoises the compiled result (it must identify the callables).
+    """
+    if key in _BUILT:
+        return _BUILT[key][0]
+    namespace = dict(globals())
+    if drifts is not None:
+        namespace["_drift"] = _dispatcher("_drift", drifts, "kind")
+        namespace["_potential"] = _dispatcher("_potential", potentials, "kind")
+    if noises is not None:
+        namespace["_noise"] = _dispatcher("_noise", noises, "nkind")
+    for name in _MODEL_FUNCS:
+        py = globals()[name].py_func
+        func = types.FunctionType(py.__code__, namespace, name, py.__defaults__, py.__closure__)
+        namespace[name] = numba.njit(cache=False, nogil=True, error_model="numpy")(func)
+    kernels = Kernels(
+        em_chunk=namespace["em_chunk"],
+        safe_chunk=namespace["safe_chunk"],
+        pcd_chunk=namespace["pcd_chunk"],
+        mala_chunk=namespace["mala_chunk"],
+    )
+    _BUILT[key] = (kernels, drifts, potentials, noises)  # keep the callables alive
+    return kernels

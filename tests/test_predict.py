@@ -237,7 +237,7 @@ def test_compare_predictions_on_exact_small_noise_samples(rng):
     cmp = compare_predictions(rec, pred, burn_in=0)
     assert isinstance(cmp, PredictionComparison)
     entries = cmp.entries()
-    assert len(entries) == 2 * 6 + 2
+    assert len(entries) == 2 * 6 + 3 * 2  # mean and std per mode; <S>, shape, Binder per pair
     assert all(e.kind == "prediction" and e.level == "a" for e in entries)
     assert all(e.deviation is not None for e in entries)
     z = _bonferroni(len(entries))
@@ -354,7 +354,7 @@ def test_bad_input():
 def test_prediction_entries_and_plot():
     p = predict(_attrs())
     entries = p.entries()
-    assert len(entries) == 4 * 3 + 1
+    assert len(entries) == 4 * 3 + 3  # three per mode, three per pair
     assert all(e.verdict == "measured" and e.analysis == "prediction" for e in entries)
     assert p.plot().axes
 

@@ -47,6 +47,14 @@ from fpsolve.checks import as_rng, check_int
 from fpsolve.dbm import Record, simulate_sgd
 from fpsolve.models import Modes, PCDNoise, rbm_pcd_noise
 from validation._typing import RNGLike
+from validation.analyses.levels import (
+    LADDER,
+    PredictionFailure,
+    StationaryStatistics,
+    level_name,
+    sample_level,
+    stationary_statistics,
+)
 from validation.analyses.stats import Entry, effective_samples, run_jackknife
 from validation.data.recording import Recording
 from validation.data.setting import SETTING_ATTRS, RBMSetting
@@ -59,6 +67,7 @@ __all__ = [
     "REQUIRED_ATTRS",
     "Prediction",
     "PredictionComparison",
+    "PredictionFailure",
     "Repulsion",
     "compare_predictions",
     "predict",
@@ -69,20 +78,11 @@ __all__ = [
 REQUIRED_ATTRS = SETTING_ATTRS
 """Recording attributes every prediction needs (``k`` too with ``k="auto"``)."""
 
-METHODS = ("small_noise", "dbm")
+METHODS = LADDER
+"""Prediction methods, one per level of the ladder (:data:`validation.analyses.levels.LEVELS`)."""
 
-LEVELS = {
-    "small_noise": ("a", "small-noise formula (a)"),
-    "dbm": ("b", "eigenvalue SGD map (b)"),
-}
-"""Prediction level of each method: ``(level key, name shown in reports)``; the ladder runs
-from the small-noise formula (a) to the eigenvalue SGD map with the PCD noise (b)."""
-
-
-def _level(method: str) -> dict:
-    """``level`` and ``model`` keywords of :meth:`Entry.compare` for a prediction method."""
-    level, model = LEVELS.get(method, (method, method))
-    return {"level": level, "model": model}
+DEFAULT_STEPS = 100_000
+"""Steps of levels (b) and (c) when the attributes do not state ``n_steps`` (the paper's)."""
 
 
 _ORDER_SAMPLES = 200_000
@@ -101,6 +101,8 @@ class _Setting:
     batch_size: int
     k: int | None
     groups: tuple
+    setting: RBMSetting
+    n_steps: int | None
 
     @property
     def ab(self) -> float:
@@ -149,6 +151,8 @@ def _setting(source: Recording | Mapping[str, Any], k: int | str | None) -> _Set
         batch_size=setting.batch_size,
         k=k,
         groups=setting.mode_groups(),
+        setting=setting,
+        n_steps=attrs.get("n_steps"),
     )
 
 
@@ -158,22 +162,32 @@ def _pairs(groups) -> tuple[tuple[int, int], ...]:
 
 
 # --------------------------------------------------------------------------- small noise
-def _goe_order(m: int) -> tuple[np.ndarray, np.ndarray, float]:
+def _goe_order(m: int) -> tuple[np.ndarray, np.ndarray, float, float, float]:
     r"""Ordered eigenvalues of the ``m``-mode Coulomb gas in units of :math:`\sigma`.
 
     Returns the mean of each ordered eigenvalue about the centre, its second moment
-    about the centre and the mean neighbour spacing, exactly for ``m <= 2`` and from
-    200000 fixed-seed GOE draws otherwise.
+    about the centre, the mean neighbour spacing, and of a neighbour pair
+    :math:`\langle S^2\rangle/\langle S\rangle^2` and the Binder cumulant of the pooled
+    pair, exactly for ``m <= 2`` (:math:`4/\pi` and :math:`-4/27`) and from 200000
+    fixed-seed GOE draws otherwise (the middle pair).
     """
     if m == 1:
-        return np.zeros(1), np.ones(1), math.nan
+        return np.zeros(1), np.ones(1), math.nan, math.nan, math.nan
     if m == 2:
         half = math.sqrt(math.pi) / 2.0
-        return np.array([-half, half]), np.full(2, 1.5), math.sqrt(math.pi)
+        return np.array([-half, half]), np.full(2, 1.5), math.sqrt(math.pi), 4 / math.pi, -4 / 27
     a = np.random.default_rng(0).standard_normal((_ORDER_SAMPLES, m, m))
     h = (a + np.swapaxes(a, 1, 2)) / 2.0  # H_ii ~ N(0, 1), H_ij ~ N(0, 1/2)
     ev = np.linalg.eigvalsh(h)
-    return ev.mean(axis=0), (ev**2).mean(axis=0), float(np.diff(ev, axis=1).mean())
+    i = (m - 1) // 2
+    shape = stationary_statistics(ev[:, None, :], [(i, i + 1)])
+    return (
+        ev.mean(axis=0),
+        (ev**2).mean(axis=0),
+        float(np.diff(ev, axis=1).mean()),
+        float(shape.spacing_ratio[0]),
+        float(shape.binder[0]),
+    )
 
 
 def _curvature2(st: _Setting, x: np.ndarray) -> np.ndarray:
@@ -202,9 +216,9 @@ def _small_noise(st: _Setting, discrete_map: bool = True):
     offset = np.zeros(n)
     second = np.ones(n)
     group_of = np.empty(n, dtype=int)
-    spacing_unit = {}
+    spacing_unit, shape = {}, {}
     for gi, g in enumerate(st.groups):
-        mean_u, m2_u, s_u = _goe_order(len(g))
+        mean_u, m2_u, s_u, *shape[gi] = _goe_order(len(g))
         idx = list(g)
         group_of[idx] = gi
         sig = width[idx].mean()
@@ -222,30 +236,36 @@ def _small_noise(st: _Setting, discrete_map: bool = True):
     std = width * np.sqrt(second - (offset / width) ** 2)
     pairs = _pairs(st.groups)
     spacing = np.array([spacing_unit[group_of[i]] for i, _ in pairs])
-    return mean_x, std, width, spacing, shift
+    ratio, binder = (np.array([shape[group_of[i]][c] for i, _ in pairs]) for c in (0, 1))
+    return mean_x, std, width, spacing, shift, ratio, binder
 
 
 # --------------------------------------------------------------------------- DBM
+def _tau(st: _Setting) -> float:
+    r"""The slowest relaxation time in steps, :math:`1/(\alpha\min_a\Omega_a)`."""
+    return 1.0 / (st.alpha * st.modes.omega.min())
+
+
 def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_map, rng, progress):
+    """Level b': stationary snapshots of the eigenvalue map with Gaussian PCD noise."""
     modes = st.modes
     n = modes.n_modes
-    tau = 1.0 / (st.alpha * modes.omega.min())
-    if burn_in is None:
-        burn_in = math.ceil(10.0 * tau)
-    burn_in = check_int("burn_in", burn_in, minimum=0)
-    if n_steps is None:
-        n_steps = burn_in + math.ceil(40.0 * tau)
-    n_steps = check_int("n_steps", n_steps, minimum=1)
-    if n_steps <= burn_in:
-        raise ValueError(f"n_steps must exceed burn_in={burn_in}, got {n_steps}")
-    n_replicas = check_int("n_replicas", n_replicas, minimum=2)
-    start, *_ = _small_noise(st, discrete_map)
-    if not np.all(np.diff(start) > 0):
-        raise ValueError(
-            f"alpha/batch_size={st.ab} is too large for the small-noise start {start}: "
-            "the modes overlap"
+    mean_x = _small_noise(st, discrete_map)[0]
+
+    def valid(x):
+        return bool(np.all(np.diff(x) > 0) and x[0] > 0 and x[-1] < st.mu2 / st.s)
+
+    # the small-noise means, else the ordered fixed points (large widths can reorder the means)
+    fixed = st.modes.x_stable + 1e-6 * np.arange(n)
+    start = next((x for x in (mean_x, fixed) if valid(x)), None)
+    if start is None:
+        raise PredictionFailure(
+            "dbm",
+            f"alpha={st.alpha:g}, |B|={st.batch_size}",
+            f"no ordered start inside the domain: the small-noise means are {mean_x}",
+            1.0,
         )
-    pairs = _pairs(st.groups)
+    every = max(1, math.ceil((n_steps - burn_in) / 1000))
     show = bool(progress) if progress is not None else n_replicas * n_steps * n * n > 5e9
     res = simulate_sgd(
         modes,
@@ -255,37 +275,22 @@ def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_m
         x0=start,
         n_steps=n_steps,
         n_replicas=n_replicas,
-        record=Record(burn_in=burn_in, per_replica=True, pairs=pairs),
+        record=Record(snapshots=tuple(range(burn_in, n_steps + 1, every)), burn_in=burn_in),
         rng=rng,
         progress=show,
     )
-    diverged = res.left_domain > 0
-    if diverged.sum() > n_replicas // 2:
-        raise ValueError(
-            f"{diverged.sum()} of {n_replicas} replicas left the domain [0, mu2/sigma_h^2) = "
-            f"[0, {st.mu2 / st.s}): alpha/batch_size={st.ab} is too large for a stationary state"
+    left = res.left_domain > 0
+    if left.any():
+        steps = res.left_domain[left]
+        raise PredictionFailure(
+            "dbm",
+            f"alpha={st.alpha:g}, |B|={st.batch_size}",
+            f"{left.sum()} of {n_replicas} replicas left the domain [0, mu2/sigma_h^2) = "
+            f"[0, {st.mu2 / st.s:g}) at steps {steps.min()}..{steps.max()}",
+            left.mean(),
         )
-    keep = ~diverged
-    m1, m2, ms = res.replica_mean[keep], res.replica_mean_square[keep], res.replica_spacing[keep]
-    mean = run_jackknife(lambda d: d.mean(axis=0), m1)
-    std = run_jackknife(
-        lambda d: np.sqrt(d[:, 1].mean(axis=0) - d[:, 0].mean(axis=0) ** 2),
-        np.stack([m1, m2], axis=1),
-    )
-    if pairs:
-        spacing = run_jackknife(lambda d: d.mean(axis=0), ms)
-        sp, sp_err = np.atleast_1d(spacing.value), np.atleast_1d(spacing.error)
-    else:
-        sp, sp_err = np.zeros(0), np.zeros(0)
-    run = {
-        "n_replicas": n_replicas,
-        "n_steps": n_steps,
-        "burn_in": burn_in,
-        "exact_steps": res.matrix_steps,
-        "diverged_replicas": int(diverged.sum()),
-        "second_order": bool(second_order),
-    }
-    return mean, std, (sp, sp_err), run
+    run = {"exact_steps": res.matrix_steps, "second_order": bool(second_order)}
+    return np.swapaxes(res.snapshots, 0, 1), run
 
 
 # --------------------------------------------------------------------------- Prediction
@@ -317,12 +322,18 @@ class Prediction:
         Neighbouring indices inside degenerate groups.
     spacing, spacing_error : ndarray, shape (n_pairs,)
         Mean spacing :math:`\langle S\rangle = \langle x_j - x_i\rangle` of each pair.
+    spacing_ratio, spacing_ratio_error : ndarray, shape (n_pairs,)
+        :math:`\langle S^2\rangle/\langle S\rangle^2` of each pair.
+    binder, binder_error : ndarray, shape (n_pairs,)
+        Binder cumulant of each pooled pair
+        (:class:`validation.analyses.levels.StationaryStatistics`).
     groups : tuple of tuple of int
         Degenerate groups.
     params : dict
         ``mu2``, ``sigma_h2``, ``n_v``, ``n_h``, ``alpha``, ``batch_size``, ``k``
-        and, for ``"dbm"``, the run (``n_replicas``, ``n_steps``, ``burn_in``,
-        ``exact_steps``, ``second_order``).
+        and, for a simulated level, the run (``n_replicas``, ``n_steps``,
+        ``burn_in``; ``exact_steps`` and ``second_order`` for ``"dbm"``, ``seed``
+        for ``"aligned"`` and ``"matrix"``).
     """
 
     method: str
@@ -339,8 +350,17 @@ class Prediction:
     pairs: tuple
     spacing: np.ndarray
     spacing_error: np.ndarray
+    spacing_ratio: np.ndarray
+    spacing_ratio_error: np.ndarray
+    binder: np.ndarray
+    binder_error: np.ndarray
     groups: tuple
     params: dict = field(default_factory=dict)
+
+    @property
+    def level(self) -> str:
+        """The ladder level of the method (``"a"``, ``"b'"``, ``"b"`` or ``"c"``)."""
+        return level_name(self.method)["level"]
 
     @property
     def alpha_over_b(self) -> float:
@@ -350,7 +370,7 @@ class Prediction:
     def entries(self) -> list[Entry]:
         """Every predicted number as an entry without a verdict (analysis ``"prediction"``)."""
         ctx = {
-            "level": _level(self.method)["level"],
+            "level": self.level,
             "alpha": self.params["alpha"],
             "batch_size": self.params["batch_size"],
         }
@@ -373,16 +393,16 @@ class Prediction:
                     )
                 )
         for p, pair in enumerate(self.pairs):
-            out.append(
-                Entry.compare(
-                    "prediction",
-                    f"<S> pair {pair}",
-                    self.spacing[p],
-                    self.spacing_error[p],
-                    pair=pair,
-                    **ctx,
+            for name, val, err in (
+                ("<S>", self.spacing, self.spacing_error),
+                ("<S^2>/<S>^2", self.spacing_ratio, self.spacing_ratio_error),
+                ("Binder U4", self.binder, self.binder_error),
+            ):
+                out.append(
+                    Entry.compare(
+                        "prediction", f"{name} pair {pair}", val[p], err[p], pair=pair, **ctx
+                    )
                 )
-            )
         return out
 
     def plot(self, ax: Axes | None = None) -> FigureBase:
@@ -476,24 +496,42 @@ def predict(
     the perturbative step would break their order, that step is taken exactly
     (eigenvalues of :math:`X'` by Jacobi rotations, same diagonal noise), as
     the recorded eigenvalues of ``W^T W`` never cross.  Replicas start at the
-    small-noise means, are burnt in for ``burn_in`` steps and every later step
-    is recorded; errors are jackknife over the independent replicas.
+    small-noise means and are burnt in for ``burn_in`` steps.
+
+    ``"aligned"`` (level b) is the eigenvalue map with the exact sample second
+    moment in the target's eigenbasis (:func:`fpsolve.sgd.simulate_sgd_aligned`):
+    the noise of :math:`\hat C` is Wishart, never negative, where a Gaussian model of
+    the same variance is negative with probability 7.9% per step at :math:`|B| = 4`.
+    ``"matrix"`` (level c) is SGD of :math:`W` itself with :math:`|B|` exact samples
+    of the model per step (:func:`fpsolve.sgd.simulate_sgd_matrix`,
+    :eq:`sgd-step`), started from the trainer's initial weights; it keeps the
+    rotations of :math:`W` and every order in :math:`\alpha` and differs from the
+    trainer only in using exact samples instead of persistent Gibbs chains.
+    Both run ``n_steps`` steps (default the recording's ``n_steps``) and use the
+    steps ``>= burn_in`` (default half), as the measurement does.
+
+    Every simulated level keeps about 1000 snapshots per replica from its
+    stationary window; the statistics are those of a recording
+    (:func:`validation.analyses.levels.stationary_statistics`), with jackknife
+    errors over the independent replicas.
 
     Parameters
     ----------
     attrs_or_recording : Recording or mapping
         A Gaussian-RBM recording or its attributes (:data:`REQUIRED_ATTRS`).
-    method : {"small_noise", "dbm"}, optional
-        Formula or simulation.
+    method : {"small_noise", "dbm", "aligned", "matrix"}, optional
+        The level of the ladder: (a), (b'), (b) or (c)
+        (:data:`validation.analyses.levels.LEVELS`).
     k : "auto", int or None, optional
         Gibbs sweeps for the chain-correlation factor: ``"auto"`` the recorded
         ``k``, None no chain correlation.
     n_replicas : int, optional
-        Independent replicas (``"dbm"``), >= 2.
+        Independent replicas of a simulated level, >= 2.
     n_steps, burn_in : int, optional
-        Steps per replica and steps discarded (``"dbm"``); default
-        ``10 tau`` burn-in and ``40 tau`` recorded,
-        :math:`\tau = 1/(\alpha\min_a\Omega_a)` the slowest relaxation time.
+        Steps per replica and steps discarded.  ``"dbm"``: default ``10 tau``
+        burn-in and ``40 tau`` recorded, :math:`\tau = 1/(\alpha\min_a\Omega_a)` the
+        slowest relaxation time; ``"aligned"``, ``"matrix"``: default the attribute
+        ``n_steps`` (else :data:`DEFAULT_STEPS`) and half of it.
     second_order : bool, optional
         Include the mean :math:`D_a` of :math:`\delta W^T\delta W`.
     discrete_map : bool, optional
@@ -511,9 +549,11 @@ def predict(
 
     Raises
     ------
+    PredictionFailure
+        A simulated level that has no stationary state at this setting (a replica
+        left the domain): the reason and the fraction of replicas are named.
     ValueError
-        Missing or invalid hyperparameters, an unknown ``method``, or a run
-        that leaves the domain (``alpha/batch_size`` too large).
+        Missing or invalid hyperparameters or an unknown ``method``.
     TypeError
         If ``attrs_or_recording`` is neither a Recording nor a mapping.
 
@@ -529,8 +569,7 @@ def predict(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     st = _setting(attrs_or_recording, k)
-    mean_x, std, width, spacing, shift = _small_noise(st, discrete_map)
-    zeros = np.zeros_like(mean_x)
+    mean_x, std, width, spacing, shift, ratio, binder = _small_noise(st, discrete_map)
     params = {
         "mu2": st.mu2,
         "sigma_h2": st.s,
@@ -543,39 +582,61 @@ def predict(
         "discrete_map": bool(discrete_map),
     }
     if not second_order:
-        shift = shift - st.ab * _second_order_drift(st, st.modes.x_stable) / st.modes.omega
-        mean_x = mean_x - st.ab * _second_order_drift(st, st.modes.x_stable) / st.modes.omega
+        d = st.ab * _second_order_drift(st, st.modes.x_stable) / st.modes.omega
+        shift, mean_x = shift - d, mean_x - d
+    pairs = _pairs(st.groups)
     if method == "small_noise":
-        mean_err, std_err, sp_err = zeros, zeros, np.zeros_like(spacing)
+        z, zp = np.zeros_like(mean_x), np.zeros_like(spacing)
+        stats = StationaryStatistics(
+            mean_x, z, std, z, pairs, spacing, zp, ratio, zp, binder, zp
+        )  # fmt: skip
     else:
-        mean, sd, (spacing, sp_err), run = _dbm(
-            st,
-            n_replicas=n_replicas,
-            n_steps=n_steps,
-            burn_in=burn_in,
-            second_order=second_order,
-            discrete_map=discrete_map,
-            rng=rng,
-            progress=progress,
-        )
-        mean_x, mean_err = np.asarray(mean.value), np.asarray(mean.error)
-        std, std_err = np.asarray(sd.value), np.asarray(sd.error)
-        params.update(run)
+        n_replicas = check_int("n_replicas", n_replicas, minimum=2)
+        if method == "dbm":
+            burn = math.ceil(10.0 * _tau(st)) if burn_in is None else burn_in
+            burn = check_int("burn_in", burn, minimum=0)
+            steps = burn + math.ceil(40.0 * _tau(st)) if n_steps is None else n_steps
+        else:
+            steps = (st.n_steps or DEFAULT_STEPS) if n_steps is None else n_steps
+            steps = check_int("n_steps", steps, minimum=1)
+            burn = check_int("burn_in", steps // 2 if burn_in is None else burn_in, minimum=0)
+        steps = check_int("n_steps", steps, minimum=1)
+        if steps <= burn:
+            raise ValueError(f"n_steps must exceed burn_in={burn}, got {steps}")
+        run = {"n_replicas": n_replicas, "n_steps": steps, "burn_in": burn}
+        if method == "dbm":
+            ev, extra = _dbm(
+                st, n_replicas=n_replicas, n_steps=steps, burn_in=burn,
+                second_order=second_order, discrete_map=discrete_map, rng=rng,
+                progress=progress,
+            )  # fmt: skip
+        else:
+            sample = sample_level(
+                method, st.setting, n_replicas=n_replicas, n_steps=steps, burn_in=burn,
+                rng=rng, progress=bool(progress),
+            )  # fmt: skip
+            ev, extra = sample.eigenvalues, sample.params
+        stats = stationary_statistics(ev, pairs)
+        params.update(run, **extra)
     return Prediction(
         method=method,
         kappa=st.kappa,
         x_stable=st.modes.x_stable,
-        mean_x=mean_x,
-        mean_x_error=mean_err,
-        learned=st.mu2 - st.s * mean_x,
-        learned_error=st.s * mean_err,
-        std=std,
-        std_error=std_err,
+        mean_x=stats.mean,
+        mean_x_error=stats.mean_error,
+        learned=st.mu2 - st.s * stats.mean,
+        learned_error=st.s * stats.mean_error,
+        std=stats.std,
+        std_error=stats.std_error,
         width=width,
         shift=shift,
-        pairs=_pairs(st.groups),
-        spacing=np.asarray(spacing, dtype=np.float64),
-        spacing_error=np.asarray(sp_err, dtype=np.float64),
+        pairs=pairs,
+        spacing=stats.spacing,
+        spacing_error=stats.spacing_error,
+        spacing_ratio=stats.spacing_ratio,
+        spacing_ratio_error=stats.spacing_ratio_error,
+        binder=stats.binder,
+        binder_error=stats.binder_error,
         groups=st.groups,
         params=params,
     )
@@ -609,27 +670,12 @@ def _stationary(recording: Recording, burn_in) -> tuple[np.ndarray, float]:
     return ev, float(burn_in)
 
 
-def _measure(ev: np.ndarray, pairs):
-    mean = run_jackknife(lambda d: d.mean(axis=(0, 1)), ev)
-    std = run_jackknife(lambda d: d.std(axis=(0, 1)), ev)
-    if pairs:
-        gaps = np.stack([ev[:, :, j] - ev[:, :, i] for i, j in pairs], axis=2)
-        sp = run_jackknife(lambda d: d.mean(axis=(0, 1)), gaps)
-        sp_v, sp_e = np.atleast_1d(sp.value), np.atleast_1d(sp.error)
-        sp_n = np.array([effective_samples(gaps[:, :, p]) for p in range(len(pairs))])
-    else:
-        sp_v = sp_e = sp_n = np.zeros(0)
+def _measure(ev: np.ndarray, pairs) -> tuple[StationaryStatistics, np.ndarray, np.ndarray]:
+    """Statistics of the stationary window and the effective samples per mode and pair."""
+    stats = stationary_statistics(ev, pairs)
     n_eff = np.array([effective_samples(ev[:, :, a]) for a in range(ev.shape[2])])
-    return (
-        np.asarray(mean.value),
-        np.asarray(mean.error),
-        np.asarray(std.value),
-        np.asarray(std.error),
-        sp_v,
-        sp_e,
-        n_eff,
-        sp_n,
-    )
+    sp_n = np.array([effective_samples(ev[:, :, j] - ev[:, :, i]) for i, j in pairs])
+    return stats, n_eff, sp_n
 
 
 def _check_match(recording: Recording, prediction: Prediction):
@@ -675,6 +721,9 @@ class PredictionComparison:
         Pairs whose spacing was measured.
     spacing, spacing_error : ndarray, shape (n_pairs,)
         Measured :math:`\langle S\rangle`.
+    spacing_shape, spacing_shape_error, binder, binder_error : ndarray, shape (n_pairs,)
+        Measured :math:`\langle S^2\rangle/\langle S\rangle^2` and Binder cumulant of
+        the pooled pair.
     n_eff, spacing_n_eff : ndarray
         Effectively independent samples per mode and per pair
         (runs x snapshots / integrated autocorrelation time).
@@ -697,6 +746,10 @@ class PredictionComparison:
     pairs: tuple
     spacing: np.ndarray
     spacing_error: np.ndarray
+    spacing_shape: np.ndarray
+    spacing_shape_error: np.ndarray
+    binder: np.ndarray
+    binder_error: np.ndarray
     n_eff: np.ndarray
     spacing_n_eff: np.ndarray
     std_ratio: np.ndarray
@@ -715,7 +768,7 @@ class PredictionComparison:
         """
         p = self.prediction
         ctx = dict(self.params)
-        lv = _level(p.method)
+        lv = level_name(p.method)
         out = []
         for a in range(len(self.mean_x)):
             c = {**ctx, "mode": a, "kappa": p.kappa[a]}
@@ -739,19 +792,26 @@ class PredictionComparison:
         index = {pair: q for q, pair in enumerate(p.pairs)}
         for q, pair in enumerate(self.pairs):
             c = {**ctx, "pair": pair, "kappa": p.kappa[pair[0]]}
-            out.append(
-                Entry.compare(
-                    "prediction",
-                    f"<S> pair {pair}",
-                    self.spacing[q],
-                    self.spacing_error[q],
-                    p.spacing[index[pair]],
-                    p.spacing_error[index[pair]],
-                    n_eff=self.spacing_n_eff[q],
-                    **lv,
-                    **c,
+            i = index[pair]
+            for name, m, dm, pv, dp in (
+                ("<S>", self.spacing, self.spacing_error, p.spacing, p.spacing_error),
+                ("<S^2>/<S>^2", self.spacing_shape, self.spacing_shape_error,
+                 p.spacing_ratio, p.spacing_ratio_error),
+                ("Binder U4", self.binder, self.binder_error, p.binder, p.binder_error),
+            ):  # fmt: skip
+                out.append(
+                    Entry.compare(
+                        "prediction",
+                        f"{name} pair {pair}",
+                        m[q],
+                        dm[q],
+                        pv[i],
+                        dp[i],
+                        n_eff=self.spacing_n_eff[q],
+                        **lv,
+                        **c,
+                    )
                 )
-            )
         return out
 
     def plot(self, ax: Axes | None = None) -> FigureBase:
@@ -784,7 +844,7 @@ class PredictionComparison:
         ax.set_xlabel("eigenvalue index $a$")
         ax.set_ylabel("measured / predicted")
         ax.set_title(
-            f"measured / {_level(self.prediction.method)['model']}, "
+            f"measured / {level_name(self.prediction.method)['model']}, "
             f"$\\alpha/|B|$ = {self.prediction.alpha_over_b:.3g}"
         )
         ax.legend(fontsize="small")
@@ -844,25 +904,30 @@ def compare_predictions(
                 f"(it has {list(prediction.pairs)})"
             )
     ev, burn = _stationary(recording, burn_in)
-    mean, mean_e, std, std_e, sp, sp_e, n_eff, sp_n = _measure(ev, pairs)
+    m, n_eff, sp_n = _measure(ev, pairs)
     index = {pair: q for q, pair in enumerate(prediction.pairs)}
     q = [index[pr] for pr in pairs]
-    std_r, std_re = _ratio(std, std_e, prediction.std, prediction.std_error)
-    sp_r, sp_re = _ratio(sp, sp_e, prediction.spacing[q], prediction.spacing_error[q])
-    learned, learned_e = st.mu2 - st.s * mean, st.s * mean_e
+    std_r, std_re = _ratio(m.std, m.std_error, prediction.std, prediction.std_error)
+    sp_r, sp_re = _ratio(m.spacing, m.spacing_error, prediction.spacing[q],
+                         prediction.spacing_error[q])  # fmt: skip
+    learned, learned_e = st.mu2 - st.s * m.mean, st.s * m.mean_error
     l_r, l_re = _ratio(learned, learned_e, prediction.learned, prediction.learned_error)
     return PredictionComparison(
         prediction=prediction,
         burn_in=burn,
-        mean_x=mean,
-        mean_x_error=mean_e,
-        std=std,
-        std_error=std_e,
+        mean_x=m.mean,
+        mean_x_error=m.mean_error,
+        std=m.std,
+        std_error=m.std_error,
         learned=learned,
         learned_error=learned_e,
         pairs=tuple(pairs),
-        spacing=sp,
-        spacing_error=sp_e,
+        spacing=m.spacing,
+        spacing_error=m.spacing_error,
+        spacing_shape=m.spacing_ratio,
+        spacing_shape_error=m.spacing_ratio_error,
+        binder=m.binder,
+        binder_error=m.binder_error,
         n_eff=n_eff,
         spacing_n_eff=sp_n,
         std_ratio=std_r,
@@ -929,7 +994,7 @@ class Repulsion:
                 kappa=self.kappa[a],
                 alpha=self.params["alpha"][s],
                 batch_size=self.params["batch_size"][s],
-                **_level(self.params["method"]),
+                **level_name(self.params["method"]),
             )
             for s in range(len(self.alpha_over_b))
             for a in range(len(self.kappa))
@@ -969,7 +1034,7 @@ class Repulsion:
         ax.set_xlabel(r"$\alpha/|B|$")
         ax.set_ylabel(r"$\lambda_{fit}/\kappa$")
         ax.set_title(
-            f"points: measured; lines: {_level(self.params['method'])['model']}; "
+            f"points: measured; lines: {level_name(self.params['method'])['model']}; "
             "dotted: small-noise formula (a)",
             fontsize="small",
         )
@@ -982,7 +1047,7 @@ def repulsion(
     predictions: Sequence[Prediction] | None = None,
     *,
     burn_in: float | None = None,
-    method: str = "dbm",
+    method: str = "matrix",
     rng: RNGLike = None,
     **predict_options: Any,
 ) -> Repulsion:
@@ -1002,8 +1067,8 @@ def repulsion(
         One per recording; default :func:`predict` with ``method`` for each.
     burn_in : float, optional
         First step used in every recording.
-    method : {"dbm", "small_noise"}, optional
-        Method of the default predictions.
+    method : str, optional
+        Level of the default predictions (:data:`METHODS`); default (c).
     rng : int, numpy.random.Generator or None
         Seed of the default predictions (one stream per recording is spawned).
     **predict_options

@@ -624,7 +624,7 @@ def validate(
                     predict.repulsion(
                         [r for _, r in rbm],
                         predictions=None if any(p is None for p in preds) else preds,
-                        method="small_noise" if preds == [None] else "dbm",
+                        method="small_noise" if preds == [None] else preds[0].method,
                         burn_in=burn_in,
                     ),
                 )
@@ -638,16 +638,24 @@ def validate(
     return Validation(labels, recs, tuple(sections), n_sigma, tuple(skipped), unequilibrated)
 
 
+BEST_REPLICAS = 64
+"""Replicas of the default prediction (at most the recording's runs)."""
+
+
 def _best_prediction(rec, label, gen, progress, skipped):
-    """The DBM prediction (b), or the small-noise formula (a) when it fails (noted)."""
+    """The best level that reaches a stationary state at this setting (c, then b, then a).
+
+    A level that fails is noted with its reason, and the next one down is used.
+    """
     from validation.analyses import predict
 
-    try:
-        return predict.predict(rec, method="dbm", rng=gen, progress=progress)
-    except ValueError as exc:
-        reason = f"DBM prediction failed ({exc}); small-noise formula used"
-        skipped.append(("predictions", label, reason))
-        return predict.predict(rec, method="small_noise")
+    n = max(2, min(BEST_REPLICAS, rec.n_runs))
+    for method in ("matrix", "aligned"):
+        try:
+            return predict.predict(rec, method=method, n_replicas=n, rng=gen, progress=progress)
+        except predict.PredictionFailure as exc:
+            skipped.append(("predictions", label, f"{exc}; the next level down is used"))
+    return predict.predict(rec, method="small_noise")
 
 
 def _section_warnings(result: object, entries: Sequence[Entry]) -> tuple[str, ...]:

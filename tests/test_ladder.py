@@ -1,0 +1,153 @@
+"""The ladder of prediction levels: shared statistics, levels b and c, failures."""
+
+import math
+
+import numpy as np
+import pytest
+
+from validation.analyses.levels import (
+    LADDER,
+    LEVELS,
+    PredictionFailure,
+    sample_level,
+    sgd_model,
+    stationary_statistics,
+)
+from validation.analyses.predict import predict
+from validation.data.setting import RBMSetting
+
+
+def _paper(alpha=0.1, batch_size=16, n_v=10, **kw):
+    return RBMSetting.lattice(
+        n_v=n_v, n_h=n_v, m2=4.0, mu2=9.0, sigma_h=1.0, alpha=alpha, batch_size=batch_size,
+        k=3, w_sigma=0.1, **kw,
+    )  # fmt: skip
+
+
+def _attrs(setting: RBMSetting, **extra) -> dict:
+    keys = ("n_v", "n_h", "mu2", "sigma_h", "kappa", "alpha", "batch_size", "k", "m2", "w_sigma")
+    return {**{k: getattr(setting, k) for k in keys}, "model": "gaussian_rbm", **extra}
+
+
+def _bound(n_tests: int) -> float:
+    """Two-sided normal quantile at 1% family-wise error (Bonferroni)."""
+    from scipy.stats import norm
+
+    return float(norm.isf(0.005 / n_tests))
+
+
+def test_ladder_names_every_level_once():
+    assert LADDER == ("small_noise", "dbm", "aligned", "matrix")
+    assert [LEVELS[m][0] for m in LADDER] == ["a", "b'", "b", "c"]
+
+
+def test_statistics_of_exact_two_mode_gas():
+    """Independent 2x2 GOE draws: <S> = sqrt(pi) sigma, <S^2>/<S>^2 = 4/pi, U4 = -4/27."""
+    rng = np.random.default_rng(7)
+    sigma = 0.3
+    a = rng.standard_normal((400, 50, 2, 2))
+    ev = 5.0 + sigma * np.linalg.eigvalsh((a + np.swapaxes(a, 2, 3)) / 2.0)  # H_ij ~ N(0, 1/2)
+    st = stationary_statistics(ev, [(0, 1)])
+    exact = {
+        "spacing": math.sqrt(math.pi) * sigma,
+        "spacing_ratio": 4.0 / math.pi,
+        "binder": -4.0 / 27.0,
+    }
+    z = _bound(len(exact) + 2)
+    for name, value in exact.items():
+        got, err = getattr(st, name)[0], getattr(st, name + "_error")[0]
+        assert abs(got - value) < z * err, (name, got, err, value)
+        assert err < 0.05 * abs(value)  # 20000 samples: a 5 sigma test detects 25% off
+    half = math.sqrt(math.pi) / 2.0 * sigma
+    expected_mean = 5.0 + np.array([-half, half])
+    np.testing.assert_array_less(np.abs(st.mean - expected_mean), z * st.mean_error)
+    assert st.n_runs == 400
+    assert st.n_snapshots == 50
+
+
+def test_statistics_bad_input():
+    with pytest.raises(ValueError, match="n_runs >= 2"):
+        stationary_statistics(np.zeros((1, 3, 2)))
+    ev = np.zeros((3, 3, 2))
+    ev[1, 2, 0] = np.nan
+    with pytest.raises(ValueError, match="run 1, snapshot 2, mode 0"):
+        stationary_statistics(ev)
+    with pytest.raises(ValueError, match="pairs"):
+        stationary_statistics(np.zeros((3, 3, 2)), [(1, 0)])
+
+
+def test_small_noise_level_gives_the_exact_pair_shape():
+    p = predict(_attrs(_paper()))
+    assert p.level == "a"
+    np.testing.assert_allclose(p.spacing_ratio, 4.0 / math.pi)
+    np.testing.assert_allclose(p.binder, -4.0 / 27.0)
+    assert len(p.pairs) == 4
+
+
+def test_sgd_model_uses_the_trainers_target():
+    s = _paper(n_v=6)
+    model = sgd_model(s)
+    np.testing.assert_allclose(np.sort(model.kappa), np.sort(s.kappa), rtol=1e-12)
+    keys = ("n_v", "n_h", "mu2", "sigma_h", "kappa", "alpha", "batch_size")
+    no_m2 = RBMSetting(**{k: getattr(s, k) for k in keys})
+    np.testing.assert_allclose(np.sort(sgd_model(no_m2).kappa), np.sort(s.kappa), rtol=1e-12)
+
+
+def test_levels_b_and_c_agree_with_the_formula_at_small_noise():
+    """At alpha/|B| = 1/640 every level is the small-noise gas to O(alpha/|B|)."""
+    s = _paper(n_v=4, alpha=0.1, batch_size=64)
+    attrs = _attrs(s)
+    small = predict(attrs, k=None)
+    for method in ("aligned", "matrix"):
+        p = predict(attrs, method=method, n_replicas=16, n_steps=16_000, rng=3)
+        assert p.level == LEVELS[method][0]
+        assert p.params["n_steps"] == 16_000
+        assert p.params["burn_in"] == 8000
+        # the width within 10% (first-order corrections are about alpha/|B| x 10 here)
+        np.testing.assert_allclose(p.std, small.std, rtol=0.1)
+        np.testing.assert_allclose(p.mean_x, small.mean_x, atol=3 * small.std.max() / 4)
+        assert np.all(p.std_error > 0)
+        assert np.all(p.std_error < 0.05 * p.std)
+
+
+def test_level_b_prime_fails_at_b4_and_names_the_fraction():
+    """The Gaussian noise model has no stationary state at |B| = 4 (paper preset)."""
+    attrs = _attrs(_paper(batch_size=4))
+    with pytest.raises(PredictionFailure, match="left the domain") as info:
+        predict(attrs, method="dbm", n_replicas=8, rng=1)
+    assert 0 < info.value.fraction <= 1
+    assert info.value.method == "dbm"
+    assert "level b'" in str(info.value)
+    assert "alpha=0.1, |B|=4" in str(info.value)
+
+
+def test_sample_level_failure_is_reported():
+    s = _paper(n_v=2, alpha=3.0, batch_size=1)
+    with pytest.raises(PredictionFailure, match="level c") as info:
+        sample_level("matrix", s, n_replicas=4, n_steps=2000, burn_in=1000, rng=1)
+    assert info.value.fraction > 0
+
+
+def test_sample_level_bad_input():
+    s = _paper(n_v=2)
+    with pytest.raises(ValueError, match="method"):
+        sample_level("dbm", s, n_replicas=4, n_steps=10, burn_in=5)
+    with pytest.raises(ValueError, match="burn_in must be < n_steps=10, got 10"):
+        sample_level("matrix", s, n_replicas=4, n_steps=10, burn_in=10)
+    with pytest.raises(ValueError, match="n_replicas"):
+        sample_level("matrix", s, n_replicas=1, n_steps=10, burn_in=5)
+
+
+def test_default_steps_follow_the_recording():
+    attrs = _attrs(_paper(n_v=2), n_steps=3000)
+    p = predict(attrs, method="aligned", n_replicas=4, rng=1)
+    assert (p.params["n_steps"], p.params["burn_in"]) == (3000, 1500)
+    with pytest.raises(ValueError, match="n_steps must exceed burn_in=3000"):
+        predict(attrs, method="aligned", n_replicas=4, burn_in=3000)
+
+
+def test_missing_attribute_is_named():
+    attrs = _attrs(_paper(n_v=2))
+    del attrs["batch_size"]
+    with pytest.raises(ValueError, match="'batch_size' is missing"):
+        predict(attrs, method="matrix")

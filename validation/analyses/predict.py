@@ -70,6 +70,7 @@ __all__ = [
     "PredictionFailure",
     "Repulsion",
     "compare_predictions",
+    "measure_stationary",
     "predict",
     "predicted_a_fit",
     "repulsion",
@@ -668,6 +669,30 @@ def _stationary(recording: Recording, burn_in) -> tuple[np.ndarray, float]:
     if ev.shape[0] < 2:
         raise ValueError(f"errors need at least 2 runs, the recording has {ev.shape[0]}")
     return ev, float(burn_in)
+
+
+def measure_stationary(
+    recording: Recording, *, burn_in: float | None = None
+) -> StationaryStatistics:
+    r"""A recording's stationary statistics, computed as every prediction level computes them.
+
+    Snapshots at steps ``>= burn_in`` (default half the last step) of every run;
+    the pairs are the neighbours inside the degenerate groups of the setting.
+
+    Parameters
+    ----------
+    recording : Recording
+        A Gaussian-RBM recording with at least 2 runs.
+    burn_in : float, optional
+        First step used.
+
+    Returns
+    -------
+    validation.analyses.levels.StationaryStatistics
+    """
+    st = _setting(recording, None)
+    ev, _ = _stationary(recording, burn_in)
+    return stationary_statistics(ev, _pairs(st.groups))
 
 
 def _measure(ev: np.ndarray, pairs) -> tuple[StationaryStatistics, np.ndarray, np.ndarray]:

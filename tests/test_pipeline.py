@@ -43,6 +43,11 @@ def test_every_analysis_runs_on_an_rbm_sweep(result):
     counts = result.counts()
     assert sum(counts.values()) == len(result.entries())
     assert counts["agree"] > 0
+    # the predictions use the best level of the ladder, (c), and every row names it
+    for s in result.sections:
+        if s.key in ("predictions", "repulsion"):
+            assert {e.level for e in s.entries if e.kind == "prediction"} == {"c"}, s.key
+            assert all("(c)" in e.model for e in s.entries if e.kind == "prediction")
 
 
 def test_results_json_is_strict_and_complete(result, tmp_path):

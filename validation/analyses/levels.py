@@ -259,7 +259,7 @@ def sample_level(
     every = max(1, math.ceil((n_steps - burn_in) / 1000))
     steps = np.arange(burn_in, n_steps + 1, every)
     seed = as_seed(rng)
-    kw = {
+    kw: dict[str, Any] = {
         "alpha": setting.alpha, "batch_size": setting.batch_size, "n_steps": n_steps,
         "n_replicas": n_replicas, "record_steps": steps, "rng": seed, "progress": progress,
     }  # fmt: skip

@@ -280,9 +280,10 @@ def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_m
         rng=rng,
         progress=show,
     )
-    left = res.left_domain > 0
+    stopped = np.asarray(res.left_domain)
+    left = stopped > 0
     if left.any():
-        steps = res.left_domain[left]
+        steps = stopped[left]
         raise PredictionFailure(
             "dbm",
             f"alpha={st.alpha:g}, |B|={st.batch_size}",

@@ -223,8 +223,8 @@ def build_integrator(work, prepare, direction) -> Integrator:
         for name in _GENERIC:  # callees first: each kernel sees the rebound ones
             py = globals()[name].py_func
             func = types.FunctionType(py.__code__, namespace, name, py.__defaults__)
-            opts = {"parallel": True} if name == "_integrate" else {}
-            namespace[name] = numba.njit(cache=False, nogil=True, **opts)(func)
+            parallel = name == "_integrate"
+            namespace[name] = numba.njit(cache=False, nogil=True, parallel=parallel)(func)
         _BUILT[key] = Integrator(
             integrate=namespace["_integrate"], check_start=namespace["_check_start"]
         )

@@ -88,7 +88,9 @@ def as_rng(rng) -> np.random.Generator:
     """Normalise ``rng`` (SPEC 7): None, an int seed, a SeedSequence or a Generator."""
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or isinstance(rng, numbers.Integral | np.random.SeedSequence):
+    if isinstance(rng, numbers.Integral):
+        return np.random.default_rng(int(rng))
+    if rng is None or isinstance(rng, np.random.SeedSequence):
         return np.random.default_rng(rng)
     raise TypeError(
         f"rng must be None, an int seed, a numpy SeedSequence or a numpy Generator, got {rng!r}"

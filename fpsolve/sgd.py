@@ -432,7 +432,7 @@ class SGDResult:
 def _check_threads(n_threads) -> int | None:
     if n_threads is None:
         return None
-    top = numba.config.NUMBA_NUM_THREADS
+    top = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at import
     n = check_int("n_threads", n_threads, minimum=1)
     if n > top:
         raise ValueError(f"n_threads must be <= {top} (numba's thread pool), got {n}")

@@ -48,7 +48,7 @@ def sample_hermite(
     n: int,
     beta: float,
     size: int,
-    rng: int | np.random.Generator | None = None,
+    rng: int | np.random.Generator | np.random.SeedSequence | None = None,
     *,
     loc: float = 0.0,
     scale: float = 1.0,
@@ -113,7 +113,7 @@ def sample_laguerre(
     beta: float,
     scale: float,
     size: int,
-    rng: int | np.random.Generator | None = None,
+    rng: int | np.random.Generator | np.random.SeedSequence | None = None,
 ) -> np.ndarray:
     r"""Eigenvalues of ``X = W^T W`` (Wishart/Laguerre beta-ensemble), sampled exactly.
 

@@ -151,6 +151,7 @@ def _check_size(args) -> None:
     n_replicas = check_int("--n-replicas", args.n_replicas, minimum=1)
     n_steps = check_int("--n-steps", args.n_steps, minimum=0)
     bins = check_int("--bins", args.bins, minimum=1)
+    value: int | str
     if args.model == "harmonic":
         name, value = "--n-modes", check_int("--n-modes", args.n_modes, minimum=1)
         n_modes = value

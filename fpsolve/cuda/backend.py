@@ -63,7 +63,7 @@ def simulator() -> bool:
     """Whether Numba's CUDA simulator is switched on (``NUMBA_ENABLE_CUDASIM=1``)."""
     from numba.core import config
 
-    return bool(config.ENABLE_CUDASIM)
+    return bool(getattr(config, "ENABLE_CUDASIM", 0))
 
 
 def _compat_numpy() -> bool:
@@ -246,7 +246,7 @@ def _dependency_digest() -> str:
 
     h = hashlib.sha256()
     for mod in (philox, _device):
-        h.update(Path(mod.__file__).read_bytes())
+        h.update(Path(str(mod.__file__)).read_bytes())
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):  # checked by load()
         h.update(importlib.metadata.version("numba-cuda").encode())
     return h.hexdigest()[:16]
@@ -272,6 +272,8 @@ def generated_module(stem: str, source: str):
         except OSError:
             path = _write_once(Path(tempfile.mkdtemp(prefix="fpsolve-cuda-")), name, source)
         spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import the generated module {path}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:

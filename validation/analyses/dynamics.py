@@ -60,7 +60,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -69,6 +69,7 @@ from fpsolve.checks import as_rng, check_finite_array, check_int
 from fpsolve.dbm import Record, simulate_sgd
 from fpsolve.models import Model, Modes, PCDNoise, RBMModel, rbm_pcd_noise, sgd_g2
 from validation._typing import Groups, RNGLike
+from validation.analyses.levels import LEVELS
 from validation.analyses.stats import Entry, run_jackknife
 from validation.data.recording import Recording
 from validation.data.setting import sgd_rate
@@ -215,11 +216,14 @@ class Dynamics:
     def entries(self) -> list[Entry]:
         """Every number with its error, prediction and verdict (see the module docstring)."""
         out: list[Entry] = []
-        ctx = {"alpha": self.alpha, "batch_size": self.batch_size}
+        ctx: dict[str, Any] = {"alpha": self.alpha, "batch_size": self.batch_size}
         if self.dbm_diverged is not None:
             ctx["dbm_replicas"] = self.n_replicas
             ctx["dbm_diverged"] = int(self.dbm_diverged.size)
-        dbm_model = {"model": "eigenvalue SGD map (b) from the recorded start", "level": "b"}
+        dbm_model: dict[str, Any] = {
+            "model": f"{LEVELS['dbm'][1]} from the recorded start",
+            "level": LEVELS["dbm"][0],
+        }
         for a in range(self.n_modes):
             for s in self.compare_at:
                 step = int(self.steps[s])
@@ -241,7 +245,7 @@ class Dynamics:
                         self.fpe_width,
                     ),
                 ):
-                    extra = {} if fp is None else {"fpe": float(fp[s, a])}
+                    extra: dict[str, Any] = {} if fp is None else {"fpe": float(fp[s, a])}
                     out.append(
                         Entry.compare(
                             ANALYSIS,
@@ -581,7 +585,8 @@ def _mean_width(x):
 
 def _moments(x) -> tuple[np.ndarray, ...]:
     est = run_jackknife(_mean_width, x)
-    return est.value[0], est.error[0], est.value[1], est.error[1]
+    value, error = np.asarray(est.value), np.asarray(est.error)
+    return value[0], error[0], value[1], error[1]
 
 
 def _corr_of_estimates(x, kind: str) -> np.ndarray:

@@ -153,7 +153,7 @@ class InitialSpectrum:
             _, (ax,) = _new_figure(1)
         fig = ax.figure
         hi = max(float(np.max(self.values)), float(np.quantile(self.reference, 0.999)))
-        bins = np.linspace(0.0, hi, 60)
+        bins = np.linspace(0.0, hi, 60).tolist()
         heights, _, _ = ax.hist(
             self.values, bins=bins, density=True, alpha=0.45, label=f"recorded ({self.n_runs} runs)"
         )

@@ -381,13 +381,14 @@ def one_point(
             est = run_jackknife(_fit_gaussian, d)
         bind = run_jackknife(_binder, d)
         tau = max(_tau(d[:, :, j]) for j in range(len(g)))
+        value, error = np.asarray(est.value), np.asarray(est.error)
         for key, v in zip(
             cols,
             (
-                est.value[0],
-                est.error[0],
-                est.value[1],
-                est.error[1],
+                value[0],
+                error[0],
+                value[1],
+                error[1],
                 bind.value,
                 bind.error,
                 tau,
@@ -543,7 +544,7 @@ class Spacings:
         hi = max(3.5, float(np.quantile(self.s, 0.999)))
         ax.hist(
             self.s,
-            bins=np.linspace(0, hi, 50),
+            bins=np.linspace(0, hi, 50).tolist(),
             density=True,
             alpha=0.45,
             label=f"recorded, {len(self.pairs)} pair(s)",

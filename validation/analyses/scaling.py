@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -315,7 +315,7 @@ class Scaling:
              self.slope_sigma),
         )  # fmt: skip
         markers = {"alpha": "o", "batch_size": "s", "noise": "^"}
-        marker_of = {}
+        marker_of: dict[Any, str] = {}
         for key, members in self.series.items():
             for m in members:
                 marker_of.setdefault(int(m), markers[key])

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(
                 "--resume continues a recording; it cannot be combined with --overwrite"
             )
-        given = getattr(args, "_given", frozenset())
+        given: frozenset[str] = getattr(args, "_given", frozenset())
         kw = {**training_kwargs(args), "alpha": args.alpha, "batch_size": args.batch_size}
         expect = {
             _RESUME_OPTIONS[d]: kw[_RESUME_OPTIONS[d]] for d in given & _RESUME_OPTIONS.keys()

@@ -235,8 +235,8 @@ def _group_summary(key: tuple, rows: Sequence[tuple[str, Entry]], n_sigma: float
             points.append((v, 1.0 + dev[0], dev[1]))
     trend = None
     if len({p[0] for p in points}) >= 2:
-        v, r, dr = (np.array(col) for col in zip(*points, strict=True))
-        trend = ratio_trend(v, r, dr, n_sigma=n_sigma)
+        vs, rs, drs = (np.array(col) for col in zip(*points, strict=True))
+        trend = ratio_trend(vs, rs, drs, n_sigma=n_sigma)
     return GroupSummary(family, model, level, len(rows), n_agree, worst, trend)
 
 

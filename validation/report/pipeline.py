@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -363,7 +363,7 @@ def _section_cells(v: Validation, s: Section) -> list[str]:
     if worst is None:
         dev = "-"
     else:
-        d, e = worst.deviation
+        d, e = cast(tuple[float, float], worst.deviation)  # worst() has a deviation
         dev = f"{100 * d:+.1f}% +- {100 * e:.1f}% ({worst.quantity})"
     null = "-" if not n_null else (
         f"rejected {c['rejected']}/{n_null}" if not c["not rejected"]

@@ -33,5 +33,5 @@ def report_style() -> Iterator[None]:
     """Draw the figures made inside with :data:`REPORT_RC`."""
     import matplotlib as mpl
 
-    with mpl.rc_context(REPORT_RC):
+    with mpl.rc_context(REPORT_RC):  # type: ignore[arg-type]  # rc keys are typed as literals
         yield

@@ -47,7 +47,7 @@ import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -562,7 +562,7 @@ class Job:
 
 def _target(cfg: _Config):
     st = cfg.setting
-    c_target = np.linalg.inv(target_matrix(st.n_v, st.m2))
+    c_target = np.linalg.inv(target_matrix(st.n_v, cast(float, st.m2)))  # the trainer sets m2
     c_target = 0.5 * (c_target + c_target.T)
     return c_target, np.linalg.cholesky(c_target)
 
@@ -954,7 +954,8 @@ def compare_statistics(a: Recording, b: Recording, *, snapshots=None) -> list[di
     for snap in snapshots:
         xa, xb = a.eigenvalues[:, snap, :], b.eigenvalues[:, snap, :]
         step = int(a.steps[snap])
-        quantities = [("mean", mean_se, xa, xb, list(range(a.n_modes))),
+        quantities: list[tuple[str, Any, np.ndarray, np.ndarray, list]] = [
+                      ("mean", mean_se, xa, xb, list(range(a.n_modes))),
                       ("std", std_se, xa, xb, list(range(a.n_modes)))]  # fmt: skip
         if pairs:
             sa = np.stack([np.abs(xa[:, i] - xa[:, j]) for i, j in pairs], axis=1)

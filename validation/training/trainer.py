@@ -245,7 +245,7 @@ def _plan(a: Mapping[str, Any]) -> tuple[_Config, np.ndarray]:
         )
     else:
         check_memory("record_every", a["record_every"], n_snap, f"{n_snap} snapshot steps")
-    per_step = st.n_v * st.n_h * (2 * st.k * st.batch_size + 2 * st.n_v)
+    per_step = st.n_v * st.n_h * (2 * cast(int, st.k) * st.batch_size + 2 * st.n_v)
     if st.target == "samples":
         per_step += st.batch_size * st.n_v * st.n_v
     big = ("n_runs", n_runs) if n_runs >= cfg.n_steps else ("n_steps", cfg.n_steps)
@@ -547,7 +547,8 @@ def train(
         if writer is None:
             raise
         os.unlink(writer.path)  # a diverged recording cannot be resumed: do not leave it
-        raise FloatingPointError(f"{exc}; the recording {os.fspath(path)!r} was removed") from None
+        removed = os.fspath(writer.path)
+        raise FloatingPointError(f"{exc}; the recording {removed!r} was removed") from None
     finally:
         if writer is not None:
             writer.close()

@@ -329,7 +329,7 @@ def hfp_spectrum(
     r"""Lowest levels :math:`E_n` and eigenfunctions :math:`\psi_n` of :math:`H_{FP}`.
 
     :math:`H_{FP} = L^\dagger L/2 = -(g^2/2)\partial_x^2 + U(x)` with
-    :math:`U = (V')^2/(8g^2) - V''/4` (docs/theory.md section 5), discretised in
+    :math:`U = (V')^2/(8g^2) - V''/4` (:eq:`eq-hfp-potential`), discretised in
     factorised form (module docstring) so that :math:`E_0 = 0` and
     :math:`\psi_0 = \sqrt{P_s}` hold to round-off.  Relaxation rates of the
     FPE are :math:`2E_n`.

@@ -534,8 +534,7 @@ def simulate_sgd_matrix(
     with :math:`|B|` fresh exact samples per step; for :class:`GaussianRBM`,
     :math:`g = \sigma_h^2 (C_{\rm target} - \hat C) W`, :math:`\hat C` the second
     moment of :math:`|B|` draws of :math:`N(0, K^{-1})`,
-    :math:`K = \mu^2 1 - \sigma_h^2 W W^T` (docs/theory.md section 4.1, equations
-    ``sgd-step`` and ``sgd-samples``).  The spectrum of :math:`X = W^T W` is recorded
+    :math:`K = \mu^2 1 - \sigma_h^2 W W^T` (:eq:`sgd-step`, :eq:`sgd-samples`).  The spectrum of :math:`X = W^T W` is recorded
     at the snapshot steps.
     A replica whose update leaves the model's domain (for the RBM: :math:`K` not
     positive definite) or makes :math:`W` non-finite stops there and is reported in
@@ -672,7 +671,7 @@ def simulate_sgd_aligned(
     target's eigenbasis with :math:`\lambda_a = \mu^2 - \sigma_h^2 x_a`
     (:math:`\mu^2` beyond the learned directions).  One step draws the exact
     sample second moment in that basis and keeps only the new eigenvalues
-    (docs/theory.md section 4.1, equation ``sgd-aligned``):
+    (:eq:`sgd-aligned`):
 
     .. math::
 

@@ -71,7 +71,7 @@ class WignerSurmise(FrozenDistribution):
     :math:`P(s) = (\pi/2)\, s\, e^{-\pi s^2/4}`; :math:`\beta = 2`:
     :math:`(32/\pi^2) s^2 e^{-4 s^2/\pi}`; :math:`\beta = 4`:
     :math:`2^{18}/(3^6\pi^3)\, s^4 e^{-64 s^2/(9\pi)}`.  For a degenerate pair
-    with Gaussian width :math:`\sigma` (docs/theory.md section 3),
+    with Gaussian width :math:`\sigma` (:eq:`eq-wigner-surmise`),
     :math:`\langle S\rangle = \sqrt\pi\,\sigma` (``beta = 1``).  The CDF is
     ``gammainc((beta+1)/2, b s^2)``; ``rvs`` is exact (a gamma variate).
 

@@ -234,8 +234,8 @@ def stationary_density(model: Model, g2: float) -> StationaryDensity:
     r"""Stationary density of one mode, :math:`P_s(x) = e^{-V(x)/g^2} / Z`.
 
     The stationary state of :math:`dP/dt = \partial_x[(g^2\partial_x - K)P]`
-    with :math:`K = -V'` and zero flux at the ends (docs/theory.md sections 2 and
-    4).  Normalisation is done in log space relative to :math:`V_{min}`, so it
+    with :math:`K = -V'` and zero flux at the ends (:eq:`eq-fokker-planck`,
+    :eq:`eq-rbm-stationary`).  Normalisation is done in log space relative to :math:`V_{min}`, so it
     works for sharply peaked densities (the RBM mode at ``g2 = 1e-3``).
 
     Parameters
@@ -306,7 +306,7 @@ def coulomb_gas_logpdf(x: npt.ArrayLike, modes: Modes, g2: npt.ArrayLike) -> np.
         \log P_s(\{x\}) = \sum_{i<j}\log|x_i - x_j| - \sum_i V_i(x_i)/g_i^2 + \mathrm{const},
 
     the stationary state of the eigenvalue DBM with :math:`K_i = -V_i'`
-    (docs/theory.md section 2).
+    (:eq:`eq-coulomb-gas`).
 
     Parameters
     ----------
@@ -355,7 +355,7 @@ def sgd_stationary_variance(
         \sigma_i^2 = \frac{\alpha}{|B|}\,\frac{\tilde g_i^2}{\Omega_i},
 
     from expanding :math:`V_i = \alpha\tilde V_i` to second order around its
-    minimum (docs/theory.md section 2); only :math:`\alpha/|B|` matters.
+    minimum (:eq:`eq-linear-scaling`); only :math:`\alpha/|B|` matters.
 
     Parameters
     ----------

@@ -73,7 +73,7 @@ class TwoModeDensity(FrozenDistribution):
     r"""One-point density of a degenerate pair of eigenvalues, both pooled.
 
     For two modes with :math:`V = (x - x_0)^2/(2\sigma^2)` each (``g = 1``) and
-    the :math:`\beta = 1` repulsion :math:`|x_1 - x_2|` (docs/theory.md section 3),
+    the :math:`\beta = 1` repulsion :math:`|x_1 - x_2|` (:eq:`eq-two-mode-z`),
     with :math:`u = x - x_0`,
 
     .. math::

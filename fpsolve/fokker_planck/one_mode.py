@@ -239,7 +239,7 @@ def relaxation_rates(
 
     The rates are the eigenvalues of the symmetric tridiagonal matrix
     :math:`M = B^T B` (see the module docstring), :math:`\lambda_n = 2E_n` with
-    :math:`E_n` the levels of :math:`H_{FP}` (docs/theory.md section 5).  The
+    :math:`E_n` the levels of :math:`H_{FP}` (:eq:`eq-hfp-expansion`).  The
     scheme is second order in :math:`h`; with ``richardson=True`` the rates on
     ``n`` and ``2n`` cells are combined as :math:`(4\lambda^{(2n)} -
     \lambda^{(n)})/3`, removing the :math:`h^2` term.  Cost: bisection on a

@@ -91,7 +91,7 @@ class TwoModeEvolution:
     def pooled_density(self) -> np.ndarray:
         r"""Pooled one-point density :math:`(\rho_1 + \rho_2)/2`: shape ``(n_times, n)``.
 
-        Both eigenvalues are pooled (never sorted into modes by hand, docs/theory.md section 3).
+        Both eigenvalues are pooled (never sorted into modes by hand, :eq:`eq-two-mode-density`).
         """
         return self.marginals().mean(axis=1)
 
@@ -161,7 +161,7 @@ def evolve_two_modes(
         \partial_t P = \sum_{i=1,2}\partial_i\left[g_i^2\partial_i P
           - \left(K_i(x_i) + \frac{g_i^2}{x_i - x_j}\right)P\right]
 
-    (docs/theory.md section 2) on an ``n x n`` grid of cell centres with
+    (:eq:`eq-fokker-planck`) on an ``n x n`` grid of cell centres with
     exponentially fitted fluxes in each direction built from
     :math:`F = V_1/g_1^2 + V_2/g_2^2 - \log|x_1 - x_2|`.  The diagonal cells
     :math:`x_1 = x_2` carry no mass and no flux: for beta = 1 the two

@@ -19,7 +19,7 @@ __all__ = ["PCDNoise", "RBMNoise", "rbm_pcd_noise", "sgd_g2"]
 def sgd_g2(alpha: float, batch_size: int, gt2: ArrayLike) -> np.ndarray | float:
     r"""Noise strength :math:`g^2 = \alpha\,\tilde g^2/|B|` of the SDE that one SGD step matches.
 
-    One step of the SGD map (docs/theory.md section 2) is one Euler-Maruyama step
+    One step of the SGD map (:eq:`eq-sgd-map`) is one Euler-Maruyama step
     of the eigenvalue SDE with :math:`dt = \alpha` and this :math:`g^2`.  With the
     curvature :math:`\Omega` per unit :math:`\alpha` the stationary width is
     :math:`g^2/\Omega` (:func:`fpsolve.analytic.sgd_stationary_variance`).
@@ -118,7 +118,7 @@ def rbm_pcd_noise(modes: Modes, x: ArrayLike | None = None, *, k: int | None = N
     r"""Noise that the PCD estimate of :math:`C_{model}` puts on the eigenvalues of ``X``.
 
     The update :math:`W \leftarrow W + \alpha\sigma_h^2 (C_{target} - \hat C) W`
-    (docs/theory.md section 4) with :math:`\hat C = C + \delta C` the covariance of
+    (:eq:`eq-pcd-update`) with :math:`\hat C = C + \delta C` the covariance of
     :math:`|B|` chains moves :math:`X = W^T W` by
     :math:`\delta X = -2\alpha\sigma_h^2 W^T\delta C\, W` beyond the drift.  In
     the eigenbasis of ``X`` (:math:`W v_a = \sqrt{x_a}\, u_a`, and
@@ -133,7 +133,7 @@ def rbm_pcd_noise(modes: Modes, x: ArrayLike | None = None, *, k: int | None = N
         \tilde G_{ab}, \qquad
         \tilde G_{ab} = \frac{4\sigma_h^4 x_a x_b}{\lambda_a\lambda_b}.
 
-    Matched to the SGD map of docs/theory.md section 2 (noise variance
+    Matched to the SGD map :eq:`eq-sgd-map` (noise variance
     :math:`2\alpha^2\tilde g_a^2/|B|`, pair term
     :math:`(\alpha^2/|B|)\sum_b \tilde G_{ab}/(x_a - x_b)` from second-order
     perturbation theory) this is :math:`\tilde g_a^2 = \tilde G_{aa}`, the

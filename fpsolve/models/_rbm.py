@@ -157,7 +157,7 @@ def rbm_pcd_coupling(xa, xb, mu2, s, k):
 
 # --------------------------------------------------------------------------- the model
 class RBMModel(Model):
-    r"""One mode of the Gaussian scalar-field RBM (docs/theory.md section 4).
+    r"""One mode of the Gaussian scalar-field RBM (:eq:`eq-rbm-mode-drift`).
 
     With :math:`s = \sigma_h^2` and prefactor :math:`c` set by ``convention``,
 
@@ -344,7 +344,7 @@ def lattice_scalar_matrix(n_v: int, m2: float) -> np.ndarray:
 
     with :math:`T` the cyclic shift; its eigenvalues are :func:`lattice_scalar_spectrum`
     and :math:`K_{target}^{-1}` is the target second moment of the Gaussian RBM
-    (docs/theory.md section 4).
+    (:eq:`eq-rbm-target`).
 
     Parameters
     ----------

@@ -480,7 +480,7 @@ def predict(
     :math:`\delta W^T\delta W/(\alpha^2/|B|)` of the update (``second_order``),
     and the anharmonicity of the drift.
 
-    ``"dbm"`` iterates the SGD map of all eigenvalues (docs/theory.md section 2;
+    ``"dbm"`` iterates the SGD map of all eigenvalues (:eq:`eq-sgd-map`;
     :func:`fpsolve.dbm.simulate_sgd` with the noise :class:`fpsolve.models.PCDNoise`)
     with the state-dependent noise and coupling :math:`\tilde G_{ab}(x)`,
 

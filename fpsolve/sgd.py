@@ -534,8 +534,8 @@ def simulate_sgd_matrix(
     with :math:`|B|` fresh exact samples per step; for :class:`GaussianRBM`,
     :math:`g = \sigma_h^2 (C_{\rm target} - \hat C) W`, :math:`\hat C` the second
     moment of :math:`|B|` draws of :math:`N(0, K^{-1})`,
-    :math:`K = \mu^2 1 - \sigma_h^2 W W^T` (:eq:`sgd-step`, :eq:`sgd-samples`).  The spectrum of :math:`X = W^T W` is recorded
-    at the snapshot steps.
+    :math:`K = \mu^2 1 - \sigma_h^2 W W^T` (:eq:`sgd-step`, :eq:`sgd-samples`).  The
+    spectrum of :math:`X = W^T W` is recorded at the snapshot steps.
     A replica whose update leaves the model's domain (for the RBM: :math:`K` not
     positive definite) or makes :math:`W` non-finite stops there and is reported in
     :attr:`SGDResult.failed_step` and :attr:`SGDResult.reason`.

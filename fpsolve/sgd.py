@@ -279,6 +279,24 @@ class GaussianRBM(SampledGradientModel):
             )
         return (self.mu2 - k) / self.sigma_h2
 
+    @property
+    def w_stable(self) -> np.ndarray:
+        r"""A stable fixed point of the gradient flow: :math:`W_s = U\,\mathrm{diag}(\sqrt{x_s})`.
+
+        :math:`U` holds the eigenvectors of :math:`C_{\rm target}` of the learned targets
+        (column ``a`` for :attr:`learned_kappa` ``[a]``), so that
+        :math:`W_s^T W_s = \mathrm{diag}(x_s)` (:attr:`x_stable`) and
+        :math:`K(W_s)^{-1} = C_{\rm target}` on the learned directions: the mean direction
+        vanishes.  Inside a degenerate group any orthonormal basis is a fixed point too.
+
+        Returns
+        -------
+        ndarray, shape (N_v, N_h)
+        """
+        ev, u = np.linalg.eigh(self.c_target)
+        order = np.argsort(-ev, kind="stable")[: self.n_h][::-1]  # learned: largest 1/kappa
+        return np.ascontiguousarray(u[:, order] * np.sqrt(self.x_stable))
+
     def k_matrix(self, w) -> np.ndarray:
         r""":math:`K = \mu^2 1 - \sigma_h^2 W W^T` for ``w`` of shape ``(..., N_v, N_h)``."""
         w = np.asarray(w, dtype=np.float64)

@@ -412,3 +412,18 @@ def test_integrator_is_generic_over_models():
     )
     assert wild.failed.all()
     assert set(wild.reason) == {"|W_ij| left the box"}
+
+
+@pytest.mark.parametrize(
+    "rbm",
+    [
+        GaussianRBM.lattice(10, m2=4.0, mu2=9.0),
+        GaussianRBM.lattice(6, m2=4.0, mu2=9.0, n_h=4),
+        GaussianRBM(kappa=[5.0, 3.0, 4.0], mu2=9.0, n_h=2),
+    ],
+)
+def test_w_stable_is_a_fixed_point_with_the_stable_spectrum(rbm):
+    w = rbm.w_stable
+    assert w.shape == rbm.shape
+    np.testing.assert_allclose(w.T @ w, np.diag(rbm.x_stable), atol=1e-12)
+    np.testing.assert_allclose(rbm.mean_direction(w), 0.0, atol=1e-12)

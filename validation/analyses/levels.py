@@ -239,9 +239,10 @@ def sample_level(
     r"""Run level ``"aligned"`` (b) or ``"matrix"`` (c) and keep its stationary window.
 
     Both run ``n_steps`` SGD steps per replica with :math:`|B|` exact model samples per
-    step; (c) starts from the trainer's initial weights (:math:`W_{ij} \sim N(0,
-    w_\sigma^2)`), (b) at the fixed points.  Snapshots at steps ``>= burn_in`` are kept
-    (about 1000 per run).
+    step, starting at the fixed point (:attr:`fpsolve.sgd.GaussianRBM.w_stable` for (c),
+    :attr:`~fpsolve.sgd.GaussianRBM.x_stable` for (b)), so that no replica is still
+    escaping from the small initial weights of training in the window.  Snapshots at
+    steps ``>= burn_in`` are kept (about 1000 per run).
 
     Raises
     ------
@@ -264,9 +265,7 @@ def sample_level(
         "n_replicas": n_replicas, "record_steps": steps, "rng": seed, "progress": progress,
     }  # fmt: skip
     if method == "matrix":
-        if setting.w_sigma is not None:
-            kw["w_sigma"] = setting.w_sigma
-        res = simulate_sgd_matrix(model, **kw)
+        res = simulate_sgd_matrix(model, w0=model.w_stable, **kw)
     else:
         res = simulate_sgd_aligned(model, **kw)
     try:

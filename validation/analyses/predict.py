@@ -506,7 +506,7 @@ def predict(
     the same variance is negative with probability 7.9% per step at :math:`|B| = 4`.
     ``"matrix"`` (level c) is SGD of :math:`W` itself with :math:`|B|` exact samples
     of the model per step (:func:`fpsolve.sgd.simulate_sgd_matrix`,
-    :eq:`sgd-step`), started from the trainer's initial weights; it keeps the
+    :eq:`sgd-step`), started at the fixed point :math:`W_s`; it keeps the
     rotations of :math:`W` and every order in :math:`\alpha` and differs from the
     trainer only in using exact samples instead of persistent Gibbs chains.
     Both run ``n_steps`` steps (default the recording's ``n_steps``) and use the

@@ -119,12 +119,18 @@ class PaperReproduction:
         out = []
         for vmax, tol in TARGETS:
             rows = [r for r in self.rows if r["alpha_over_b"] <= vmax + 1e-15]
-            dev = [abs(r[f"ratio_{key}"] - 1) for r in rows if r[f"ratio_{key}"] is not None]
-            failed = len(rows) - len(dev)
+            ok = [r for r in rows if r[f"ratio_{key}"] is not None]
+            worst = max(ok, key=lambda r: abs(r[f"ratio_{key}"] - 1), default=None)
             out.append({
                 "max_alpha_over_b": vmax, "tolerance": tol, "n": len(rows),
-                "within": sum(d <= tol for d in dev), "failed": failed,
-                "max_deviation": max(dev) if dev else None,
+                "within": sum(abs(r[f"ratio_{key}"] - 1) <= tol for r in ok),
+                "failed": len(rows) - len(ok),
+                "max_deviation": None if worst is None else abs(worst[f"ratio_{key}"] - 1),
+                "max_deviation_error": None if worst is None else worst[f"ratio_{key}_error"],
+                "worst": None if worst is None else (
+                    f"{worst['quantity']} {worst['index']} at alpha={worst['alpha']:g}, "
+                    f"|B|={worst['batch_size']}"
+                ),
             })  # fmt: skip
         return out
 
@@ -155,7 +161,10 @@ class PaperReproduction:
                 "at every setting" if math.isinf(t["max_alpha_over_b"])
                 else f"at alpha/|B| <= {t['max_alpha_over_b']:g}"
             )  # fmt: skip
-            worst = "-" if t["max_deviation"] is None else f"{100 * t['max_deviation']:.1f}%"
+            worst = "-" if t["max_deviation"] is None else (
+                f"{100 * t['max_deviation']:.1f}% +- {100 * t['max_deviation_error']:.1f}%, "
+                f"{t['worst']}"
+            )  # fmt: skip
             met = t["within"] == t["n"]
             lines.append(
                 f"{'MET' if met else 'MISSED'}: {name} within {100 * t['tolerance']:g}% {where}: "

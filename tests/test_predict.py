@@ -13,11 +13,10 @@ from fpsolve.models import lattice_scalar_spectrum, rbm_pcd_noise
 from validation.analyses.predict import (
     Prediction,
     PredictionComparison,
-    Repulsion,
     compare_predictions,
     predict,
-    repulsion,
 )
+from validation.analyses.repulsion import Repulsion, repulsion
 from validation.data.recording import Recording
 from validation.data.setting import RBMSetting
 
@@ -404,7 +403,7 @@ def test_real_rbm_widths_match_predictions():
 def test_predicted_a_fit_tends_to_sqrt_2pi_over_sigma_h():
     # No chain correlation (k large: c = rho^(2k) ~ 0) and alpha -> 0 (discrete-map factor
     # 1 + O(alpha Omega)): every pair gives a = sqrt(2 pi)/sigma_h, so the spread vanishes.
-    from validation.analyses.predict import predicted_a_fit
+    from validation.analyses.repulsion import predicted_a_fit
 
     recs = [
         Recording(np.zeros((2, 1, 6)), np.zeros(1, np.int64),

@@ -333,6 +333,7 @@ def reproduce(
     from fpsolve.checks import as_rng
     from fpsolve.progress import track
     from validation.analyses import compare, predict
+    from validation.analyses.repulsion import predicted_a_fit
     from validation.analyses.stats import ratio_trend
 
     methods = []
@@ -404,7 +405,7 @@ def reproduce(
                 trends[label] = ratio_trend(
                     v, [r["ratio_a"] for r in sel], [r["ratio_a_error"] for r in sel]
                 )
-    fit = compare.scaling(recs, burn_in=burn_in, predicted_a=predict.predicted_a_fit(recs))
+    fit = compare.scaling(recs, burn_in=burn_in, predicted_a=predicted_a_fit(recs))
     return PaperReproduction(rows, tuple(methods), failures, fit, trends)
 
 

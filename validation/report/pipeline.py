@@ -520,7 +520,7 @@ def validate(
     >>> result = validate(["alpha0.1_B16.h5", "alpha0.1_B32.h5"], rng=1)  # doctest: +SKIP
     >>> result.write("report")                              # doctest: +SKIP
     """
-    from validation.analyses import compare, dynamics, predict
+    from validation.analyses import compare, dynamics, predict, repulsion
 
     if isinstance(recordings, (Recording, str, os.PathLike)):
         recordings = [recordings]
@@ -599,7 +599,9 @@ def validate(
                     "scaling",
                     sweep_label,
                     compare.scaling(
-                        with_pairs, **stationary_kw, predicted_a=predict.predicted_a_fit(with_pairs)
+                        with_pairs,
+                        **stationary_kw,
+                        predicted_a=repulsion.predicted_a_fit(with_pairs),
                     ),
                 )
             else:
@@ -621,7 +623,7 @@ def validate(
                 add(
                     "repulsion",
                     sweep_label,
-                    predict.repulsion(
+                    repulsion.repulsion(
                         [r for _, r in rbm],
                         predictions=None if any(p is None for p in preds) else preds,
                         method="small_noise" if preds == [None] else preds[0].method,

@@ -223,8 +223,17 @@ def test_rbm_pcd_noise_fixed_point_and_errors():
         rbm_pcd_noise(Modes.rbm([4.0], 9.0), x=[9.5])
 
 
-@pytest.mark.parametrize("convention", ["talk", "training"])
-@pytest.mark.parametrize("s", [1.0, 1.7])
+@pytest.mark.parametrize(
+    ("s", "convention"),
+    [
+        # each model compiles its own numba callables (seconds): the fast subset checks one
+        pytest.param(1.0, "talk", marks=pytest.mark.slow),
+        pytest.param(1.0, "training", marks=pytest.mark.slow),
+        pytest.param(1.7, "talk", marks=pytest.mark.slow),
+        (1.7, "training"),
+    ],
+    ids=["1.0-talk", "1.0-training", "1.7-talk", "1.7-training"],
+)
 def test_drift_scalars_are_the_model(convention, s):
     """The model's array methods, its numba callables and the jitted drift scalars agree bit
     for bit (one formula), and are the formulas of the theory page."""

@@ -14,8 +14,6 @@ from validation.data.recording import Recording
 from validation.report.pipeline import ANALYSES
 from validation.training.rbm import train
 
-_trains = pytest.mark.slow  # the tests that use the trained sweep below (seconds to set up)
-
 
 @pytest.fixture(scope="module")
 def sweep():
@@ -31,7 +29,6 @@ def result(sweep):
     return validate(sweep, rng=3, progress=False)
 
 
-@_trains
 def test_every_analysis_runs_on_an_rbm_sweep(result):
     assert isinstance(result, Validation)
     keys = {s.key for s in result.sections}
@@ -53,7 +50,6 @@ def test_every_analysis_runs_on_an_rbm_sweep(result):
             assert all("(c)" in e.model for e in s.entries if e.kind == "prediction")
 
 
-@_trains
 def test_results_json_is_strict_and_complete(result, tmp_path):
     path = result.write_json(tmp_path / "r.json")
     data = json.loads(path.read_text())  # strict JSON: NaN would not parse back as null
@@ -66,7 +62,6 @@ def test_results_json_is_strict_and_complete(result, tmp_path):
     assert [r["batch_size"] for r in data["recordings"]] == [8, 32]
 
 
-@_trains
 def test_report_is_self_contained(result, tmp_path):
     report = result.write(tmp_path, progress=False)
     text = report.read_text()
@@ -84,7 +79,6 @@ def test_report_is_self_contained(result, tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["summary"] == result.counts()
 
 
-@_trains
 def test_threshold_changes_verdicts_consistently(sweep, result):
     loose = validate(sweep, analyses=["one_point", "spacings"], n_sigma=100.0, rng=3)
     assert loose.counts()["disagree"] <= result.counts()["disagree"]
@@ -93,7 +87,6 @@ def test_threshold_changes_verdicts_consistently(sweep, result):
             assert e.verdict == ("not rejected" if e.kind == "null" else "agree")
 
 
-@_trains
 def test_subset_and_non_rbm_recordings(sweep):
     rec = sweep[0]
     attrs = {"model": "imported", "groups": [0, 1, 1, 2, 2, 3, 3, 4, 4, 5]}
@@ -104,7 +97,6 @@ def test_subset_and_non_rbm_recordings(sweep):
     assert {"initial_spectrum", "predictions", "dynamics", "scaling", "repulsion"} <= reasons
 
 
-@_trains
 def test_bad_input_is_named(sweep, tmp_path):
     with pytest.raises(ValueError, match="analyses must be among"):
         validate(sweep, analyses=["spacing"])

@@ -53,7 +53,7 @@ ENTRIES: dict[str, tuple[str, str, str]] = {
     ),
     "validate": (
         "from validation import validate\nfrom validation.training.rbm import train",
-        "recs = [train(3, n_steps=400, alpha=0.1, batch_size=b, record_every=20, rng=b,"
+        "recs = [train(10, n_steps=400, alpha=0.1, batch_size=b, record_every=20, rng=b,"
         " progress=False) for b in (8, 32)]",
         "validate(recs, rng=1, progress=False)",
     ),

@@ -1,7 +1,8 @@
 """Bad inputs of every ``fpsolve`` subcommand, as a table (used by test_cli_bad_input.py).
 
 Each case is ``(id, argv)``; the command runs in a directory prepared by :func:`prepare`,
-which holds the files named below.  Every case must end with exit status 2, one line on
+which holds the files named below.  The cases named in :data:`FAST` run in the fast subset,
+the whole table in the full suite.  Every case must end with exit status 2, one line on
 stderr (no traceback) and no file written or changed.
 """
 
@@ -221,6 +222,32 @@ def _cases() -> list[tuple[str, list[str]]]:
 
 
 CASES = _cases()
+
+FAST = frozenset(
+    {
+        "top-unknown-command",
+        "stationary-g2=nan",
+        "stationary-output-exists",
+        "spectrum-kappa>mu2",
+        "spectrum-levels=0",
+        "solve-dt=0",
+        "solve-output-no-parent",
+        "simulate-dt=nan",
+        "simulate-output-exists",
+        "train-alpha=nan",
+        "train-resume-conflict--alpha",
+        "sweep-alpha-negative",
+        "sweep-directory-is-file",
+        "validate-missing",
+        "validate-output-not-empty",
+        "spectra-nan",
+        "spectra-fused=w:abc",
+        "demo-runs=0",
+        "demo-output-not-empty",
+    }
+)
+"""The cases of the fast subset (``-m "not slow"``): two of each subcommand; the others are
+marked slow, so the full suite runs every case once."""
 
 
 def prepare(directory: str) -> None:

@@ -75,7 +75,9 @@ def test_hermite_any_beta_variance_of_trace(rng):
     assert tri.sum(axis=1).var() == pytest.approx(n, rel=5 * np.sqrt(2 / size))
 
 
-@pytest.mark.parametrize(("m", "n"), [(5, 2), (12, 7), (30, 30)])
+@pytest.mark.parametrize(
+    ("m", "n"), [(5, 2), (12, 7), pytest.param(30, 30, marks=pytest.mark.slow)]
+)
 def test_laguerre_matches_dense_wishart(m, n, rng):
     size, s2 = 20_000, 0.01
     tri = sample_laguerre(m, n, 1.0, s2, size, rng=rng)

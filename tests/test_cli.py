@@ -66,6 +66,7 @@ def test_parser_has_every_subcommand_once():
     assert len(names) == len(set(names))
 
 
+@pytest.mark.slow  # trains and reports a whole (reduced) sweep: 10 s to a minute
 def test_demo_quick_writes_report(tmp_path, capsys):
     import json
 

@@ -158,6 +158,7 @@ def test_spacings_reject_uncorrelated_levels(rng):
     assert not within(res.ratio[0], res.ratio_error[0], WIGNER_RATIO)
 
 
+@pytest.mark.slow  # 20 replications
 def test_errors_are_honest(rng):
     """Pulls (estimate - truth)/error over 20 replications have unit spread.
 

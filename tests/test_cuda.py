@@ -418,6 +418,7 @@ def test_gpu_resume_equals_uninterrupted_training(tmp_path, monkeypatch):
 
 
 @kernels
+@pytest.mark.slow  # seven trainings (seconds under the simulator)
 def test_gpu_first_run_splits_and_sweep_groups(tmp_path):
     kw = {"n_steps": 3, "record_every": 3, "rng": 2, "device": "cuda", **_SMALL}
     whole = rbm.train(4, **kw)
@@ -442,6 +443,7 @@ def test_gpu_divergence_raises_naming_alpha():
 
 
 @kernels
+@pytest.mark.slow  # compiles the DBM kernel (seconds under the simulator)
 def test_dbm_on_gpu_matches_numpy_reference():
     from fpsolve.cuda import _dbm
     from fpsolve.dbm import Record, simulate

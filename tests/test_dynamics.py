@@ -137,6 +137,7 @@ def test_plot_returns_figure(synthetic):
 
 
 # ------------------------------------------------------------------------------ FPE vs DBM
+@pytest.mark.slow  # 500 runs of 10^4 steps
 def test_one_mode_fpe_matches_dbm_ensemble():
     """One isolated mode (no repulsion): the FPE is the small-alpha limit of the SGD map.
 

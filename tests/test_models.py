@@ -1,6 +1,8 @@
 """fpsolve.models: drift/potential consistency, fixed points, conventions, bad input."""
 
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -83,6 +85,19 @@ def test_rbm_numba_callables_agree():
     for x in (0.0, 0.3, 3.7, 6.5):
         assert m.numba_drift(x) == pytest.approx(float(m.drift(x)), rel=1e-14, abs=1e-15)
         assert m.numba_potential(x) == pytest.approx(float(m.potential(x)), rel=1e-14)
+
+
+def test_numba_callables_are_built_once_per_model():
+    """Each access returns the same dispatcher (compiled once); a copy or pickle carries
+    the parameters only and builds its own."""
+    for m in (RBMModel(4.0, 9.0, 1.3), HarmonicModel(2.5, center=-1.0)):
+        assert m.numba_drift is m.numba_drift
+        assert m.numba_potential is m.numba_potential
+        for clone in (copy.copy(m), pickle.loads(pickle.dumps(m))):
+            assert clone == m
+            assert clone.numba_drift is not m.numba_drift
+            assert clone.numba_drift(1.0) == m.numba_drift(1.0)
+            assert clone.numba_potential(1.0) == m.numba_potential(1.0)
 
 
 def test_harmonic_model():

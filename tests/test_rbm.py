@@ -188,6 +188,7 @@ def test_invalid_input(kwargs, error, match):
 
 
 # --------------------------------------------------------------------------- physics
+@pytest.mark.slow  # a 400 x 200 initial matrix
 def test_initial_spectrum_marchenko_pastur():
     """X = W^T W at step 0 follows MP with s2 = w_sigma^2, r = n_h/n_v, scale = n_v s2."""
     n_v, n_h, w_sigma = 400, 200, 0.05

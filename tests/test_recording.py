@@ -213,6 +213,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a writer in a subprocess, killed
 def test_killed_writer_leaves_every_completed_snapshot(tmp_path):
     path = tmp_path / "killed.h5"
     proc = subprocess.Popen(

@@ -120,6 +120,7 @@ def test_terminal_summary_names_the_setting_and_has_no_nan(wigner):
     assert len(long.splitlines()) > len(short.splitlines()) + 20
 
 
+@pytest.mark.slow  # renders every figure of a report
 def test_write_replaces_only_its_own_files(wigner, tmp_path):
     stale = tmp_path / "07_dynamics_old.png"
     stale.write_bytes(b"old figure")

@@ -133,6 +133,7 @@ def _rank_k_matrix(rng, m, n, k, strength):
     return w + (u * sig) @ v.T
 
 
+@pytest.mark.slow  # a 2000 x 500 spectrum
 def test_mp_plus_rank20_tail():
     """MP + rank-20 heavy tail: tail count exact, A within 0.01 of the bulk fraction."""
     rng = np.random.default_rng(7)

@@ -47,6 +47,7 @@ def test_train_and_analyse(tmp_path, capsys):
     assert "report written" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # trains the model twice
 def test_reproducible(tmp_path):
     """The same seed gives identical checkpoints."""
     a = gpt_example.train_gpt(TEXT, tmp_path / "a", n_steps=2, checkpoint_every=2, progress=False)

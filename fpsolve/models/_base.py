@@ -123,13 +123,32 @@ class Model(ABC):
     # -- numba --------------------------------------------------------------
     @property
     def numba_drift(self) -> Callable[[float], float]:
-        """A numba-compiled scalar function ``x -> K(x)`` for jitted solvers."""
-        return _numba_negate(self._numba_dpotential())
+        """A numba-compiled scalar function ``x -> K(x)`` for jitted solvers.
+
+        Built on the first access; every later access returns the same dispatcher, so it
+        compiles once per model (not once per access).
+        """
+        return self._numba_once("drift", lambda: _numba_negate(self._numba_dpotential()))
 
     @property
     def numba_potential(self) -> Callable[[float], float]:
-        """A numba-compiled scalar function ``x -> V(x)``."""
-        return self._numba_potential()
+        """A numba-compiled scalar function ``x -> V(x)`` (one dispatcher per model, as
+        :attr:`numba_drift`)."""
+        return self._numba_once("potential", self._numba_potential)
+
+    def _numba_once(
+        self, kind: str, build: Callable[[], Callable[[float], float]]
+    ) -> Callable[[float], float]:
+        built = self.__dict__.setdefault("_numba_built", {})
+        if kind not in built:
+            built[kind] = build()
+        return built[kind]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the compiled callables are rebuilt on demand: a copy or pickle carries parameters only
+        state = self.__dict__.copy()
+        state.pop("_numba_built", None)
+        return state
 
     @abstractmethod
     def _numba_dpotential(self) -> Callable[[float], float]:

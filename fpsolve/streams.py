@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
 from fpsolve.jit import jit
@@ -75,7 +74,7 @@ def normals(state: np.ndarray, size) -> np.ndarray:
     return out
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _advance(s0, s1, s2, s3):
     """One xoshiro256++ step from the state words: ``(output, s0, s1, s2, s3)``."""
     a = s0 + s3
@@ -89,7 +88,7 @@ def _advance(s0, s1, s2, s3):
     return res, s0, s1, s2, (s3 << _U(45)) | (s3 >> _U(19))
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _ziggurat(r):
     """The fast ziggurat draw from 64 bits ``r``: ``(layer, abscissa bits, x)``.
 
@@ -101,13 +100,13 @@ def _ziggurat(r):
     return idx, rabs, x
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _next_u64(s):
     res, s[0], s[1], s[2], s[3] = _advance(s[0], s[1], s[2], s[3])
     return res
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
+@jit(inline="always")
 def _next_double(s):
     """Uniform on [0, 1) with 53 random bits."""
     return np.float64(np.int64(_next_u64(s) >> _U(11))) * (1.0 / 9007199254740992.0)

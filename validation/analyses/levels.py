@@ -44,6 +44,7 @@ __all__ = [
     "StationaryStatistics",
     "level_name",
     "sample_level",
+    "sgd_model",
     "stationary_statistics",
 ]
 
@@ -60,8 +61,6 @@ LADDER = tuple(LEVELS)
 
 BEST = "matrix"
 """The level :func:`validation.validate` uses by default."""
-
-SIMULATED = ("dbm", "aligned", "matrix")
 
 
 def level_name(method: str) -> dict:

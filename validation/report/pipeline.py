@@ -75,10 +75,11 @@ _DESCRIPTIONS = {
         "(Kolmogorov-Smirnov)."
     ),
     "predictions": (
-        "From the RBM hyperparameters alone: each mode's stationary position, width sigma and "
-        "each pair's <S>, predicted by the eigenvalue dynamics (SGD map with the RBM drift, the "
-        "noise of the PCD estimate of C_model and Coulomb repulsion between all modes), "
-        "compared with the recording."
+        "From the RBM hyperparameters alone: each eigenvalue's stationary mean and width and "
+        "each pair's <S>, <S^2>/<S>^2 and Binder cumulant, predicted by the best level of the "
+        "ladder that reaches a stationary state (level c: SGD of W with exact model samples, "
+        "no Gibbs chains; else b, the eigenvalue map with the same exact noise; else a, the "
+        "small-noise formula), compared with the recording."
     ),
     "dynamics": (
         "Per-mode mean and width against training step, compared with the DBM ensemble started "
@@ -480,10 +481,11 @@ def validate(
     Per recording: the initial spectrum against Marchenko-Pastur (RBM
     recordings, which carry their initialisation), one-point densities and Binder
     cumulants of degenerate pairs, level spacings, and for Gaussian-RBM recordings
-    the parameter-free predictions of position, width and :math:`\langle S\rangle`
-    and the dynamics (mean and width against step, escape time against
-    :math:`1/(2E_1)`).  Across recordings (two or more settings): the linear
-    scaling with :math:`\alpha/|B|` with the one-parameter fit
+    the parameter-free predictions of position, width and pair statistics (the best
+    level of the ladder, :mod:`validation.analyses.levels`: level c with at most 64
+    replicas, falling back to b and a with a note) and the dynamics (mean and width
+    against step, escape time against :math:`1/(2E_1)`).  Across recordings (two or
+    more settings): the linear scaling with :math:`\alpha/|B|` with the one-parameter fit
     :math:`\langle S_i\rangle = a_{fit}\sqrt{(\alpha/|B|)\,\kappa_i^2\Omega_i}`, and
     the repulsion of the learned modes.
 

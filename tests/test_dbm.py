@@ -20,13 +20,15 @@ from fpsolve import dbm
 from fpsolve.dbm import _pairs, integrators
 from fpsolve.dbm._implicit import implicit_pair_solve as _implicit_pair_solve
 from fpsolve.models import HarmonicModel, Modes, PCDNoise, PotentialModel
+from fpsolve.streams import normals, stream
 
 TWO = Modes.harmonic([1.0, 1.0])
 
 
-def _first_stream(seed):
-    """The generator of the first (only) chunk of replicas for ``rng=seed``."""
-    return np.random.default_rng(seed).spawn(1)[0]
+def _replica_normals(seed, n_replicas, size):
+    """Row ``r``: the first ``size`` normals of replica ``r``'s stream for ``rng=seed``."""
+    seqs = [np.random.SeedSequence(seed, spawn_key=(r,)) for r in range(n_replicas)]
+    return np.stack([normals(stream(q), size) for q in seqs])
 
 
 # --------------------------------------------------------------------------- exact maps
@@ -39,7 +41,7 @@ def test_sgd_step_is_the_formula():
     res = dbm.simulate_sgd(
         modes, alpha=alpha, batch_size=bsz, gt2=gt2, x0=x0, n_steps=1, n_replicas=5, rng=7
     )
-    eta = _first_stream(7).standard_normal((3, 5)).T  # drawn mode-major, replicas inner
+    eta = _replica_normals(7, 5, 3)  # one normal per mode, in mode order
     k = modes.drift(x0)
     pair = np.array([sum(gt2[i] / (x0[i] - x0[j]) for j in range(3) if j != i) for i in range(3)])
     want = x0 + alpha * k + alpha**2 / bsz * pair + alpha / np.sqrt(bsz) * np.sqrt(2 * gt2) * eta
@@ -64,7 +66,7 @@ def test_em_step_is_euler_maruyama(n_replicas, coupling):
         rng=3,
         coupling=coupling,
     )
-    eta = _first_stream(3).standard_normal((2, n_replicas)).T
+    eta = _replica_normals(3, n_replicas, 2)
     gpair = g2 if coupling is None else np.array([0.5, 0.5])
     pair = gpair * np.array([1 / (x0[0] - x0[1]), 1 / (x0[1] - x0[0])])
     want = x0 + dt * (modes.drift(x0) + pair) + np.sqrt(2 * dt * g2) * eta
@@ -150,8 +152,7 @@ def test_pcd_sgd_step_is_the_formula():
     assert res.matrix_steps == 0
     k, g, d = _pcd_terms(noise, x0)
     pair = np.array([sum(g[a, b] / (x0[a] - x0[b]) for b in range(4) if b != a) for a in range(4)])
-    for r, gen in enumerate(np.random.default_rng(5).spawn(3)):  # one stream per replica
-        eta = gen.standard_normal(4)
+    for r, eta in enumerate(_replica_normals(5, 3, 4)):  # one stream per replica
         want = (
             x0
             + alpha * (k + alpha / bsz * d)
@@ -173,9 +174,9 @@ def test_pcd_sgd_matrix_step_near_a_collision():
     assert res.matrix_steps == 2
     k, g, d = _pcd_terms(noise, x0)
     iu = np.triu_indices(4, 1)
-    for r, gen in enumerate(np.random.default_rng(6).spawn(2)):
-        eta = gen.standard_normal(4)
-        off = gen.standard_normal(6)  # drawn row by row over the upper triangle
+    for r, draws in enumerate(_replica_normals(6, 2, 10)):
+        eta = draws[:4]
+        off = draws[4:]  # drawn row by row over the upper triangle
         a = np.diag(
             x0 + alpha * (k + alpha / bsz * d) + alpha * np.sqrt(2 * np.diag(g) / bsz) * eta
         )

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fpsolve import dbm
-from fpsolve.dbm import _pairs, integrators
+from fpsolve.dbm import _pairs, _random, _setup, integrators
 from fpsolve.dbm._implicit import implicit_pair_solve as _implicit_pair_solve
 from fpsolve.models import HarmonicModel, Modes, PCDNoise, PotentialModel
 from fpsolve.streams import normals, stream
@@ -343,6 +343,115 @@ def test_rng_reproducible_and_generator_advances():
     c = dbm.simulate(TWO, 1.0, dt=0.01, n_steps=50, n_replicas=200, rng=gen)
     d = dbm.simulate(TWO, 1.0, dt=0.01, n_steps=50, n_replicas=200, rng=gen)
     assert not np.array_equal(c.x, d.x)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345, 2**32 - 1, 2**32, 2**63 - 1, 2**70 + 3])
+def test_replica_streams_are_the_seed_sequence_streams(seed):
+    """The numba construction of the replica streams is numpy's SeedSequence, bit for bit."""
+    for start, stop in ((0, 50), (2**32 - 2, 2**32 + 2)):
+        got = _random.replica_streams(seed, start, stop)
+        want = [stream(np.random.SeedSequence(seed, spawn_key=(r,))) for r in range(start, stop)]
+        np.testing.assert_array_equal(got, np.stack(want, axis=1))
+
+
+def test_normals_by_replica_are_each_streams_normals():
+    """Drawn mode by mode across replicas, each replica's normals are its stream's sequence."""
+    n, c, steps = 7, 300, 40  # ~1% of draws are rejections: every branch is taken
+    st = _random.replica_streams(4, 0, c)
+    eta = np.empty((steps, n, c))
+    scratch = (np.empty(c, np.int64), np.empty(c, np.int64), np.empty(4, np.uint64))
+    for k in range(steps):
+        _random.fill_normals_by_replica(st, eta[k], *scratch)
+    want = _replica_normals(4, c, steps * n).reshape(c, steps, n)
+    np.testing.assert_array_equal(eta.transpose(2, 0, 1), want)
+    for r in range(c):  # the states advanced exactly as the sequential draws
+        s = stream(np.random.SeedSequence(4, spawn_key=(r,)))
+        normals(s, steps * n)
+        np.testing.assert_array_equal(st[:, r], s)
+
+
+def _runs(seed=5):
+    """Results of every stochastic function of fpsolve.dbm with one seed."""
+    four = Modes.harmonic([1.0] * 4)
+    rbm = Modes.rbm([8.0, 4.0], 9.0, convention="training")
+    kw = {"n_steps": 40, "rng": seed}
+    return {
+        "em": dbm.simulate(four, 1.0, dt=0.05, n_replicas=700, scheme="em", **kw),
+        "safe": dbm.simulate(four, 1.0, dt=0.05, n_replicas=700, **kw),
+        "sgd": dbm.simulate_sgd(TWO, alpha=0.1, batch_size=2, gt2=1.0, n_replicas=300, **kw),
+        "pcd": dbm.simulate_sgd(
+            rbm, alpha=0.1, batch_size=4, noise=PCDNoise(k=3), n_replicas=20, **kw
+        ),
+        "mala": dbm.sample_coulomb_gas(
+            Modes.harmonic([1.0, 2.0]), 1.0, x0=[-0.5, 0.5], n_samples=600, burn_in=50, rng=seed
+        ),
+    }
+
+
+def _assert_same_runs(a, b, *, moments_exact=True):
+    for key in ("em", "safe", "sgd", "pcd"):
+        ra, rb = a[key], b[key]
+        np.testing.assert_array_equal(ra.x, rb.x)
+        np.testing.assert_array_equal(ra.snapshots, rb.snapshots)
+        np.testing.assert_array_equal(ra.histograms.counts, rb.histograms.counts)
+        np.testing.assert_array_equal(ra.crossing_steps, rb.crossing_steps)
+        assert (ra.redo_steps, ra.matrix_steps) == (rb.redo_steps, rb.matrix_steps)
+        if moments_exact:
+            np.testing.assert_array_equal(ra.power_sums, rb.power_sums)
+        else:  # chunk sums added in another order
+            np.testing.assert_allclose(ra.power_sums, rb.power_sums, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(a["mala"].samples, b["mala"].samples)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")
+def test_results_do_not_depend_on_the_number_of_threads():
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = _runs()
+        numba.set_num_threads(2)
+        two = _runs()
+    finally:
+        numba.set_num_threads(before)
+    _assert_same_runs(one, two)
+
+
+def test_results_do_not_depend_on_the_chunking(monkeypatch):
+    """Each replica (chain) draws from its own stream: chunks of 512, 64 or 7 replicas give
+    the same states; only the order of adding the chunks' power sums changes."""
+    default = _runs()
+    for size in (64, 7):
+        monkeypatch.setattr(_setup, "_CHUNK", size)
+        _assert_same_runs(default, _runs(), moments_exact=False)
+
+
+def test_a_replica_depends_only_on_its_seed_and_index():
+    """The first replicas of a large run are the replicas of a small one (another chunking)."""
+    kw = {"dt": 0.05, "n_steps": 60, "rng": 9, "scheme": "em"}
+    small = dbm.simulate(TWO, 1.0, [-0.5, 0.5], n_replicas=3, **kw)
+    large = dbm.simulate(TWO, 1.0, [-0.5, 0.5], n_replicas=1500, **kw)
+    np.testing.assert_array_equal(large.x[:3], small.x)
+    kw = {"method": "mala", "burn_in": 20, "rng": 3}
+    a = dbm.sample_coulomb_gas(TWO, 1.0, n_samples=40, n_chains=4, **kw)
+    b = dbm.sample_coulomb_gas(TWO, 1.0, n_samples=80, n_chains=8, **kw)
+    np.testing.assert_array_equal(b.samples[:40], a.samples)
+
+
+@pytest.mark.parametrize(
+    "rng", [None, 17, np.random.SeedSequence(4), np.random.default_rng(4)], ids=type
+)
+def test_the_recorded_seed_repeats_the_run(rng):
+    kw = {"dt": 0.02, "n_steps": 30, "n_replicas": 50}
+    res = dbm.simulate(TWO, 1.0, rng=rng, **kw)
+    seed = res.params["seed"]
+    assert isinstance(seed, int)
+    if isinstance(rng, int):
+        assert seed == rng
+    np.testing.assert_array_equal(dbm.simulate(TWO, 1.0, rng=seed, **kw).x, res.x)
+    sgd = dbm.simulate_sgd(TWO, alpha=0.1, batch_size=4, gt2=1.0, n_steps=5, rng=seed)
+    assert sgd.params["seed"] == seed
+    gas = dbm.sample_coulomb_gas(TWO, 1.0, n_samples=20, rng=seed)
+    assert gas.seed == seed
 
 
 _THREAD_SCRIPT = """

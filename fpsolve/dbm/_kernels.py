@@ -157,13 +157,18 @@ class Work(NamedTuple):
     corder: np.ndarray
 
 
-def work(n: int, c: int, *, state_noise: bool, pair_by_noise: bool, blocks: int) -> Work:
+def work(
+    n: int, c: int, *, state_noise: bool, pair_by_noise: bool, blocks: int, by_mode: bool
+) -> Work:
     """Scratch for a chunk of ``c`` replicas of ``n`` modes.
 
     ``state_noise``: the noise is ``g_i(x_i)``; ``pair_by_noise``: the pair term is
-    scaled by ``g_i(x_i)^2``; ``blocks``: rows of the blocked pair sum (0: not blocked).
+    scaled by ``g_i(x_i)^2``; ``blocks``: rows of the blocked pair sum (0: not blocked);
+    ``by_mode``: the pair sum runs over the modes of each replica instead of being
+    vectorised over the replicas (chosen per run, so that every chunk of a run sums in
+    the same order).
     """
-    few = c if c < 8 else 0
+    few = c if by_mode else 0
     return Work(
         force=np.empty((n, c)),
         psum=np.empty((n, c)),

@@ -123,12 +123,12 @@ def _pair_rows_blocked(xc, prc, pmat, out, partial, bounds):
 def pair_sum(x, prc, pmat, bounds, psum, xcol, psum_t, partial):
     """``psum[i, r] = sum_{j != i} P_ij / (x[i, r] - x[j, r])`` for a chunk ``x`` (N, C).
 
-    With 8 or more replicas the sum is vectorised over replicas; with fewer, each
-    replica's row sums run over the modes (``xcol``, ``psum_t``: (C, N) scratch), on
-    all threads if ``partial`` has a row per block of ``bounds`` (one large system).
+    Vectorised over replicas if ``xcol`` has no rows; otherwise (runs of few replicas)
+    each replica's row sums run over the modes (``xcol``, ``psum_t``: (C, N) scratch),
+    on all threads if ``partial`` has a row per block of ``bounds`` (one large system).
     """
     n, c = x.shape
-    if c >= 8:
+    if xcol.shape[0] == 0:
         for i in range(n):
             for r in range(c):
                 psum[i, r] = 0.0

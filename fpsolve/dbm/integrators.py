@@ -206,9 +206,10 @@ def _run(
 ) -> DBMResult:
     """Advance the replicas ``x0`` (R, n) by ``n_steps`` calls of ``kernel`` per chunk.
 
-    ``work(c, blocks)`` allocates the scratch of a chunk of ``c`` replicas (None for
-    kernels without); ``chunk_size`` fixes the replicas per kernel call.  Replica ``r``
-    draws from the stream ``stream(SeedSequence(seed, spawn_key=(r,)))``.
+    ``work(c, blocks, by_mode)`` allocates the scratch of a chunk of ``c`` replicas (None
+    for kernels without; ``by_mode``: the pair sum of a run of fewer than 8 replicas runs
+    over the modes of each replica); ``chunk_size`` fixes the replicas per kernel call.
+    Replica ``r`` draws from the stream ``stream(SeedSequence(seed, spawn_key=(r,)))``.
     """
     n_replicas, n = x0.shape
     rec = Recorder(record, modes, g2eff, n_steps, n_replicas, setup.groups(modes, g2eff))
@@ -233,7 +234,8 @@ def _run(
         )
     bufs = [rec.buffers(a, b) for a, b in spans]
     blocks = len(coef.bounds) - 1 if blocked else 0
-    works = None if work is None else [work(b - a, blocks) for a, b in spans]
+    by_mode = n_replicas < 8
+    works = None if work is None else [work(b - a, blocks, by_mode) for a, b in spans]
     for ch, bf in zip(chunks, bufs, strict=True):
         rec.start(ch.x, bf, ch.counters)
     cost = n_replicas * (n + 0.5 * n * n)
@@ -534,8 +536,13 @@ def simulate(
         kernel=kernels.safe_chunk if scheme == "safe" else kernels.em_chunk,
         coef=_k.Coef(dt=dt, amp=amp, prow=prow, prc=prc, pmat=pmat, bounds=np.zeros(1, np.int64)),
         table=table,
-        work=lambda c, blocks: _k.work(
-            n, c, state_noise=state_noise, pair_by_noise=pair_by_noise, blocks=blocks
+        work=lambda c, blocks, by_mode: _k.work(
+            n,
+            c,
+            state_noise=state_noise,
+            pair_by_noise=pair_by_noise,
+            blocks=blocks,
+            by_mode=by_mode,
         ),
         g2eff=g2,
         record=record,
@@ -693,7 +700,9 @@ def simulate_sgd(
             bounds=np.zeros(1, np.int64),
         ),
         table=table,
-        work=lambda c, blocks: _k.work(n, c, state_noise=False, pair_by_noise=False, blocks=blocks),
+        work=lambda c, blocks, by_mode: _k.work(
+            n, c, state_noise=False, pair_by_noise=False, blocks=blocks, by_mode=by_mode
+        ),
         g2eff=g2eff,
         record=record,
         seed=seed,

@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -17,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fpsolve import dbm
-from fpsolve.dbm import _pairs, _random, _setup, integrators
+from fpsolve.dbm import _counters, _pairs, _random, _setup, integrators
 from fpsolve.dbm._implicit import implicit_pair_solve as _implicit_pair_solve
 from fpsolve.models import HarmonicModel, Modes, PCDNoise, PotentialModel
 from fpsolve.streams import normals, stream
@@ -570,6 +571,123 @@ def test_other_functions_reject_bad_input():
         dbm.simulate([1.0, 2.0], 1.0, dt=0.01, n_steps=1)
 
 
+# --------------------------------------------------------------------------- no silent NaN
+RBM_LATTICE = Modes.rbm_lattice(n_v=10, m2=4.0, mu2=9.0)
+
+
+@pytest.mark.parametrize(
+    ("modes", "g2", "dt", "scheme"),
+    [
+        (RBM_LATTICE, 1e-3, 3.0, "em"),  # jumps across the bounded domain
+        (TWO, 1.0, 1e6, "em"),  # overflows to inf, then NaN
+        (TWO, 1.0, 1e6, "safe"),
+    ],
+)
+def test_a_diverging_run_raises(modes, g2, dt, scheme):
+    with pytest.raises(FloatingPointError) as info:
+        dbm.simulate(modes, g2, dt=dt, n_steps=200, n_replicas=20, scheme=scheme, rng=1)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert f"scheme={scheme!r} diverged at step " in msg
+    assert f"dt={dt:g}" in msg
+    assert "1/max|K'(x_s)|" in msg
+    assert ("or use scheme='safe'" in msg) == (scheme == "em")  # the explicit scheme's hint
+
+
+def test_a_diverging_sgd_map_raises():
+    with pytest.raises(FloatingPointError, match=r"the SGD map diverged at step \d+ with alpha=5"):
+        dbm.simulate_sgd(TWO, alpha=5.0, batch_size=1, gt2=1.0, n_steps=2000, n_replicas=4, rng=1)
+
+
+def test_the_step_of_a_divergence_does_not_depend_on_threads_or_chunks(monkeypatch):
+    steps = set()
+    for size in (512, 3):
+        monkeypatch.setattr(_setup, "_CHUNK", size)
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            before = numba.get_num_threads()
+            numba.set_num_threads(threads)
+            try:
+                with pytest.raises(FloatingPointError) as info:
+                    dbm.simulate(
+                        RBM_LATTICE, 1e-3, dt=0.7, n_steps=300, n_replicas=100, scheme="em", rng=2
+                    )
+            finally:
+                numba.set_num_threads(before)
+            steps.add(str(info.value))
+    assert len(steps) == 1
+
+
+def test_a_failed_implicit_solve_names_dt(monkeypatch):
+    """A LinAlgError from the implicit solve of "safe" is raised again naming dt and the step."""
+    table, kernels = _setup.model_table(TWO)
+
+    def failing(ch, co, tb, st, bf, wk, n_steps, step0):
+        ch.counters[_counters.STEP] = step0 + 3
+        raise np.linalg.LinAlgError("Matrix is singular to machine precision.")
+
+    monkeypatch.setattr(
+        _setup, "model_table", lambda modes, noise=None: (table, kernels.__class__(
+            em_chunk=kernels.em_chunk, safe_chunk=failing,
+            pcd_chunk=kernels.pcd_chunk, mala_chunk=kernels.mala_chunk,
+        ))
+    )  # fmt: skip
+    with pytest.raises(
+        np.linalg.LinAlgError, match=r"scheme='safe' failed at step 3 with dt=0\.25"
+    ):
+        dbm.simulate(TWO, 1.0, dt=0.25, n_steps=10, n_replicas=3, rng=1)
+
+
+def test_record_that_records_nothing_is_refused():
+    kw = {"dt": 0.01, "n_steps": 100, "n_replicas": 3, "rng": 1}
+    for burn_in in (100, 150):
+        with pytest.raises(ValueError, match=rf"burn_in={burn_in} .* n_steps=100"):
+            dbm.simulate(TWO, 1.0, record=dbm.Record(burn_in=burn_in), **kw)
+    with pytest.raises(ValueError, match=r"every=20 records no step after record\.burn_in=90 of"):
+        dbm.simulate(TWO, 1.0, record=dbm.Record(burn_in=90, every=20), **kw)
+    res = dbm.simulate(TWO, 1.0, record=dbm.Record(burn_in=99), **kw)  # the last step only
+    assert res.n_recorded == 1
+    np.testing.assert_allclose(res.mean, res.x.mean(axis=0), rtol=1e-12)
+
+
+def test_statistics_of_a_run_without_statistics_raise():
+    rec = dbm.Record(snapshots=(0, 50, 100), statistics=False)
+    res = dbm.simulate(TWO, 1.0, dt=0.01, n_steps=100, n_replicas=4, rng=1, record=rec)
+    assert res.snapshots.shape == (3, 4, 2)
+    assert np.all(np.isfinite(res.snapshots))
+    assert res.n_samples == 0
+    for what in ("mean", "var"):
+        with pytest.raises(ValueError, match=rf"{what} is undefined: the run recorded no"):
+            getattr(res, what)
+    with pytest.raises(ValueError, match="pooled_binder is undefined"):
+        res.pooled_binder(0)
+    with pytest.raises(ValueError, match=r"pooled_density\(0\) is undefined"):
+        res.plot()
+    with pytest.raises(ValueError, match=r"density\(1\) is undefined"):
+        res.histograms.density(1)
+    with pytest.raises(ValueError, match=r"spacing_density\(0\) is undefined"):
+        res.histograms.spacing_density(0)
+
+
+def test_statistics_when_every_replica_stopped_raise():
+    """SGD map with PCD noise: replicas that all leave the domain before recording."""
+    modes = Modes.rbm([4.0, 4.1, 4.2], 9.0, convention="training")
+    res = dbm.simulate_sgd(
+        modes,
+        alpha=1.0,
+        batch_size=1,
+        noise=PCDNoise(),
+        x0=[0.001, 0.002, 0.003],
+        n_steps=400,
+        n_replicas=6,
+        rng=2,
+        record=dbm.Record(burn_in=300),
+    )
+    assert np.all(res.left_domain > 0)
+    assert np.all(res.left_domain <= 300)
+    with pytest.raises(ValueError, match="every replica left the domain"):
+        _ = res.mean
+
+
 # --------------------------------------------------------------------------- CLI
 def test_cli_simulate(tmp_path):
     from fpsolve.cli import main
@@ -598,3 +716,22 @@ def test_cli_simulate(tmp_path):
     assert data["x"].shape == (20, 4)
     assert (tmp_path / "run.png").exists()
     assert main(["simulate", "--dt", "-1", "--quiet", "-o", str(out)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--dt", "1e6", "--scheme", "em"], r"scheme='em' diverged at step \d+ with dt=1e\+06"),
+        (["--burn-in", "50", "--n-steps", "50"], r"record.burn_in=50 .* n_steps=50"),
+    ],
+)
+def test_cli_simulate_failures_are_one_line(tmp_path, capsys, args, match):
+    from fpsolve.cli import main
+
+    code = main(["simulate", *args, "--n-replicas", "10", "--quiet", "-o", str(tmp_path / "r")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("fpsolve simulate: error: ")
+    assert re.search(match, err)
+    assert not (tmp_path / "r.npz").exists()

@@ -464,8 +464,12 @@ def simulate(
         per mode).
     record : Record, optional
         What to record; default the final state and statistics after ``n_steps//2``.
-    rng : int, numpy.random.Generator or None
-        Seed (SPEC 7).  Streams per chunk of replicas are spawned from it.
+    rng : int, numpy.random.SeedSequence, numpy.random.Generator or None
+        Seed (SPEC 7), turned into the int seed ``s`` that ``params["seed"]`` records
+        (:func:`fpsolve.checks.as_seed`; an int is used as it is).  Replica ``r`` draws
+        its normals, per step one per mode in mode order, from the xoshiro256++ stream
+        ``fpsolve.streams.stream(SeedSequence(s, spawn_key=(r,)))``: results do not
+        depend on the number of threads or on the chunking of the replicas.
     progress : bool, optional
         Show a progress bar; default only for long runs.
 
@@ -475,9 +479,21 @@ def simulate(
         models, constant noise (``g2``, optionally ``coupling``).  The normals come
         from counter-based Philox streams keyed by ``rng`` (replica ``r``, step ``t``),
         so results match the CPU path in distribution, not number for number.
+
     Returns
     -------
     DBMResult
+
+    Raises
+    ------
+    FloatingPointError
+        If the run diverges: a step produces an inf or NaN, or throws a value across
+        a bounded domain.  The message names the scheme, the step, ``dt`` and the
+        explicit step's stability bound :math:`dt \lesssim 1/\max_i|K_i'(x_s)|`.
+    numpy.linalg.LinAlgError
+        If an implicit solve of ``"safe"`` fails (the message names ``dt`` and the step).
+    ValueError
+        For invalid input, and for a ``record`` that leaves no step to record.
 
     Examples
     --------
@@ -625,12 +641,19 @@ def simulate_sgd(
         Start (distinct values); default as in :func:`simulate` (with ``noise``, the
         :math:`g^2` of the noise at the stable points).
     n_steps, n_replicas, record, rng, progress, device
-        As in :func:`simulate` (``device="cuda"``: constant noise ``gt2`` only).
+        As in :func:`simulate` (``device="cuda"``: constant noise ``gt2`` only).  With
+        ``noise``, replica ``r`` draws the off-diagonal normals of a matrix step from
+        its stream after the step's ``n_modes`` diagonal ones.
 
     Returns
     -------
     DBMResult
         ``method == "sgd"``, ``params["dt"] == alpha``.
+
+    Raises
+    ------
+    FloatingPointError
+        If the map diverges (as in :func:`simulate`; the message names ``alpha``).
 
     Examples
     --------

@@ -155,6 +155,8 @@ class Work(NamedTuple):
     cz: np.ndarray
     crs: np.ndarray
     corder: np.ndarray
+    cpc: np.ndarray  # (N, N) pair coefficients of a cluster
+    cpb: np.ndarray  # (N, N) their symmetric parts
 
 
 def work(
@@ -196,6 +198,8 @@ def work(
         cz=np.empty(n),
         crs=np.empty(n),
         corder=np.empty(n, dtype=np.int64),
+        cpc=np.zeros((n, n)),
+        cpb=np.zeros((n, n)),
     )
 
 

@@ -594,6 +594,21 @@ def test_a_diverging_run_raises(modes, g2, dt, scheme):
     assert ("or use scheme='safe'" in msg) == (scheme == "em")  # the explicit scheme's hint
 
 
+def test_safe_redoes_a_kick_across_a_bounded_domain():
+    """A near-collision whose explicit pair kick throws both eigenvalues across the domain
+    [0, 9) is redone by the safe scheme (no error); the explicit scheme has diverged."""
+    modes = Modes.rbm([6.0, 6.0], 9.0)  # both stable at 3
+    x0 = [3.0, 3.0 + 1e-9]  # dt g2 / spacing = 1e4
+    kw = {"dt": 0.01, "n_steps": 20, "n_replicas": 4, "rng": 1}
+    res = dbm.simulate(modes, 1e-3, x0, record=dbm.Record(snapshots=(1, 20)), **kw)
+    assert res.redo_steps >= 4
+    assert np.all(np.isfinite(res.snapshots))
+    assert np.all((res.snapshots > 0) & (res.snapshots < 9))
+    assert np.all(np.diff(res.snapshots, axis=2) > 0)
+    with pytest.raises(FloatingPointError, match="scheme='em' diverged at step 1 "):
+        dbm.simulate(modes, 1e-3, x0, scheme="em", **kw)
+
+
 def test_a_diverging_sgd_map_raises():
     with pytest.raises(FloatingPointError, match=r"the SGD map diverged at step \d+ with alpha=5"):
         dbm.simulate_sgd(TWO, alpha=5.0, batch_size=1, gt2=1.0, n_steps=2000, n_replicas=4, rng=1)

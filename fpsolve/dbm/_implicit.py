@@ -174,6 +174,13 @@ def redo_marked(x, xn, perm, todo, n_todo, co, tb, wk, counters):
         r = todo[t]
         counters[REDO_STEPS] += 1
         _without_pairs(x, r, amp, prow, force, eta, gval, g2, y, sc, rs)
+        finite = True
+        for i in range(n):
+            finite = finite and y[i] - y[i] == 0.0
+        if not finite:  # the drift or the noise diverged: no solve, the caller sees NaN
+            for i in range(n):
+                xn[i, r] = math.nan
+            continue
         k = 0
         while k < n - 1:
             if not bad[k, r]:

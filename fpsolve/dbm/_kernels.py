@@ -319,10 +319,15 @@ def _quiet_sound(x, xn, plink, g2, ident, quiet):
 
 @_kjit
 def _copy(src, dst):
+    """``dst = src``; returns whether every value is finite."""
     n, c = src.shape
+    finite = True
     for i in range(n):
         for r in range(c):
-            dst[i, r] = src[i, r]
+            v = src[i, r]
+            dst[i, r] = v
+            finite = finite & (v - v == 0.0)
+    return finite
 
 
 @_kjit
@@ -376,7 +381,9 @@ def safe_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
     The explicit step of a replica whose links break or start closer than
     ``sqrt(STIFF P)`` (:func:`_implicit.mark_links`) is redone with the pair term
     implicit (:func:`_implicit.redo_marked`); steps that broke the ordering are counted
-    before the correction.  A step with a non-finite value stops the chunk (``DIVERGED``).
+    before the correction.  A step that leaves a non-finite value after the correction
+    (an explicit value thrown across a bounded domain is NaN until redone) stops the chunk
+    (``DIVERGED``).
     """
     x, perm, streams, counters, cross = ch.x, ch.perm, ch.streams, ch.counters, ch.cross
     dt, amp, prc, pmat, bounds = co.dt, co.amp, co.prc, co.pmat, co.bounds
@@ -393,18 +400,17 @@ def safe_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
         counters[STEP] = step0 + s + 1
         _forces_and_normals(x, streams, dt, kind, par, nkind, force, eta, gval, g2, ridx, rabs, tmp)
         pair_sum(x, prc, pmat, bounds, psum, xcol, psum_t, partial)
-        if not _combine(x, amp, force, psum, eta, gval, g2, xn):
-            counters[DIVERGED] = step0 + s + 1
-            return
+        # an explicit step thrown out of the domain by a near-collision is redone below:
+        # the run has diverged only if a value is still not finite after the redo
+        _combine(x, amp, force, psum, eta, gval, g2, xn)
         if prepass:
             _quiet_sound(x, xn, plink, g2, ident, quiet)
         n_todo = 0
         for r in range(c):
             if prepass and quiet[r]:
                 continue
-            if bounded and not reflect_replica(xn, r, lo, hi, lok, hik, counters):
-                counters[DIVERGED] = step0 + s + 1
-                return
+            if bounded:
+                reflect_replica(xn, r, lo, hi, lok, hik, counters)
             if n < 2:
                 continue
             if not ordered(xn, perm, r, n):
@@ -415,7 +421,9 @@ def safe_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
                 n_todo += 1
         if n_todo:
             redo_marked(x, xn, perm, todo, n_todo, co, tb, wk, counters)
-        _copy(xn, x)
+        if not _copy(xn, x):
+            counters[DIVERGED] = step0 + s + 1
+            return
         record_step(x, step0 + s + 1, st, bf, counters)
 
 

@@ -1,11 +1,12 @@
-"""Benchmark of fpsolve.dbm against a vectorised numpy integrator, the machine's
-normal-number limit, sdeint and the matrix-level (eigvalsh) approach; cost table; accuracy
-of the schemes against exact Coulomb-gas samples.
+"""Benchmark of fpsolve.dbm against a reference Numba kernel of the same update that draws
+from numba's ``np.random.Generator``, the normal-number limit of the project's streams, a
+vectorised numpy integrator, sdeint and the matrix-level (eigvalsh) approach; cost table;
+accuracy of the schemes against exact Coulomb-gas samples.
 
-Run: ``python benchmarks/bench_dbm.py [--quick | --smoke]``.  Everything is measured side by
-side in one process; each timing is the best of a few repeats (after a warm-up call that
-compiles).  ``--smoke`` runs every section at tiny sizes (a check that the script works; its
-numbers mean nothing).
+Run: ``python benchmarks/bench_dbm.py [--quick | --smoke] [--sections ensemble ...]``.
+Everything is measured side by side in one process; each timing is the best of a few
+repeats (after a warm-up call that compiles).  ``--smoke`` runs every section at tiny sizes
+(a check that the script works; its numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from scipy import stats
 
 from fpsolve import dbm
 from fpsolve.analytic import sample_hermite
+from fpsolve.dbm._random import fill_normals_by_replica, replica_streams
 from fpsolve.models import Modes
+from fpsolve.streams import fill_normals, stream
 
 
 class Sizes(NamedTuple):
@@ -52,8 +55,9 @@ SIZES = {
     "smoke": Sizes((2000, 4), (600, 2), (20, 2), ((2, 10), (1, 100), 1e6), (50, 0.2, (0.02,))),
 }
 
-# the chunking of fpsolve.dbm's replicas: one random stream per chunk of about 512 replicas
+# the chunking of fpsolve.dbm's replicas: one kernel call per chunk of about 512 replicas
 _CHUNK, _MAX_CHUNKS = 512, 4096
+_NO_STATISTICS = dbm.Record(statistics=False)  # pure integration: only the final state
 
 
 def _chunks(n_replicas):
@@ -73,16 +77,16 @@ def _map(fn, n):
 
 @numba.njit(nogil=True)
 def _draw_normals(gen, n, c, n_steps, out):
-    """Draw n * c normals per step, one by one, as the DBM kernels do."""
+    """Draw n * c normals per step, one by one, as a kernel on numba's Generator does."""
     for _ in range(n_steps):
         for i in range(n):
             for r in range(c):
                 out[i, r] = gen.standard_normal()
 
 
-def normal_limit(n, r_rep, n_steps):
-    """Time to draw n * r_rep * n_steps normals with per-chunk Generators on the same
-    thread pool and chunking as fpsolve.dbm (the machine's normal-number limit)."""
+def generator_limit(n, r_rep, n_steps):
+    """A call that draws n * r_rep * n_steps normals with per-chunk numba Generators on the
+    same thread pool and chunking as fpsolve.dbm."""
     chunks = _chunks(r_rep)
     gens = np.random.default_rng(9).spawn(len(chunks))
     outs = [np.empty((n, b - a)) for a, b in chunks]
@@ -91,7 +95,103 @@ def normal_limit(n, r_rep, n_steps):
     def run():
         _map(lambda k: _draw_normals(gens[k], n, outs[k].shape[1], n_steps, outs[k]), len(chunks))
 
-    return best(run)
+    return run
+
+
+def stream_limit(total, threads=2):
+    """A call that draws ``total`` normals with :func:`fpsolve.streams.fill_normals`, each
+    of ``threads`` threads filling one large array from its own stream (the normal-number
+    limit of the project's generator)."""
+    outs = [np.empty(-(-total // threads)) for _ in range(threads)]
+    streams = [stream(np.random.SeedSequence(9, spawn_key=(k,))) for k in range(threads)]
+    fill_normals(streams[0], outs[0][:10])
+
+    def run():
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(lambda k: fill_normals(streams[k], outs[k]), range(threads)))
+
+    return run
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def _reference_em(x, perm, gen, st, dt, omega, prc, amp, force, psum, eta, xn, cross, n_steps):
+    """The Euler-Maruyama step of ``simulate(scheme="em")`` for harmonic modes (centre 0),
+    written as one plain kernel over a chunk ``x`` (N, C) whose normals come from numba's
+    ``np.random.Generator`` ``gen`` (or, if ``st`` has columns, from the replicas'
+    xoshiro256++ streams as in fpsolve.dbm): drift, normals, pair sum vectorised over the
+    replicas, ``x + dt K + pair + amp eta``, crossings counted and the order ``perm``
+    re-sorted."""
+    n, c = x.shape
+    scratch = (np.empty(c, np.int64), np.empty(c, np.int64), np.empty(4, np.uint64))
+    for _ in range(n_steps):
+        for i in range(n):
+            for r in range(c):
+                force[i, r] = -dt * omega[i] * x[i, r]
+        if st.shape[1]:
+            fill_normals_by_replica(st, eta, scratch[0], scratch[1], scratch[2])
+        else:
+            for i in range(n):
+                for r in range(c):
+                    eta[i, r] = gen.standard_normal()
+        for i in range(n):
+            for r in range(c):
+                psum[i, r] = 0.0
+        for i in range(n):
+            for j in range(i + 1, n):
+                for r in range(c):
+                    inv = 1.0 / (x[i, r] - x[j, r])
+                    psum[i, r] += prc[i] * inv
+                    psum[j, r] -= prc[j] * inv
+        for i in range(n):
+            for r in range(c):
+                xn[i, r] = x[i, r] + force[i, r] + psum[i, r] + amp[i] * eta[i, r]
+        for r in range(c):
+            broken = False
+            for k in range(n - 1):
+                if not xn[perm[k, r], r] < xn[perm[k + 1, r], r]:
+                    broken = True
+                    break
+            if broken:
+                cross[r] += 1
+                for k in range(1, n):  # insertion sort of the order
+                    p = perm[k, r]
+                    v = xn[p, r]
+                    m = k - 1
+                    while m >= 0 and xn[perm[m, r], r] > v:
+                        perm[m + 1, r] = perm[m, r]
+                        m -= 1
+                    perm[m + 1, r] = p
+        for i in range(n):
+            for r in range(c):
+                x[i, r] = xn[i, r]
+
+
+def reference_em(x0, n_replicas, n_steps, dt, g2, rng, *, streams=False):
+    """``simulate(scheme="em")`` of harmonic modes (Omega = 1) with :func:`_reference_em`
+    on the same chunks and threads, normals from one numba Generator per chunk (or the
+    replicas' streams); returns the final state (R, N)."""
+    n = x0.size
+    chunks = _chunks(n_replicas)
+    gens = np.random.default_rng(rng).spawn(len(chunks))
+    sts = [
+        replica_streams(rng, a, b) if streams else np.empty((4, 0), np.uint64) for a, b in chunks
+    ]
+    omega, prc, amp = np.ones(n), np.full(n, g2 * dt), np.full(n, math.sqrt(2 * dt * g2))
+    states = []
+    for a, b in chunks:
+        x = np.ascontiguousarray(np.repeat(x0[:, None], b - a, axis=1))
+        scratch = [np.empty_like(x) for _ in range(4)]
+        perm = np.ascontiguousarray(np.argsort(x, axis=0, kind="stable"))
+        states.append((x, perm, scratch, np.zeros(b - a, dtype=np.int64)))
+
+    def one(k):
+        x, perm, (force, psum, eta, xn), cross = states[k]
+        _reference_em(
+            x, perm, gens[k], sts[k], dt, omega, prc, amp, force, psum, eta, xn, cross, n_steps
+        )
+
+    _map(one, len(chunks))
+    return np.concatenate([s[0] for s in states], axis=1).T
 
 
 def best(fn, repeat=3):
@@ -101,20 +201,6 @@ def best(fn, repeat=3):
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
-
-
-def numpy_em(x, n_steps, dt, omega, g2, rng):
-    """Well-vectorised numpy Euler-Maruyama of the eigenvalue SDE, x (N, R), harmonic drift."""
-    n = x.shape[0]
-    amp = math.sqrt(2 * dt * g2)
-    iu, ju = np.triu_indices(n, 1)
-    for _ in range(n_steps):
-        inv = 1.0 / (x[iu] - x[ju])  # (pairs, R)
-        force = -omega * x
-        np.add.at(force, iu, g2 * inv)
-        np.subtract.at(force, ju, g2 * inv)
-        x = x + dt * force + amp * rng.standard_normal(x.shape)
-    return x
 
 
 def numpy_em_loop(x, n_steps, dt, omega, g2, rng):
@@ -138,72 +224,76 @@ def section_ensemble(sizes):
     modes = Modes.harmonic(np.ones(n))
     updates = r_rep * n * n_steps
     x0 = np.sort(np.random.default_rng(0).normal(size=n)) * 3
+    threads = numba.get_num_threads()
     print(
         f"\n## Ensemble: R = {r_rep:.0e} replicas, N = {n} harmonic modes, "
-        f"{n_steps} steps (dt = {dt})"
+        f"{n_steps} steps (dt = {dt}), {threads} threads"
     )
-    dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=2, n_replicas=r_rep, scheme="em", rng=1)
-    dbm.simulate(modes, 1.0, x0, dt=dt, n_steps=2, n_replicas=r_rep, rng=1)
-    rec = dbm.Record(burn_in=n_steps)  # statistics off: pure integration
-    t_em = best(
-        lambda: dbm.simulate(
-            modes, 1.0, x0, dt=dt, n_steps=n_steps, n_replicas=r_rep, scheme="em", rng=1, record=rec
-        )
-    )
-    t_safe = best(
-        lambda: dbm.simulate(
-            modes,
-            1.0,
-            x0,
-            dt=dt,
-            n_steps=n_steps,
-            n_replicas=r_rep,
-            scheme="safe",
-            rng=1,
-            record=rec,
-        )
-    )
-    rec_all = dbm.Record(burn_in=0)
-    t_rec = best(
-        lambda: dbm.simulate(
-            modes,
-            1.0,
-            x0,
-            dt=dt,
-            n_steps=n_steps,
-            n_replicas=r_rep,
-            scheme="safe",
-            rng=1,
-            record=rec_all,
-        )
-    )
+    kw = {"dt": dt, "n_replicas": r_rep, "rng": 1}
+    for scheme in ("em", "safe"):  # compile
+        dbm.simulate(modes, 1.0, x0, n_steps=2, scheme=scheme, **kw)
+    reference_em(x0, 16, 2, dt, 1.0, 1)
+    reference_em(x0, 16, 2, dt, 1.0, 1, streams=True)
+
+    def fp(scheme, record=_NO_STATISTICS):
+        return dbm.simulate(modes, 1.0, x0, n_steps=n_steps, scheme=scheme, record=record, **kw)
+
+    # best of 5 of each, interleaved: the speed of a shared machine drifts within seconds
+    timed = {
+        "em": lambda: fp("em"),
+        "safe": lambda: fp("safe"),
+        "rec": lambda: fp("safe", dbm.Record(burn_in=0)),
+        "ref": lambda: reference_em(x0, r_rep, n_steps, dt, 1.0, 1),
+        "ref_st": lambda: reference_em(x0, r_rep, n_steps, dt, 1.0, 1, streams=True),
+        "limit": stream_limit(updates, threads=2),
+        "gen": generator_limit(n, r_rep, n_steps),
+    }
+    t = dict.fromkeys(timed, math.inf)
+    for _ in range(5):
+        for k, fn in timed.items():
+            t[k] = min(t[k], best(fn, repeat=1))
+    t_em, t_safe, t_rec, t_ref, t_ref_st, t_limit, t_gen = t.values()
     gen = np.random.default_rng(2)
-    t_normal_np = best(lambda: gen.standard_normal(updates))
-    t_normal = normal_limit(n, r_rep, n_steps)
     xs = np.repeat(x0[:, None], r_rep, axis=1)
     np_steps = max(2, n_steps // 5)
-    t_np = best(lambda: numpy_em(xs, np_steps, dt, 1.0, 1.0, gen), repeat=2) * n_steps / np_steps
-    t_np2 = (
-        best(lambda: numpy_em_loop(xs, np_steps, dt, 1.0, 1.0, gen), repeat=2) * n_steps / np_steps
-    )
-    t_np_best = min(t_np, t_np2)
+    t_np = best(lambda: numpy_em_loop(xs, np_steps, dt, 1.0, 1.0, gen), repeat=2)
+    t_np *= n_steps / np_steps
     rows = [
-        ("fpsolve em", t_em),
+        ("fpsolve em (xoshiro256++ streams)", t_em),
         ("fpsolve safe", t_safe),
-        ("fpsolve safe + recording", t_rec),
-        ("numpy EM (triu + add.at)", t_np),
-        ("numpy EM (loop over modes)", t_np2),
-        ("normals only: numpy standard_normal(size)", t_normal_np),
-        ("normals only: in-kernel draws, same threads", t_normal),
+        ("fpsolve safe + moments and histograms", t_rec),
+        ("reference kernel, numba Generator", t_ref),
+        ("reference kernel, xoshiro256++ streams", t_ref_st),
+        ("normals only: fill_normals, 2 threads", t_limit),
+        ("normals only: numba Generator, same chunks", t_gen),
+        ("numpy EM (loop over modes)", t_np),
     ]
     for name, t in rows:
-        print(f"  {name:40s} {t:8.3f} s  {updates / t / 1e6:8.1f} M updates/s")
-    print(f"  ratio fpsolve em / best numpy        : {t_np_best / t_em:6.1f}x")
-    print(f"  ratio fpsolve safe / best numpy      : {t_np_best / t_safe:6.1f}x")
+        print(
+            f"  {name:42s} {t:8.3f} s  {updates / t / 1e6:8.1f} M updates/s "
+            f"{t / updates * 1e9:7.2f} ns/update"
+        )
+    print(f"  fpsolve em / reference (speed)        : {t_ref / t_em:6.2f}x   (target >= 2x)")
     print(
-        f"  fpsolve em vs normal-number limit    : {t_normal / t_em * 100:6.0f}% "
-        f"(safe: {t_normal / t_safe * 100:.0f}%); vs numpy's bulk draw "
-        f"{t_normal_np / t_em * 100:.0f}%"
+        f"  fpsolve em / normal-number limit      : {t_limit / t_em * 100:6.0f}%   "
+        f"(target >= 60%; safe: {t_limit / t_safe * 100:.0f}%)"
+    )
+    print(
+        f"  fpsolve safe vs em (time)             : {(t_safe / t_em - 1) * 100:+6.0f}%   "
+        f"(target within 15%)"
+    )
+    print(f"  fpsolve em / numpy (speed)            : {t_np / t_em:6.1f}x")
+    safe = fp("safe")
+    print(
+        f"  safe: steps redone per replica-step {safe.redo_steps / (r_rep * n_steps):.3f} "
+        f"(x0 has a spacing of {np.diff(x0).min():.3f}, below sqrt(4 dt g2) = "
+        f"{math.sqrt(4 * dt):.3f})"
+    )
+    a = fp("em").x
+    b = reference_em(x0, r_rep, n_steps, dt, 1.0, 1)
+    print(
+        f"  check, median sum x^2 at the end: fpsolve em {np.median(np.sum(a**2, axis=1)):.4f}, "
+        f"reference {np.median(np.sum(b**2, axis=1)):.4f}"
     )
     return {"em": t_em, "safe": t_safe, "updates": updates}
 
@@ -248,7 +338,7 @@ def section_sdeint(ens):
             n_replicas=1,
             scheme="em",
             rng=1,
-            record=dbm.Record(burn_in=n_steps * 50),
+            record=_NO_STATISTICS,
         )
     )
     single = t1 / (n * n_steps * 50)
@@ -293,7 +383,7 @@ def section_single(sizes):
             n_replicas=1,
             scheme="em",
             rng=1,
-            record=dbm.Record(burn_in=k),
+            record=_NO_STATISTICS,
             progress=False,
         )
 
@@ -347,7 +437,7 @@ def section_cost(sizes):
                     n_replicas=r,
                     scheme="em",
                     rng=1,
-                    record=dbm.Record(burn_in=k),
+                    record=_NO_STATISTICS,
                     progress=False,
                 )
 
@@ -405,11 +495,21 @@ def section_accuracy(sizes):
     print(f"  (KS at the 1e-3 level for these sample sizes, if independent: {crit:.4f})")
 
 
+_SECTIONS = ("ensemble", "sdeint", "matrix", "single", "cost", "accuracy")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="smaller sizes")
     group.add_argument("--smoke", action="store_true", help="tiny sizes (checks the script)")
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=_SECTIONS,
+        default=list(_SECTIONS),
+        help="sections to run (default: all; sdeint and matrix need ensemble)",
+    )
     args = parser.parse_args()
     print(
         f"# fpsolve.dbm benchmark: {platform.machine()}, Python {platform.python_version()}, "
@@ -417,12 +517,18 @@ def main():
         f"{numba.get_num_threads()} numba threads"
     )
     sizes = SIZES["smoke" if args.smoke else "quick" if args.quick else "full"]
-    ens = section_ensemble(sizes)
-    section_sdeint(ens)
-    section_matrix(ens, sizes)
-    section_single(sizes)
-    section_cost(sizes)
-    section_accuracy(sizes)
+    run = set(args.sections)
+    ens = section_ensemble(sizes) if run & {"ensemble", "sdeint", "matrix"} else None
+    if "sdeint" in run:
+        section_sdeint(ens)
+    if "matrix" in run:
+        section_matrix(ens, sizes)
+    if "single" in run:
+        section_single(sizes)
+    if "cost" in run:
+        section_cost(sizes)
+    if "accuracy" in run:
+        section_accuracy(sizes)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,8 @@ def _cases() -> list[tuple[str, list[str]]]:
     add("simulate-rbm-n-v=0", *sim, "--model", "rbm", "--n-v", "0")
     add("simulate-rbm-m2=-1", *sim, "--model", "rbm", "--m2", "-1")
     add("simulate-burn-in=-1", *sim, "--burn-in", "-1")
+    add("simulate-burn-in=n-steps", *sim, "--n-steps", "50", "--burn-in", "50")
+    add("simulate-diverges", *sim, "--dt", "1e6", "--scheme", "em", "--n-replicas", "10")
     add("simulate-seed=-1", *sim, "--seed", "-1")
     add("simulate-sgd-batch=0", *sim, "--sgd", "--batch-size", "0")
     add("simulate-sgd-gt2=-1", *sim, "--sgd", "--gt2", "-1")

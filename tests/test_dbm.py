@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -17,16 +18,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fpsolve import dbm
-from fpsolve.dbm import _pairs, integrators
+from fpsolve.dbm import _counters, _pairs, _random, _setup, integrators
 from fpsolve.dbm._implicit import implicit_pair_solve as _implicit_pair_solve
 from fpsolve.models import HarmonicModel, Modes, PCDNoise, PotentialModel
+from fpsolve.streams import normals, stream
 
 TWO = Modes.harmonic([1.0, 1.0])
 
 
-def _first_stream(seed):
-    """The generator of the first (only) chunk of replicas for ``rng=seed``."""
-    return np.random.default_rng(seed).spawn(1)[0]
+def _replica_normals(seed, n_replicas, size):
+    """Row ``r``: the first ``size`` normals of replica ``r``'s stream for ``rng=seed``."""
+    seqs = [np.random.SeedSequence(seed, spawn_key=(r,)) for r in range(n_replicas)]
+    return np.stack([normals(stream(q), size) for q in seqs])
 
 
 # --------------------------------------------------------------------------- exact maps
@@ -39,7 +42,7 @@ def test_sgd_step_is_the_formula():
     res = dbm.simulate_sgd(
         modes, alpha=alpha, batch_size=bsz, gt2=gt2, x0=x0, n_steps=1, n_replicas=5, rng=7
     )
-    eta = _first_stream(7).standard_normal((3, 5)).T  # drawn mode-major, replicas inner
+    eta = _replica_normals(7, 5, 3)  # one normal per mode, in mode order
     k = modes.drift(x0)
     pair = np.array([sum(gt2[i] / (x0[i] - x0[j]) for j in range(3) if j != i) for i in range(3)])
     want = x0 + alpha * k + alpha**2 / bsz * pair + alpha / np.sqrt(bsz) * np.sqrt(2 * gt2) * eta
@@ -64,7 +67,7 @@ def test_em_step_is_euler_maruyama(n_replicas, coupling):
         rng=3,
         coupling=coupling,
     )
-    eta = _first_stream(3).standard_normal((2, n_replicas)).T
+    eta = _replica_normals(3, n_replicas, 2)
     gpair = g2 if coupling is None else np.array([0.5, 0.5])
     pair = gpair * np.array([1 / (x0[0] - x0[1]), 1 / (x0[1] - x0[0])])
     want = x0 + dt * (modes.drift(x0) + pair) + np.sqrt(2 * dt * g2) * eta
@@ -150,8 +153,7 @@ def test_pcd_sgd_step_is_the_formula():
     assert res.matrix_steps == 0
     k, g, d = _pcd_terms(noise, x0)
     pair = np.array([sum(g[a, b] / (x0[a] - x0[b]) for b in range(4) if b != a) for a in range(4)])
-    for r, gen in enumerate(np.random.default_rng(5).spawn(3)):  # one stream per replica
-        eta = gen.standard_normal(4)
+    for r, eta in enumerate(_replica_normals(5, 3, 4)):  # one stream per replica
         want = (
             x0
             + alpha * (k + alpha / bsz * d)
@@ -173,9 +175,9 @@ def test_pcd_sgd_matrix_step_near_a_collision():
     assert res.matrix_steps == 2
     k, g, d = _pcd_terms(noise, x0)
     iu = np.triu_indices(4, 1)
-    for r, gen in enumerate(np.random.default_rng(6).spawn(2)):
-        eta = gen.standard_normal(4)
-        off = gen.standard_normal(6)  # drawn row by row over the upper triangle
+    for r, draws in enumerate(_replica_normals(6, 2, 10)):
+        eta = draws[:4]
+        off = draws[4:]  # drawn row by row over the upper triangle
         a = np.diag(
             x0 + alpha * (k + alpha / bsz * d) + alpha * np.sqrt(2 * np.diag(g) / bsz) * eta
         )
@@ -344,6 +346,115 @@ def test_rng_reproducible_and_generator_advances():
     assert not np.array_equal(c.x, d.x)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 12345, 2**32 - 1, 2**32, 2**63 - 1, 2**70 + 3])
+def test_replica_streams_are_the_seed_sequence_streams(seed):
+    """The numba construction of the replica streams is numpy's SeedSequence, bit for bit."""
+    for start, stop in ((0, 50), (2**32 - 2, 2**32 + 2)):
+        got = _random.replica_streams(seed, start, stop)
+        want = [stream(np.random.SeedSequence(seed, spawn_key=(r,))) for r in range(start, stop)]
+        np.testing.assert_array_equal(got, np.stack(want, axis=1))
+
+
+def test_normals_by_replica_are_each_streams_normals():
+    """Drawn mode by mode across replicas, each replica's normals are its stream's sequence."""
+    n, c, steps = 7, 300, 40  # ~1% of draws are rejections: every branch is taken
+    st = _random.replica_streams(4, 0, c)
+    eta = np.empty((steps, n, c))
+    scratch = (np.empty(c, np.int64), np.empty(c, np.int64), np.empty(4, np.uint64))
+    for k in range(steps):
+        _random.fill_normals_by_replica(st, eta[k], *scratch)
+    want = _replica_normals(4, c, steps * n).reshape(c, steps, n)
+    np.testing.assert_array_equal(eta.transpose(2, 0, 1), want)
+    for r in range(c):  # the states advanced exactly as the sequential draws
+        s = stream(np.random.SeedSequence(4, spawn_key=(r,)))
+        normals(s, steps * n)
+        np.testing.assert_array_equal(st[:, r], s)
+
+
+def _runs(seed=5):
+    """Results of every stochastic function of fpsolve.dbm with one seed."""
+    four = Modes.harmonic([1.0] * 4)
+    rbm = Modes.rbm([8.0, 4.0], 9.0, convention="training")
+    kw = {"n_steps": 40, "rng": seed}
+    return {
+        "em": dbm.simulate(four, 1.0, dt=0.05, n_replicas=700, scheme="em", **kw),
+        "safe": dbm.simulate(four, 1.0, dt=0.05, n_replicas=700, **kw),
+        "sgd": dbm.simulate_sgd(TWO, alpha=0.1, batch_size=2, gt2=1.0, n_replicas=300, **kw),
+        "pcd": dbm.simulate_sgd(
+            rbm, alpha=0.1, batch_size=4, noise=PCDNoise(k=3), n_replicas=20, **kw
+        ),
+        "mala": dbm.sample_coulomb_gas(
+            Modes.harmonic([1.0, 2.0]), 1.0, x0=[-0.5, 0.5], n_samples=600, burn_in=50, rng=seed
+        ),
+    }
+
+
+def _assert_same_runs(a, b, *, moments_exact=True):
+    for key in ("em", "safe", "sgd", "pcd"):
+        ra, rb = a[key], b[key]
+        np.testing.assert_array_equal(ra.x, rb.x)
+        np.testing.assert_array_equal(ra.snapshots, rb.snapshots)
+        np.testing.assert_array_equal(ra.histograms.counts, rb.histograms.counts)
+        np.testing.assert_array_equal(ra.crossing_steps, rb.crossing_steps)
+        assert (ra.redo_steps, ra.matrix_steps) == (rb.redo_steps, rb.matrix_steps)
+        if moments_exact:
+            np.testing.assert_array_equal(ra.power_sums, rb.power_sums)
+        else:  # chunk sums added in another order
+            np.testing.assert_allclose(ra.power_sums, rb.power_sums, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(a["mala"].samples, b["mala"].samples)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")
+def test_results_do_not_depend_on_the_number_of_threads():
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = _runs()
+        numba.set_num_threads(2)
+        two = _runs()
+    finally:
+        numba.set_num_threads(before)
+    _assert_same_runs(one, two)
+
+
+def test_results_do_not_depend_on_the_chunking(monkeypatch):
+    """Each replica (chain) draws from its own stream: chunks of 512, 64 or 7 replicas give
+    the same states; only the order of adding the chunks' power sums changes."""
+    default = _runs()
+    for size in (64, 7):
+        monkeypatch.setattr(_setup, "_CHUNK", size)
+        _assert_same_runs(default, _runs(), moments_exact=False)
+
+
+def test_a_replica_depends_only_on_its_seed_and_index():
+    """The first replicas of a large run are the replicas of a small one (another chunking)."""
+    kw = {"dt": 0.05, "n_steps": 60, "rng": 9, "scheme": "em"}
+    small = dbm.simulate(TWO, 1.0, [-0.5, 0.5], n_replicas=3, **kw)
+    large = dbm.simulate(TWO, 1.0, [-0.5, 0.5], n_replicas=1500, **kw)
+    np.testing.assert_array_equal(large.x[:3], small.x)
+    kw = {"method": "mala", "burn_in": 20, "rng": 3}
+    a = dbm.sample_coulomb_gas(TWO, 1.0, n_samples=40, n_chains=4, **kw)
+    b = dbm.sample_coulomb_gas(TWO, 1.0, n_samples=80, n_chains=8, **kw)
+    np.testing.assert_array_equal(b.samples[:40], a.samples)
+
+
+@pytest.mark.parametrize(
+    "rng", [None, 17, np.random.SeedSequence(4), np.random.default_rng(4)], ids=type
+)
+def test_the_recorded_seed_repeats_the_run(rng):
+    kw = {"dt": 0.02, "n_steps": 30, "n_replicas": 50}
+    res = dbm.simulate(TWO, 1.0, rng=rng, **kw)
+    seed = res.params["seed"]
+    assert isinstance(seed, int)
+    if isinstance(rng, int):
+        assert seed == rng
+    np.testing.assert_array_equal(dbm.simulate(TWO, 1.0, rng=seed, **kw).x, res.x)
+    sgd = dbm.simulate_sgd(TWO, alpha=0.1, batch_size=4, gt2=1.0, n_steps=5, rng=seed)
+    assert sgd.params["seed"] == seed
+    gas = dbm.sample_coulomb_gas(TWO, 1.0, n_samples=20, rng=seed)
+    assert gas.seed == seed
+
+
 _THREAD_SCRIPT = """
 import hashlib, json, numpy as np
 from fpsolve import dbm
@@ -460,6 +571,138 @@ def test_other_functions_reject_bad_input():
         dbm.simulate([1.0, 2.0], 1.0, dt=0.01, n_steps=1)
 
 
+# --------------------------------------------------------------------------- no silent NaN
+RBM_LATTICE = Modes.rbm_lattice(n_v=10, m2=4.0, mu2=9.0)
+
+
+@pytest.mark.parametrize(
+    ("modes", "g2", "dt", "scheme"),
+    [
+        (RBM_LATTICE, 1e-3, 3.0, "em"),  # jumps across the bounded domain
+        (TWO, 1.0, 1e6, "em"),  # overflows to inf, then NaN
+        (TWO, 1.0, 1e6, "safe"),
+    ],
+)
+def test_a_diverging_run_raises(modes, g2, dt, scheme):
+    with pytest.raises(FloatingPointError) as info:
+        dbm.simulate(modes, g2, dt=dt, n_steps=200, n_replicas=20, scheme=scheme, rng=1)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert f"scheme={scheme!r} diverged at step " in msg
+    assert f"dt={dt:g}" in msg
+    assert "1/max|K'(x_s)|" in msg
+    assert ("or use scheme='safe'" in msg) == (scheme == "em")  # the explicit scheme's hint
+
+
+def test_safe_redoes_a_kick_across_a_bounded_domain():
+    """A near-collision whose explicit pair kick throws both eigenvalues across the domain
+    [0, 9) is redone by the safe scheme (no error); the explicit scheme has diverged."""
+    modes = Modes.rbm([6.0, 6.0], 9.0)  # both stable at 3
+    x0 = [3.0, 3.0 + 1e-9]  # dt g2 / spacing = 1e4
+    kw = {"dt": 0.01, "n_steps": 20, "n_replicas": 4, "rng": 1}
+    res = dbm.simulate(modes, 1e-3, x0, record=dbm.Record(snapshots=(1, 20)), **kw)
+    assert res.redo_steps >= 4
+    assert np.all(np.isfinite(res.snapshots))
+    assert np.all((res.snapshots > 0) & (res.snapshots < 9))
+    assert np.all(np.diff(res.snapshots, axis=2) > 0)
+    with pytest.raises(FloatingPointError, match="scheme='em' diverged at step 1 "):
+        dbm.simulate(modes, 1e-3, x0, scheme="em", **kw)
+
+
+def test_a_diverging_sgd_map_raises():
+    with pytest.raises(FloatingPointError, match=r"the SGD map diverged at step \d+ with alpha=5"):
+        dbm.simulate_sgd(TWO, alpha=5.0, batch_size=1, gt2=1.0, n_steps=2000, n_replicas=4, rng=1)
+
+
+def test_the_step_of_a_divergence_does_not_depend_on_threads_or_chunks(monkeypatch):
+    steps = set()
+    for size in (512, 3):
+        monkeypatch.setattr(_setup, "_CHUNK", size)
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            before = numba.get_num_threads()
+            numba.set_num_threads(threads)
+            try:
+                with pytest.raises(FloatingPointError) as info:
+                    dbm.simulate(
+                        RBM_LATTICE, 1e-3, dt=0.7, n_steps=300, n_replicas=100, scheme="em", rng=2
+                    )
+            finally:
+                numba.set_num_threads(before)
+            steps.add(str(info.value))
+    assert len(steps) == 1
+
+
+def test_a_failed_implicit_solve_names_dt(monkeypatch):
+    """A LinAlgError from the implicit solve of "safe" is raised again naming dt and the step."""
+    table, kernels = _setup.model_table(TWO)
+
+    def failing(ch, co, tb, st, bf, wk, n_steps, step0):
+        ch.counters[_counters.STEP] = step0 + 3
+        raise np.linalg.LinAlgError("Matrix is singular to machine precision.")
+
+    monkeypatch.setattr(
+        _setup, "model_table", lambda modes, noise=None: (table, kernels.__class__(
+            em_chunk=kernels.em_chunk, safe_chunk=failing,
+            pcd_chunk=kernels.pcd_chunk, mala_chunk=kernels.mala_chunk,
+        ))
+    )  # fmt: skip
+    with pytest.raises(
+        np.linalg.LinAlgError, match=r"scheme='safe' failed at step 3 with dt=0\.25"
+    ):
+        dbm.simulate(TWO, 1.0, dt=0.25, n_steps=10, n_replicas=3, rng=1)
+
+
+def test_record_that_records_nothing_is_refused():
+    kw = {"dt": 0.01, "n_steps": 100, "n_replicas": 3, "rng": 1}
+    for burn_in in (100, 150):
+        with pytest.raises(ValueError, match=rf"burn_in={burn_in} .* n_steps=100"):
+            dbm.simulate(TWO, 1.0, record=dbm.Record(burn_in=burn_in), **kw)
+    with pytest.raises(ValueError, match=r"every=20 records no step after record\.burn_in=90 of"):
+        dbm.simulate(TWO, 1.0, record=dbm.Record(burn_in=90, every=20), **kw)
+    res = dbm.simulate(TWO, 1.0, record=dbm.Record(burn_in=99), **kw)  # the last step only
+    assert res.n_recorded == 1
+    np.testing.assert_allclose(res.mean, res.x.mean(axis=0), rtol=1e-12)
+
+
+def test_statistics_of_a_run_without_statistics_raise():
+    rec = dbm.Record(snapshots=(0, 50, 100), statistics=False)
+    res = dbm.simulate(TWO, 1.0, dt=0.01, n_steps=100, n_replicas=4, rng=1, record=rec)
+    assert res.snapshots.shape == (3, 4, 2)
+    assert np.all(np.isfinite(res.snapshots))
+    assert res.n_samples == 0
+    for what in ("mean", "var"):
+        with pytest.raises(ValueError, match=rf"{what} is undefined: the run recorded no"):
+            getattr(res, what)
+    with pytest.raises(ValueError, match="pooled_binder is undefined"):
+        res.pooled_binder(0)
+    with pytest.raises(ValueError, match=r"pooled_density\(0\) is undefined"):
+        res.plot()
+    with pytest.raises(ValueError, match=r"density\(1\) is undefined"):
+        res.histograms.density(1)
+    with pytest.raises(ValueError, match=r"spacing_density\(0\) is undefined"):
+        res.histograms.spacing_density(0)
+
+
+def test_statistics_when_every_replica_stopped_raise():
+    """SGD map with PCD noise: replicas that all leave the domain before recording."""
+    modes = Modes.rbm([4.0, 4.1, 4.2], 9.0, convention="training")
+    res = dbm.simulate_sgd(
+        modes,
+        alpha=1.0,
+        batch_size=1,
+        noise=PCDNoise(),
+        x0=[0.001, 0.002, 0.003],
+        n_steps=400,
+        n_replicas=6,
+        rng=2,
+        record=dbm.Record(burn_in=300),
+    )
+    assert np.all(res.left_domain > 0)
+    assert np.all(res.left_domain <= 300)
+    with pytest.raises(ValueError, match="every replica left the domain"):
+        _ = res.mean
+
+
 # --------------------------------------------------------------------------- CLI
 def test_cli_simulate(tmp_path):
     from fpsolve.cli import main
@@ -488,3 +731,22 @@ def test_cli_simulate(tmp_path):
     assert data["x"].shape == (20, 4)
     assert (tmp_path / "run.png").exists()
     assert main(["simulate", "--dt", "-1", "--quiet", "-o", str(out)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--dt", "1e6", "--scheme", "em"], r"scheme='em' diverged at step \d+ with dt=1e\+06"),
+        (["--burn-in", "50", "--n-steps", "50"], r"record.burn_in=50 .* n_steps=50"),
+    ],
+)
+def test_cli_simulate_failures_are_one_line(tmp_path, capsys, args, match):
+    from fpsolve.cli import main
+
+    code = main(["simulate", *args, "--n-replicas", "10", "--quiet", "-o", str(tmp_path / "r")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("fpsolve simulate: error: ")
+    assert re.search(match, err)
+    assert not (tmp_path / "r.npz").exists()

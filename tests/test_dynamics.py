@@ -48,7 +48,7 @@ def _dbm_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
         x0=x0,
         n_steps=int(steps[-1]),
         n_replicas=x0.shape[0],
-        record=Record(snapshots=tuple(steps.tolist()), burn_in=int(steps[-1])),
+        record=Record(snapshots=tuple(steps.tolist()), statistics=False),
         rng=seed,
     )
     assert not res.left_domain.any()
@@ -69,7 +69,7 @@ def _sgd_recording(kappa, x0, *, alpha, batch_size, steps, seed, k=3):
         x0=x0,
         n_steps=int(steps[-1]),
         n_replicas=x0.shape[0],
-        record=Record(snapshots=tuple(steps.tolist()), burn_in=int(steps[-1])),
+        record=Record(snapshots=tuple(steps.tolist()), statistics=False),
         rng=seed,
     )
     eig = np.sort(res.snapshots.transpose(1, 0, 2), axis=2)
@@ -86,7 +86,7 @@ def synthetic():
     xs = np.array([1.0, 3.0, 3.0, 5.0])  # ascending fixed points of the ascending indices
     x0 = 0.2 * xs + np.array([0.0, 0.0, 0.1, 0.0]) + gen.uniform(0.0, 0.05, (n_runs, 4))
     rec = _dbm_recording(
-        kappa, x0, alpha=0.1, batch_size=16, steps=np.arange(0, 2001, 100), seed=12
+        kappa, x0, alpha=0.1, batch_size=16, steps=np.arange(0, 2001, 100), seed=112
     )
     return rec, dynamics(rec, rng=13)
 

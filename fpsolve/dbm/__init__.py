@@ -43,9 +43,11 @@ Public functions
 Runs keep no trajectories: they record snapshots at chosen steps, running moments per
 mode, histograms per mode, pooled histograms of degenerate groups, histograms of
 neighbour spacings inside each group, per-replica time averages on request, and
-crossing counts (:class:`Record`).  Replicas are split into chunks with one random
-stream each (spawned from ``rng``), so a seed gives identical results whatever the
-number of threads.
+crossing counts (:class:`Record`).  Replica ``r`` of a run with the int seed ``s``
+(``result.params["seed"]``, from ``rng``) draws from the xoshiro256++ stream
+``fpsolve.streams.stream(SeedSequence(s, spawn_key=(r,)))``, so a seed gives identical
+results whatever the number of threads and the chunking of the replicas.  A run that
+diverges (a value becomes inf or NaN) raises ``FloatingPointError``.
 
 The package holds the integrators (:mod:`fpsolve.dbm.integrators`), the recording
 of statistics (:mod:`fpsolve.dbm.statistics`) and the Coulomb-gas samplers

@@ -9,4 +9,6 @@ N_RECORDED = 5  # steps that entered the statistics (per chunk)
 FULL_SOLVES = 6  # redone steps that needed all pair terms implicit
 SNAP_POS = 7  # index of the next snapshot to take
 MATRIX_STEPS = 8  # SGD steps taken at matrix level (state-dependent noise)
-N_COUNTERS = 9
+DIVERGED = 9  # first step that produced a non-finite value (0: none); the chunk stopped there
+STEP = 10  # the step being taken (for the message of an error raised inside a step)
+N_COUNTERS = 11

@@ -169,10 +169,18 @@ def redo_marked(x, xn, perm, todo, n_todo, co, tb, wk, counters):
     lo, hi, lok, hik = tb.lo, tb.hi, tb.lok, tb.hik
     force, eta, gval, g2, bad = wk.force, wk.eta, wk.gval, wk.g2, wk.bad
     y, sc, rs, cy, cz, crs, corder = wk.y, wk.sc, wk.rs, wk.cy, wk.cz, wk.crs, wk.corder
+    cpc_all, cpb_all = wk.cpc, wk.cpb
     for t in range(n_todo):
         r = todo[t]
         counters[REDO_STEPS] += 1
         _without_pairs(x, r, amp, prow, force, eta, gval, g2, y, sc, rs)
+        finite = True
+        for i in range(n):
+            finite = finite and y[i] - y[i] == 0.0
+        if not finite:  # the drift or the noise diverged: no solve, the caller sees NaN
+            for i in range(n):
+                xn[i, r] = math.nan
+            continue
         k = 0
         while k < n - 1:
             if not bad[k, r]:
@@ -182,8 +190,8 @@ def redo_marked(x, xn, perm, todo, n_todo, co, tb, wk, counters):
             while k < n - 1 and bad[k, r]:
                 k += 1
             m = k - k0 + 1  # cluster perm[k0 .. k], pair term implicit inside it
-            cpc = np.zeros((m, m))
-            cpb = np.zeros((m, m))
+            cpc = cpc_all[:m, :m]  # only the off-diagonal entries are written and read
+            cpb = cpb_all[:m, :m]
             for u in range(m):
                 i = perm[k0 + u, r]
                 acc = 0.0

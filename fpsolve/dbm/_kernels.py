@@ -1,10 +1,15 @@
 """Private numba kernels of :mod:`fpsolve.dbm` that call the models.
 
 Layout: one chunk of ``C`` replicas is an ``(N, C)`` C-contiguous array (replicas
-innermost, so the pair sum vectorises over replicas).  Each chunk owns one
-``numpy.random.Generator`` and is advanced by one sequential kernel call; chunks
-run on a thread pool (the kernels release the GIL).  A chunk's output therefore
-depends only on its own generator, never on the number of threads.
+innermost, so the pair sum vectorises over replicas).  Every replica (every MALA
+chain) draws from its own xoshiro256++ stream (:mod:`fpsolve.dbm._random`), held by
+its chunk as a column of a ``(4, C)`` uint64 array; a chunk is advanced by one
+sequential kernel call and chunks run on a thread pool (the kernels release the
+GIL).  A replica's output therefore depends only on its own stream, never on the
+chunk it sits in or on the number of threads.
+
+A step that produces a non-finite value stops the chunk: the kernel stores the step
+in ``counters[DIVERGED]`` and returns (the caller raises ``FloatingPointError``).
 
 The kernels (:func:`em_chunk`, :func:`safe_chunk`, :func:`pcd_chunk`,
 :func:`mala_chunk`) take structured arguments: :class:`Chunk` (the state of a
@@ -34,7 +39,7 @@ from typing import Any, NamedTuple
 import numba
 import numpy as np
 
-from fpsolve.dbm._counters import CROSS_STEPS, MATRIX_STEPS, PAIR_CROSSINGS
+from fpsolve.dbm._counters import CROSS_STEPS, DIVERGED, MATRIX_STEPS, PAIR_CROSSINGS, STEP
 from fpsolve.dbm._implicit import STIFF, mark_links, redo_marked
 from fpsolve.dbm._linalg import jacobi_eigenvalues
 from fpsolve.dbm._ordering import (
@@ -47,6 +52,7 @@ from fpsolve.dbm._ordering import (
     resort,
 )
 from fpsolve.dbm._pairs import link_scale, noise_at, pair_coef, pair_scale, pair_sum
+from fpsolve.dbm._random import fill_normals_by_replica, normal, uniform
 from fpsolve.dbm._record import record_step
 from fpsolve.jit import jit
 from fpsolve.models._harmonic import _harmonic_drift, _harmonic_potential
@@ -114,7 +120,7 @@ class Chunk(NamedTuple):
 
     x: np.ndarray  # (N, C) eigenvalues
     perm: np.ndarray  # (N, C) int64 modes of each replica in ascending order of x
-    gen: Any  # numpy.random.Generator, the chunk's stream
+    streams: np.ndarray  # (4, C) uint64 the xoshiro256++ stream of each replica
     counters: np.ndarray  # (N_COUNTERS,) int64
     cross: np.ndarray  # (C,) int64 steps of each replica that broke the ordering
     stopped: np.ndarray  # (C,) int64 step at which a replica left the domain (0: never)
@@ -137,6 +143,9 @@ class Work(NamedTuple):
     plink: np.ndarray  # (N - 1,) larger pair coefficient of each neighbour link
     bad: np.ndarray  # (N - 1, C) bool links to redo ("safe")
     todo: np.ndarray  # (C,) int64 replicas to redo this step
+    ridx: np.ndarray  # (C,) int64 scratch of the normals (rejected ziggurat layers)
+    rabs: np.ndarray  # (C,) int64 their abscissa bits
+    tmp: np.ndarray  # (4,) uint64 one stream's state
     y: np.ndarray  # (N,) the step without its pair term ("safe")
     z: np.ndarray  # (N,) implicit solution
     order: np.ndarray  # (N,) int64
@@ -146,15 +155,22 @@ class Work(NamedTuple):
     cz: np.ndarray
     crs: np.ndarray
     corder: np.ndarray
+    cpc: np.ndarray  # (N, N) pair coefficients of a cluster
+    cpb: np.ndarray  # (N, N) their symmetric parts
 
 
-def work(n: int, c: int, *, state_noise: bool, pair_by_noise: bool, blocks: int) -> Work:
+def work(
+    n: int, c: int, *, state_noise: bool, pair_by_noise: bool, blocks: int, by_mode: bool
+) -> Work:
     """Scratch for a chunk of ``c`` replicas of ``n`` modes.
 
     ``state_noise``: the noise is ``g_i(x_i)``; ``pair_by_noise``: the pair term is
-    scaled by ``g_i(x_i)^2``; ``blocks``: rows of the blocked pair sum (0: not blocked).
+    scaled by ``g_i(x_i)^2``; ``blocks``: rows of the blocked pair sum (0: not blocked);
+    ``by_mode``: the pair sum runs over the modes of each replica instead of being
+    vectorised over the replicas (chosen per run, so that every chunk of a run sums in
+    the same order).
     """
-    few = c if c < 8 else 0
+    few = c if by_mode else 0
     return Work(
         force=np.empty((n, c)),
         psum=np.empty((n, c)),
@@ -170,6 +186,9 @@ def work(n: int, c: int, *, state_noise: bool, pair_by_noise: bool, blocks: int)
         plink=np.empty(max(n - 1, 0)),
         bad=np.zeros((max(n - 1, 1), c), dtype=np.bool_),
         todo=np.zeros(c, dtype=np.int64),
+        ridx=np.empty(c, dtype=np.int64),
+        rabs=np.empty(c, dtype=np.int64),
+        tmp=np.empty(4, dtype=np.uint64),
         y=np.empty(n),
         z=np.empty(n),
         order=np.empty(n, dtype=np.int64),
@@ -179,6 +198,8 @@ def work(n: int, c: int, *, state_noise: bool, pair_by_noise: bool, blocks: int)
         cz=np.empty(n),
         crs=np.empty(n),
         corder=np.empty(n, dtype=np.int64),
+        cpc=np.zeros((n, n)),
+        cpb=np.zeros((n, n)),
     )
 
 
@@ -224,30 +245,34 @@ def _noise_values(x, nkind, gval, g2):
 
 @_kjit
 def _combine(x, amp, force, psum, eta, gval, g2, xn):
-    """``xn = x + dt K + s psum + amp g eta`` (``s = g^2`` or 1, ``g = g(x)`` or 1)."""
+    """``xn = x + dt K + s psum + amp g eta`` (``s = g^2`` or 1, ``g = g(x)`` or 1); returns
+    whether every value is finite."""
     n, c = x.shape
+    finite = True
     for i in range(n):
         a = amp[i]
         for r in range(c):
-            xn[i, r] = (
+            v = (
                 x[i, r]
                 + force[i, r]
                 + pair_scale(g2, i, r) * psum[i, r]
                 + a * noise_at(gval, i, r) * eta[i, r]
             )
+            xn[i, r] = v
+            finite = finite & (v - v == 0.0)  # v - v is NaN for inf and NaN
+    return finite
 
 
 @_kjit
-def _forces_and_normals(x, gen, dt, kind, par, nkind, force, eta, gval, g2):
-    """``force = dt K(x)``, the noise values (:func:`_noise_values`) and the normals."""
+def _forces_and_normals(x, streams, dt, kind, par, nkind, force, eta, gval, g2, ridx, rabs, tmp):
+    """``force = dt K(x)``, the noise values (:func:`_noise_values`) and the normals
+    (one per mode from each replica's stream ``streams[:, r]``)."""
     n, c = x.shape
     for i in range(n):
         for r in range(c):
             force[i, r] = dt * _drift(i, x[i, r], kind, par)
     _noise_values(x, nkind, gval, g2)
-    for i in range(n):
-        for r in range(c):
-            eta[i, r] = gen.standard_normal()
+    fill_normals_by_replica(streams, eta, ridx, rabs, tmp)
 
 
 @_kjit
@@ -294,10 +319,15 @@ def _quiet_sound(x, xn, plink, g2, ident, quiet):
 
 @_kjit
 def _copy(src, dst):
+    """``dst = src``; returns whether every value is finite."""
     n, c = src.shape
+    finite = True
     for i in range(n):
         for r in range(c):
-            dst[i, r] = src[i, r]
+            v = src[i, r]
+            dst[i, r] = v
+            finite = finite & (v - v == 0.0)
+    return finite
 
 
 @_kjit
@@ -306,28 +336,34 @@ def em_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
 
     Nothing is corrected: a step that breaks the ordering of a replica is counted
     (``cross``, ``CROSS_STEPS``) and ``perm`` re-sorted (``PAIR_CROSSINGS``);
-    values at a reflecting or wall end are reflected.
+    values at a reflecting or wall end are reflected.  A step with a non-finite
+    value stops the chunk (``DIVERGED``).
     """
-    x, perm, gen, counters, cross = ch.x, ch.perm, ch.gen, ch.counters, ch.cross
+    x, perm, streams, counters, cross = ch.x, ch.perm, ch.streams, ch.counters, ch.cross
     dt, amp, prc, pmat, bounds = co.dt, co.amp, co.prc, co.pmat, co.bounds
     kind, par, nkind, lo, hi, lok, hik = tb
     force, psum, eta, xn, gval, g2 = wk.force, wk.psum, wk.eta, wk.xn, wk.gval, wk.g2
     xcol, psum_t, partial = wk.xcol, wk.psum_t, wk.partial
     ident, quiet, plink = wk.ident, wk.quiet, wk.plink
+    ridx, rabs, tmp = wk.ridx, wk.rabs, wk.tmp
     n, c = x.shape
     bounded = has_bounds(lok, hik)
     prepass = _start(x, perm, prc, pmat, plink, ident) and not bounded
     for s in range(n_steps):
-        _forces_and_normals(x, gen, dt, kind, par, nkind, force, eta, gval, g2)
+        counters[STEP] = step0 + s + 1
+        _forces_and_normals(x, streams, dt, kind, par, nkind, force, eta, gval, g2, ridx, rabs, tmp)
         pair_sum(x, prc, pmat, bounds, psum, xcol, psum_t, partial)
-        _combine(x, amp, force, psum, eta, gval, g2, xn)
+        if not _combine(x, amp, force, psum, eta, gval, g2, xn):
+            counters[DIVERGED] = step0 + s + 1
+            return
         if prepass:
             _quiet_ordered(xn, ident, quiet)
         for r in range(c):
             if prepass and quiet[r]:
                 continue
-            if bounded:
-                reflect_replica(xn, r, lo, hi, lok, hik, counters)
+            if bounded and not reflect_replica(xn, r, lo, hi, lok, hik, counters):
+                counters[DIVERGED] = step0 + s + 1
+                return
             if n >= 2 and not ordered(xn, perm, r, n):
                 counters[CROSS_STEPS] += 1
                 cross[r] += 1
@@ -345,21 +381,27 @@ def safe_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
     The explicit step of a replica whose links break or start closer than
     ``sqrt(STIFF P)`` (:func:`_implicit.mark_links`) is redone with the pair term
     implicit (:func:`_implicit.redo_marked`); steps that broke the ordering are counted
-    before the correction.
+    before the correction.  A step that leaves a non-finite value after the correction
+    (an explicit value thrown across a bounded domain is NaN until redone) stops the chunk
+    (``DIVERGED``).
     """
-    x, perm, gen, counters, cross = ch.x, ch.perm, ch.gen, ch.counters, ch.cross
+    x, perm, streams, counters, cross = ch.x, ch.perm, ch.streams, ch.counters, ch.cross
     dt, amp, prc, pmat, bounds = co.dt, co.amp, co.prc, co.pmat, co.bounds
     kind, par, nkind, lo, hi, lok, hik = tb
     force, psum, eta, xn, gval, g2 = wk.force, wk.psum, wk.eta, wk.xn, wk.gval, wk.g2
     xcol, psum_t, partial = wk.xcol, wk.psum_t, wk.partial
     ident, quiet, plink = wk.ident, wk.quiet, wk.plink
     bad, todo = wk.bad, wk.todo
+    ridx, rabs, tmp = wk.ridx, wk.rabs, wk.tmp
     n, c = x.shape
     bounded = has_bounds(lok, hik)
     prepass = _start(x, perm, prc, pmat, plink, ident) and not bounded
     for s in range(n_steps):
-        _forces_and_normals(x, gen, dt, kind, par, nkind, force, eta, gval, g2)
+        counters[STEP] = step0 + s + 1
+        _forces_and_normals(x, streams, dt, kind, par, nkind, force, eta, gval, g2, ridx, rabs, tmp)
         pair_sum(x, prc, pmat, bounds, psum, xcol, psum_t, partial)
+        # an explicit step thrown out of the domain by a near-collision is redone below:
+        # the run has diverged only if a value is still not finite after the redo
         _combine(x, amp, force, psum, eta, gval, g2, xn)
         if prepass:
             _quiet_sound(x, xn, plink, g2, ident, quiet)
@@ -379,7 +421,9 @@ def safe_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
                 n_todo += 1
         if n_todo:
             redo_marked(x, xn, perm, todo, n_todo, co, tb, wk, counters)
-        _copy(xn, x)
+        if not _copy(xn, x):
+            counters[DIVERGED] = step0 + s + 1
+            return
         record_step(x, step0 + s + 1, st, bf, counters)
 
 
@@ -421,7 +465,7 @@ def _pcd_perturbative(x, co, g, drift, eta, trial):
 
 
 @_ijit
-def _pcd_matrix(x, co, gen, g, drift, eta, a, trial):
+def _pcd_matrix(x, co, s, g, drift, eta, a, trial):
     """The same step as a matrix: ascending eigenvalues of ``diag(x + alpha K) + dX``
     (same diagonal noise ``eta``, fresh off-diagonal normals) into ``trial``."""
     n = x.shape[0]
@@ -429,7 +473,7 @@ def _pcd_matrix(x, co, gen, g, drift, eta, a, trial):
     for i in range(n):
         a[i, i] = x[i] + alpha * drift[i] + alpha * math.sqrt(2.0 * co.inv_b * g[i, i]) * eta[i]
         for j in range(i + 1, n):
-            v = alpha * math.sqrt(co.inv_b * g[i, j]) * gen.standard_normal()
+            v = alpha * math.sqrt(co.inv_b * g[i, j]) * normal(s)
             a[i, j] = v
             a[j, i] = v
     jacobi_eigenvalues(a, trial)
@@ -443,11 +487,14 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
     then the perturbative step (:func:`_pcd_perturbative`) or, near a collision, the
     matrix step (:func:`_pcd_matrix`, ``MATRIX_STEPS``), so the eigenvalues stay
     ascending.  A step that leaves ``[0, mu2/s)`` is not taken: the replica stops
-    (``stopped`` holds the step) and records nothing more.
+    (``stopped`` holds the step) and records nothing more.  A step with a non-finite
+    value stops the chunk (``DIVERGED``).
     """
-    xc, gen, counters, stopped, kind, par = ch.x, ch.gen, ch.counters, ch.stopped, tb.kind, tb.par
-    if stopped[0]:
+    xc, counters, stopped, kind, par = ch.x, ch.counters, ch.stopped, tb.kind, tb.par
+    if stopped[0] or counters[DIVERGED]:
         return
+    streams = ch.streams
+    rs = streams[:, 0].copy()  # the replica's stream, written back before returning
     x = xc[:, 0].copy()  # contiguous, written back into the chunk after each step
     n = x.shape[0]
     g = np.empty((n, n))
@@ -457,20 +504,29 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
     eta = np.empty(n)
     trial = np.empty(n)
     for s in range(n_steps):
+        counters[STEP] = step0 + s + 1
         _fill_pcd_coupling(x, co.mu2, co.s, co.k, g, factor)
         _pcd_drift(x, co, kind, par, drift)
         for i in range(n):
-            eta[i] = gen.standard_normal()
+            eta[i] = normal(rs)
         if not _pcd_perturbative(x, co, g, drift, eta, trial):
             counters[MATRIX_STEPS] += 1
-            _pcd_matrix(x, co, gen, g, drift, eta, a, trial)
+            _pcd_matrix(x, co, rs, g, drift, eta, a, trial)
+        finite = True
+        for i in range(n):
+            finite = finite and trial[i] - trial[i] == 0.0
+        if not finite:
+            counters[DIVERGED] = step0 + s + 1
+            break
         if trial[0] < 0.0 or trial[n - 1] >= co.mu2 / co.s:
             stopped[0] = step0 + s + 1
-            return
+            break
         for i in range(n):
             x[i] = trial[i]
             xc[i, 0] = trial[i]
         record_step(xc, step0 + s + 1, st, bf, counters)
+    for w in range(4):
+        streams[w, 0] = rs[w]
 
 
 # ---------------------------------------------------------------------------
@@ -482,7 +538,7 @@ class MalaChains(NamedTuple):
     x: np.ndarray  # (C, N) current states
     order: np.ndarray  # (C, N) int64 the chamber of each chain: x[c, order[c]] increasing
     h: np.ndarray  # (C,) Langevin steps (adapted during burn-in)
-    gen: Any  # numpy.random.Generator of the chunk
+    streams: np.ndarray  # (C, 4) uint64 the xoshiro256++ stream of each chain
     out: np.ndarray  # (C, n_keep, N) kept states
     accepted: np.ndarray  # (C,) int64 accepted moves after burn-in
     proposed: np.ndarray  # (C,) int64 proposed moves after burn-in
@@ -542,7 +598,7 @@ def _mala_probability(xc, prop, hc, lp, lp_new, cur_drift, new_drift, inv_g2):
 @_kjit
 def _mala_chain(ch, c, mc, tb):
     """Run chain ``c`` of the chunk: ``n_burn`` adapting steps, then keep every ``thin``-th."""
-    g2, n_burn, gen, oc = mc.g2, mc.n_burn, ch.gen, ch.order[c]
+    g2, n_burn, s, oc = mc.g2, mc.n_burn, ch.streams[c], ch.order[c]
     accepted, proposed, out = ch.accepted, ch.proposed, ch.out
     kind, par, _, lo, hi, lok, hik = tb
     n = g2.shape[0]
@@ -559,8 +615,8 @@ def _mala_chain(ch, c, mc, tb):
     for it in range(n_burn + mc.n_keep * mc.thin):
         sq = math.sqrt(2.0 * hc)
         for i in range(n):
-            prop[i] = xc[i] + hc * cur_drift[i] + sq * math.sqrt(g2[i]) * gen.standard_normal()
-        u = gen.random()
+            prop[i] = xc[i] + hc * cur_drift[i] + sq * math.sqrt(g2[i]) * normal(s)
+        u = uniform(s)
         ok = True
         for k in range(n - 1):
             if not prop[oc[k]] < prop[oc[k + 1]]:
@@ -597,7 +653,7 @@ def _mala_chain(ch, c, mc, tb):
 @_kjit
 def mala_chunk(ch, mc, tb):
     """Metropolis-adjusted Langevin chains for the Coulomb gas restricted to the chamber
-    of each chain (:class:`MalaChains`), one after the other on the chunk's stream."""
+    of each chain (:class:`MalaChains`), one after the other, each on its own stream."""
     for c in range(ch.x.shape[0]):
         _mala_chain(ch, c, mc, tb)
 

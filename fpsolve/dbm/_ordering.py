@@ -9,6 +9,8 @@ whose counting inside a hot loop costs more than the loop's arithmetic).
 
 from __future__ import annotations
 
+import math
+
 from fpsolve.dbm._counters import BOUNDARY_HITS
 from fpsolve.jit import jit
 
@@ -23,7 +25,11 @@ NATURAL, REFLECTING, WALL = 0, 1, 2
 
 @_kjit
 def reflect(v, lo, hi, lok, hik):
-    """Reflect ``v`` back into ``[lo, hi]`` at a reflecting or wall end; returns (v, hit)."""
+    """Reflect ``v`` back into ``[lo, hi]`` at a reflecting or wall end; returns (v, hit).
+
+    ``v`` is NaN if four reflections leave it outside (a step longer than about twice
+    the domain: the run has diverged).
+    """
     hit = False
     for _ in range(4):
         if lok != NATURAL and v < lo:
@@ -38,6 +44,8 @@ def reflect(v, lo, hi, lok, hik):
         v = 0.5 * (lo + hi) if lok != NATURAL else hi - 1e-12 * (1.0 + abs(hi))
     if lok == WALL and v <= lo:
         v = 0.5 * (lo + hi) if hik != NATURAL else lo + 1e-12 * (1.0 + abs(lo))
+    if (lok != NATURAL and v < lo) or (hik != NATURAL and v > hi):
+        v = math.nan
     return v, hit
 
 
@@ -52,10 +60,15 @@ def reflect_into(v, i, lo, hi, lok, hik, counters):
 
 @_ijit
 def reflect_replica(xn, r, lo, hi, lok, hik, counters):
-    """Reflect every bounded mode of replica ``r`` of ``xn`` into its domain."""
+    """Reflect every bounded mode of replica ``r`` of ``xn`` into its domain; returns
+    False if a value could not be brought back (see :func:`reflect`)."""
+    ok = True
     for i in range(xn.shape[0]):
         if lok[i] != NATURAL or hik[i] != NATURAL:
-            xn[i, r] = reflect_into(xn[i, r], i, lo, hi, lok, hik, counters)
+            v = reflect_into(xn[i, r], i, lo, hi, lok, hik, counters)
+            xn[i, r] = v
+            ok = ok and not math.isnan(v)
+    return ok
 
 
 @_ijit

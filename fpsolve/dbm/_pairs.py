@@ -123,17 +123,39 @@ def _pair_rows_blocked(xc, prc, pmat, out, partial, bounds):
 def pair_sum(x, prc, pmat, bounds, psum, xcol, psum_t, partial):
     """``psum[i, r] = sum_{j != i} P_ij / (x[i, r] - x[j, r])`` for a chunk ``x`` (N, C).
 
-    With 8 or more replicas the sum is vectorised over replicas; with fewer, each
-    replica's row sums run over the modes (``xcol``, ``psum_t``: (C, N) scratch), on
-    all threads if ``partial`` has a row per block of ``bounds`` (one large system).
+    Vectorised over replicas if ``xcol`` has no rows, two pairs ``(i, j)``, ``(i, k)`` per
+    division (``1/d_j = d_k / (d_j d_k)``: a few ulp instead of half of one, products of
+    two spacings stay far from overflow for any state that has not diverged); otherwise
+    (runs of few replicas)
+    each replica's row sums run over the modes (``xcol``, ``psum_t``: (C, N) scratch),
+    on all threads if ``partial`` has a row per block of ``bounds`` (one large system).
     """
     n, c = x.shape
-    if c >= 8:
+    if xcol.shape[0] == 0:
         for i in range(n):
             for r in range(c):
                 psum[i, r] = 0.0
         for i in range(n):
-            for j in range(i + 1, n):
+            j = i + 1
+            while j + 1 < n:  # two pairs (i, j), (i, k = j + 1) per division
+                k = j + 1
+                pij = pair_coef(prc, pmat, i, j)
+                pji = pair_coef(prc, pmat, j, i)
+                pik = pair_coef(prc, pmat, i, k)
+                pki = pair_coef(prc, pmat, k, i)
+                for r in range(c):
+                    xi = x[i, r]
+                    dj = xi - x[j, r]
+                    dk = xi - x[k, r]
+                    q = 1.0 / (dj * dk)
+                    inv_j = dk * q
+                    inv_k = dj * q
+                    psum[i, r] += pij * inv_j
+                    psum[i, r] += pik * inv_k
+                    psum[j, r] -= pji * inv_j
+                    psum[k, r] -= pki * inv_k
+                j += 2
+            if j < n:
                 pij = pair_coef(prc, pmat, i, j)
                 pji = pair_coef(prc, pmat, j, i)
                 for r in range(c):

@@ -13,12 +13,13 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
-from fpsolve.checks import as_rng, check_finite_array
+from fpsolve.checks import check_finite_array
 from fpsolve.dbm import _kernels as _k
+from fpsolve.dbm._random import replica_streams
 from fpsolve.models import HarmonicModel, Model, Modes, RBMModel
 
 _MAX_CHUNKS = 4096
-_CHUNK = 512  # replicas per random stream (cache-sized working set)
+_CHUNK = 512  # replicas per kernel call (cache-sized working set)
 _PROGRESS_WORK = 1e9  # pair-sum operations above which a progress bar is shown by default
 _BOUNDARY_CODE = {"natural": 0, "reflecting": 1, "wall": 2}
 
@@ -87,6 +88,11 @@ def _per_model(modes: Modes, attr: str) -> np.ndarray:
 def sigma(modes: Modes, g2: ArrayLike) -> np.ndarray:
     """Stationary single-mode width sqrt(g2/Omega) (NaN where a model has no stable point)."""
     return np.sqrt(np.asarray(g2, dtype=np.float64) / _per_model(modes, "omega"))
+
+
+def curvature(modes: Modes) -> np.ndarray:
+    """Curvature ``Omega = -K'(x_s)`` of each mode at its stable point (NaN where none)."""
+    return _per_model(modes, "omega")
 
 
 def stable(modes: Modes) -> np.ndarray:
@@ -255,17 +261,23 @@ def model_table(
 
 
 def chunks(n_replicas: int, size: int | None = None) -> list[tuple[int, int]]:
-    """Replica ranges ``(a, b)`` with one random stream each: about ``_CHUNK`` replicas (at
-    most ``_MAX_CHUNKS`` chunks), or exactly ``size``."""
+    """Replica ranges ``(a, b)`` advanced by one kernel call each: about ``_CHUNK`` replicas
+    (at most ``_MAX_CHUNKS`` chunks), or exactly ``size``."""
     if size is None:
         n_chunks = min(_MAX_CHUNKS, max(1, -(-n_replicas // _CHUNK)))
         size = -(-n_replicas // n_chunks)
     return [(a, min(n_replicas, a + size)) for a in range(0, n_replicas, size)]
 
 
-def spawn(rng: int | np.random.Generator | None, n: int) -> list[np.random.Generator]:
-    """``n`` independent generators spawned from ``rng`` (SeedSequence children)."""
-    return as_rng(rng).spawn(n)
+def streams(seed: int, spans: list[tuple[int, int]], *, by_row: bool = False) -> list[np.ndarray]:
+    """The xoshiro256++ streams of the replicas of each span ``(a, b)``: replica ``r`` gets
+    ``fpsolve.streams.stream(SeedSequence(seed, spawn_key=(r,)))``, as the columns of a
+    ``(4, b - a)`` array (``by_row``: the rows of a ``(b - a, 4)`` array)."""
+    out = []
+    for a, b in spans:
+        st = replica_streams(seed, a, b)
+        out.append(np.ascontiguousarray(st.T) if by_row else st)
+    return out
 
 
 def parallel_map(fn: Callable[[int], T], n: int) -> list[T]:

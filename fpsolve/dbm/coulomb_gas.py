@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from fpsolve.checks import check_finite_array, check_in_range, check_int
+from fpsolve.checks import as_seed, check_finite_array, check_in_range, check_int
 from fpsolve.dbm import _kernels as _k
 from fpsolve.dbm import _setup as setup
 from fpsolve.models import HarmonicModel, Modes
@@ -39,6 +39,8 @@ class CoulombGasSamples:
     ess : ndarray, shape (n_modes,)
         Effective sample size per mode (integrated autocorrelation time, Sokal window
         ``c = 5``, per chain, summed over chains).
+    seed : int or None
+        The int seed of the samples (``rng=seed`` repeats them).
     """
 
     samples: np.ndarray
@@ -48,6 +50,7 @@ class CoulombGasSamples:
     acceptance: np.ndarray
     step: np.ndarray
     ess: np.ndarray
+    seed: int | None = None
 
     @property
     def acceptance_rate(self) -> float:
@@ -148,8 +151,12 @@ def sample_coulomb_gas(
         :math:`g_i^2 > 0`.
     n_samples : int
         Number of samples returned.
-    rng : int, numpy.random.Generator or None
-        Seed (SPEC 7); chains get streams spawned from it.
+    rng : int, numpy.random.SeedSequence, numpy.random.Generator or None
+        Seed (SPEC 7), turned into the int seed ``s`` recorded in
+        :attr:`CoulombGasSamples.seed`.  MALA chain ``c`` draws from the xoshiro256++
+        stream ``fpsolve.streams.stream(SeedSequence(s, spawn_key=(c,)))``, so the
+        samples do not depend on the number of threads; ``"exact"`` passes ``s`` to
+        :func:`fpsolve.analytic.sample_hermite`.
     method : {"auto", "exact", "mala"}, optional
         ``"auto"``: exact when possible, else MALA.
     x0 : array_like, shape (n_modes,), optional
@@ -178,6 +185,7 @@ def sample_coulomb_gas(
         raise ValueError(f"x0 must have shape ({n},), got {start.shape}")
     start = setup.check_x0(start, modes, 1)[0]
     order = np.argsort(start, kind="stable")
+    seed = as_seed(rng)
     exact = _exact_ok(modes, g2)
     if method == "exact" and not exact:
         raise ValueError(
@@ -189,7 +197,7 @@ def sample_coulomb_gas(
         m = modes[0]
         assert isinstance(m, HarmonicModel)
         scale = math.sqrt(g2[0] / m.omega)
-        vals = sample_hermite(n, 1.0, n_samples, rng, loc=m.center, scale=scale)
+        vals = sample_hermite(n, 1.0, n_samples, seed, loc=m.center, scale=scale)
         samples = np.empty_like(vals)
         samples[:, order] = vals
         return CoulombGasSamples(
@@ -200,6 +208,7 @@ def sample_coulomb_gas(
             acceptance=np.ones(1),
             step=np.full(1, np.nan),
             ess=np.full(n, float(n_samples)),
+            seed=seed,
         )
     burn_in = check_int("burn_in", burn_in, minimum=0)
     thin = check_int("thin", thin, minimum=1)
@@ -212,7 +221,7 @@ def sample_coulomb_gas(
     n_keep = -(-n_samples // n_chains)
     table, kernels = setup.model_table(modes)
     spans = setup.chunks(n_chains)
-    gens = setup.spawn(rng, len(spans))
+    streams = setup.streams(seed, spans, by_row=True)
     sig = setup.sigma(modes, g2)
     sig2 = np.nanmin(sig**2) if np.any(np.isfinite(sig)) else 1.0
     h0 = 0.5 * sig2 / np.max(g2) / max(n, 1) ** (1.0 / 3.0)
@@ -221,12 +230,12 @@ def sample_coulomb_gas(
             x=np.repeat(start[None, :], b - a, axis=0),
             order=np.repeat(order[None, :], b - a, axis=0),
             h=np.full(b - a, h0),
-            gen=gen,
+            streams=st,
             out=np.empty((b - a, n_keep, n)),
             accepted=np.zeros(b - a, dtype=np.int64),
             proposed=np.zeros(b - a, dtype=np.int64),
         )
-        for (a, b), gen in zip(spans, gens, strict=True)
+        for (a, b), st in zip(spans, streams, strict=True)
     ]
     coef = _k.MalaCoef(n_burn=burn_in, n_keep=n_keep, thin=thin, target=target_accept, g2=g2)
     setup.parallel_map(lambda k: kernels.mala_chunk(chains[k], coef, table), len(chains))
@@ -242,4 +251,5 @@ def sample_coulomb_gas(
         acceptance=acceptance,
         step=np.concatenate([c.h for c in chains]),
         ess=_ess(kept),
+        seed=seed,
     )

@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from fpsolve.checks import as_rng, check_finite_array, check_int, check_positive
+from fpsolve.checks import as_rng, as_seed, check_finite_array, check_int, check_positive
 from fpsolve.cuda import check_device
 from fpsolve.dbm import _kernels as _k
 from fpsolve.dbm import _setup as setup
 from fpsolve.dbm._counters import (
     BOUNDARY_HITS,
+    DIVERGED,
     FULL_SOLVES,
     MATRIX_STEPS,
     N_COUNTERS,
@@ -25,6 +26,7 @@ from fpsolve.dbm._counters import (
     PAIR_CROSSINGS,
     REDO_FAILED,
     REDO_STEPS,
+    STEP,
 )
 from fpsolve.dbm._pairs import PAIR_BLOCKS_MIN_N, pair_blocks
 from fpsolve.dbm.statistics import Histograms, Record, Recorder, recorded_steps
@@ -51,7 +53,8 @@ class DBMResult:
     method : str
         ``"em"``, ``"safe"``, ``"sgd"`` or ``"matrix"``.
     params : dict
-        ``dt``, ``n_steps``, ``n_replicas`` and the noise parameters of the run.
+        ``dt``, ``n_steps``, ``n_replicas``, the noise parameters and the int ``seed``
+        of the run (``rng=seed`` repeats it).
     x : ndarray, shape (n_replicas, n_modes)
         Final state.
     snapshot_steps : ndarray of int
@@ -123,16 +126,40 @@ class DBMResult:
     replica_spacing: np.ndarray | None = None
     pairs: tuple = ()
 
+    def _samples(self, what: str) -> int:
+        """``n_samples``, or ValueError if the run recorded no state for ``what``."""
+        if self.n_samples > 0:
+            return self.n_samples
+        if self.left_domain is not None and np.all(self.left_domain > 0):
+            why = "every replica left the domain before its first recorded step"
+        elif self.n_recorded == 0:
+            why = "the run recorded no statistics (Record(statistics=False))"
+        else:
+            why = "no recorded state"
+        raise ValueError(f"{what} is undefined: {why}; only the snapshots hold states")
+
     @property
     def mean(self) -> np.ndarray:
-        """Mean of each mode over the recorded states."""
-        n = max(self.n_samples, 1)
+        """Mean of each mode over the recorded states.
+
+        Raises
+        ------
+        ValueError
+            If no state was recorded.
+        """
+        n = self._samples("mean")
         return self.reference + self.power_sums[:, 0] / n
 
     @property
     def var(self) -> np.ndarray:
-        """Variance of each mode over the recorded states (pooled over replicas)."""
-        n = max(self.n_samples, 1)
+        """Variance of each mode over the recorded states (pooled over replicas).
+
+        Raises
+        ------
+        ValueError
+            If no state was recorded.
+        """
+        n = self._samples("var")
         m1 = self.power_sums[:, 0] / n
         return self.power_sums[:, 1] / n - m1 * m1
 
@@ -146,7 +173,7 @@ class DBMResult:
         """Binder cumulant :math:`\\langle u^4\\rangle/(3\\langle u^2\\rangle^2) - 1` of a
         group pooled, with ``u = x - reference`` (the stable point), from the power sums."""
         members = list(self.histograms.groups[group])
-        n = self.n_samples * len(members)
+        n = self._samples("pooled_binder") * len(members)
         m2 = self.power_sums[members, 1].sum() / n
         m4 = self.power_sums[members, 3].sum() / n
         return m4 / (3.0 * m2 * m2) - 1.0
@@ -171,7 +198,7 @@ def _run(
     work: Callable[[int, int], _k.Work] | None,
     g2eff: np.ndarray,
     record: Record | None,
-    rng: Any,
+    seed: int,
     progress: bool | None,
     method: str,
     params: dict,
@@ -179,25 +206,27 @@ def _run(
 ) -> DBMResult:
     """Advance the replicas ``x0`` (R, n) by ``n_steps`` calls of ``kernel`` per chunk.
 
-    ``work(c, blocks)`` allocates the scratch of a chunk of ``c`` replicas (None for
-    kernels without); ``chunk_size`` fixes the replicas per random stream.
+    ``work(c, blocks, by_mode)`` allocates the scratch of a chunk of ``c`` replicas (None
+    for kernels without; ``by_mode``: the pair sum of a run of fewer than 8 replicas runs
+    over the modes of each replica); ``chunk_size`` fixes the replicas per kernel call.
+    Replica ``r`` draws from the stream ``stream(SeedSequence(seed, spawn_key=(r,)))``.
     """
     n_replicas, n = x0.shape
     rec = Recorder(record, modes, g2eff, n_steps, n_replicas, setup.groups(modes, g2eff))
     spans = setup.chunks(n_replicas, chunk_size)
-    gens = setup.spawn(rng, len(spans))
+    streams = setup.streams(seed, spans)
     # one large system (one chunk, few replicas): the pair sum runs on all threads
     blocked = len(spans) == 1 and n_replicas < 8 and n >= PAIR_BLOCKS_MIN_N
     if isinstance(coef, _k.Coef):
         coef = coef._replace(bounds=pair_blocks(n) if blocked else np.zeros(1, dtype=np.int64))
     chunks = []
-    for (a, b), gen in zip(spans, gens, strict=True):
+    for (a, b), st in zip(spans, streams, strict=True):
         x = np.ascontiguousarray(x0[a:b].T)
         chunks.append(
             _k.Chunk(
                 x=x,
                 perm=np.ascontiguousarray(np.argsort(x, axis=0, kind="stable")),
-                gen=gen,
+                streams=st,
                 counters=np.zeros(N_COUNTERS, dtype=np.int64),
                 cross=np.zeros(b - a, dtype=np.int64),
                 stopped=np.zeros(b - a, dtype=np.int64),
@@ -205,7 +234,8 @@ def _run(
         )
     bufs = [rec.buffers(a, b) for a, b in spans]
     blocks = len(coef.bounds) - 1 if blocked else 0
-    works = None if work is None else [work(b - a, blocks) for a, b in spans]
+    by_mode = n_replicas < 8
+    works = None if work is None else [work(b - a, blocks, by_mode) for a, b in spans]
     for ch, bf in zip(chunks, bufs, strict=True):
         rec.start(ch.x, bf, ch.counters)
     cost = n_replicas * (n + 0.5 * n * n)
@@ -214,10 +244,18 @@ def _run(
     from tqdm.auto import tqdm
 
     def advance(k: int, step0: int, steps: int) -> None:
-        if works is None:
-            kernel(chunks[k], coef, table, rec.stats, bufs[k], steps, step0)
-        else:
-            kernel(chunks[k], coef, table, rec.stats, bufs[k], works[k], steps, step0)
+        try:
+            if works is None:
+                kernel(chunks[k], coef, table, rec.stats, bufs[k], steps, step0)
+            else:
+                kernel(chunks[k], coef, table, rec.stats, bufs[k], works[k], steps, step0)
+        except np.linalg.LinAlgError as exc:
+            step = int(chunks[k].counters[STEP])
+            raise np.linalg.LinAlgError(
+                f"{_name(method)} failed at step {step} with {_step_name(method)}={dt:g}: "
+                f"the implicit solve of the pair term raised '{exc}'; reduce "
+                f"{_step_name(method)}"
+            ) from exc
 
     with (
         _PARALLEL_LOCK if blocked else contextlib.nullcontext(),
@@ -231,6 +269,9 @@ def _run(
                 advance(k, s0, st)
 
             setup.parallel_map(block_of, len(chunks))
+            bad = [int(ch.counters[DIVERGED]) for ch in chunks if ch.counters[DIVERGED]]
+            if bad:
+                raise FloatingPointError(_divergence(modes, method, dt, min(bad)))
             step0 += steps
             bar.update(steps)
     counters = [ch.counters for ch in chunks]
@@ -242,7 +283,7 @@ def _run(
     return DBMResult(
         modes=modes,
         method=method,
-        params={**params, "dt": dt, "n_steps": n_steps, "n_replicas": n_replicas},
+        params={**params, "dt": dt, "n_steps": n_steps, "n_replicas": n_replicas, "seed": seed},
         x=x,
         snapshot_steps=rec.snap_steps,
         snapshots=np.ascontiguousarray(snaps),
@@ -292,11 +333,45 @@ def _on_gpu(
         pcoef = np.full((1, 1), dt if row_coef is None else row_coef)
     else:
         pcoef, prow = pmat, np.ones(len(modes))
-    return _cuda_dbm.simulate(
+    res = _cuda_dbm.simulate(
         modes, x0, dt=dt, n_steps=n_steps, pcoef=pcoef, prow=prow, amp=amp, noise=noise,
         safe=False, g2eff=g2eff, record=record, rng=rng, progress=progress, method=method,
         params=params,
     )  # fmt: skip
+    if not np.all(np.isfinite(res.x)):  # the GPU kernel runs to the end: the first bad snapshot
+        bad = np.flatnonzero(~np.all(np.isfinite(res.snapshots), axis=(1, 2)))
+        step = int(res.snapshot_steps[bad[0]]) if bad.size else n_steps
+        raise FloatingPointError(_divergence(modes, method, dt, step, by=True))
+    return res
+
+
+def _name(method: str) -> str:
+    return "the SGD map" if method == "sgd" else f"scheme={method!r}"
+
+
+def _step_name(method: str) -> str:
+    return "alpha" if method == "sgd" else "dt"
+
+
+def _divergence(modes: Modes, method: str, dt: float, step: int, *, by: bool = False) -> str:
+    """The one-line message of a run that produced a non-finite value at ``step`` (``by``:
+    at ``step`` or before)."""
+    name = _step_name(method)
+    k = np.abs(setup.curvature(modes))
+    k = k[np.isfinite(k) & (k > 0)]
+    bound = f"{name} below about 1/max|K'(x_s)| = {1.0 / k.max():.3g}" if k.size else "small steps"
+    close = "and near-collisions of eigenvalues need smaller steps still"
+    if method == "em":
+        hint = f"the explicit step is stable only for {bound} {close}: reduce dt"
+        hint += " or use scheme='safe'"
+    elif method == "safe":
+        hint = f"its drift step is explicit, stable only for {bound}: reduce dt"
+    else:
+        hint = f"the map is stable only for {bound} {close}: reduce alpha"
+    return (
+        f"{_name(method)} diverged {'by' if by else 'at'} step {step} with {name}={dt:g} "
+        f"(a value became inf or NaN, or jumped across a bounded domain); {hint}"
+    )
 
 
 def _total(arrays: list[np.ndarray]) -> np.ndarray:
@@ -389,8 +464,12 @@ def simulate(
         per mode).
     record : Record, optional
         What to record; default the final state and statistics after ``n_steps//2``.
-    rng : int, numpy.random.Generator or None
-        Seed (SPEC 7).  Streams per chunk of replicas are spawned from it.
+    rng : int, numpy.random.SeedSequence, numpy.random.Generator or None
+        Seed (SPEC 7), turned into the int seed ``s`` that ``params["seed"]`` records
+        (:func:`fpsolve.checks.as_seed`; an int is used as it is).  Replica ``r`` draws
+        its normals, per step one per mode in mode order, from the xoshiro256++ stream
+        ``fpsolve.streams.stream(SeedSequence(s, spawn_key=(r,)))``: results do not
+        depend on the number of threads or on the chunking of the replicas.
     progress : bool, optional
         Show a progress bar; default only for long runs.
 
@@ -400,9 +479,21 @@ def simulate(
         models, constant noise (``g2``, optionally ``coupling``).  The normals come
         from counter-based Philox streams keyed by ``rng`` (replica ``r``, step ``t``),
         so results match the CPU path in distribution, not number for number.
+
     Returns
     -------
     DBMResult
+
+    Raises
+    ------
+    FloatingPointError
+        If the run diverges: a step produces an inf or NaN, or throws a value across
+        a bounded domain.  The message names the scheme, the step, ``dt`` and the
+        explicit step's stability bound :math:`dt \lesssim 1/\max_i|K_i'(x_s)|`.
+    numpy.linalg.LinAlgError
+        If an implicit solve of ``"safe"`` fails (the message names ``dt`` and the step).
+    ValueError
+        For invalid input, and for a ``record`` that leaves no step to record.
 
     Examples
     --------
@@ -445,11 +536,12 @@ def simulate(
     amp = np.sqrt(2.0 * dt * g2) if noise_f is None else np.full(n, math.sqrt(2.0 * dt))
     state_noise = noise_f is not None
     pair_by_noise = state_noise and coupling is None
-    params = {"g2": g2, "coupling": coupling, "noise": noise is not None}
+    seed = as_seed(rng)
+    params = {"g2": g2, "coupling": coupling, "noise": noise is not None, "seed": seed}
     if device == "cuda":
         return _on_gpu(
             modes, x0, dt=dt, n_steps=n_steps, prow=prow, pmat=pmat, amp=amp, noise=noise_f,
-            g2eff=g2, record=record, rng=rng, progress=progress, method=scheme, params=params,
+            g2eff=g2, record=record, rng=seed, progress=progress, method=scheme, params=params,
         )  # fmt: skip
     table, kernels = setup.model_table(modes, noise_f)
     return _run(
@@ -460,12 +552,17 @@ def simulate(
         kernel=kernels.safe_chunk if scheme == "safe" else kernels.em_chunk,
         coef=_k.Coef(dt=dt, amp=amp, prow=prow, prc=prc, pmat=pmat, bounds=np.zeros(1, np.int64)),
         table=table,
-        work=lambda c, blocks: _k.work(
-            n, c, state_noise=state_noise, pair_by_noise=pair_by_noise, blocks=blocks
+        work=lambda c, blocks, by_mode: _k.work(
+            n,
+            c,
+            state_noise=state_noise,
+            pair_by_noise=pair_by_noise,
+            blocks=blocks,
+            by_mode=by_mode,
         ),
         g2eff=g2,
         record=record,
-        rng=rng,
+        seed=seed,
         progress=progress,
         method=scheme,
         params=params,
@@ -544,12 +641,19 @@ def simulate_sgd(
         Start (distinct values); default as in :func:`simulate` (with ``noise``, the
         :math:`g^2` of the noise at the stable points).
     n_steps, n_replicas, record, rng, progress, device
-        As in :func:`simulate` (``device="cuda"``: constant noise ``gt2`` only).
+        As in :func:`simulate` (``device="cuda"``: constant noise ``gt2`` only).  With
+        ``noise``, replica ``r`` draws the off-diagonal normals of a matrix step from
+        its stream after the step's ``n_modes`` diagonal ones.
 
     Returns
     -------
     DBMResult
         ``method == "sgd"``, ``params["dt"] == alpha``.
+
+    Raises
+    ------
+    FloatingPointError
+        If the map diverges (as in :func:`simulate`; the message names ``alpha``).
 
     Examples
     --------
@@ -595,11 +699,12 @@ def simulate_sgd(
     x0 = setup.check_x0(x0, modes, n_replicas)
     pc = alpha**2 / batch_size  # P_ij = gt2_i alpha^2/|B|
     amp = (alpha / math.sqrt(batch_size)) * math.sqrt(2.0) * np.sqrt(gt2)
-    params = {"alpha": alpha, "batch_size": batch_size, "gt2": gt2, "g2": g2eff}
+    seed = as_seed(rng)
+    params = {"alpha": alpha, "batch_size": batch_size, "gt2": gt2, "g2": g2eff, "seed": seed}
     if device == "cuda":
         return _on_gpu(
             modes, x0, dt=alpha, n_steps=n_steps, prow=gt2.copy(), pmat=None,
-            amp=amp, noise=None, g2eff=g2eff, record=record, rng=rng, progress=progress,
+            amp=amp, noise=None, g2eff=g2eff, record=record, rng=seed, progress=progress,
             method="sgd", params=params, row_coef=pc,
         )  # fmt: skip
     table, kernels = setup.model_table(modes)
@@ -618,10 +723,12 @@ def simulate_sgd(
             bounds=np.zeros(1, np.int64),
         ),
         table=table,
-        work=lambda c, blocks: _k.work(n, c, state_noise=False, pair_by_noise=False, blocks=blocks),
+        work=lambda c, blocks, by_mode: _k.work(
+            n, c, state_noise=False, pair_by_noise=False, blocks=blocks, by_mode=by_mode
+        ),
         g2eff=g2eff,
         record=record,
-        rng=rng,
+        seed=seed,
         progress=progress,
         method="sgd",
         params=params,
@@ -686,7 +793,7 @@ def _sgd_pcd(
         work=None,
         g2eff=g2eff,
         record=record,
-        rng=rng,
+        seed=as_seed(rng),
         progress=progress,
         method="sgd",
         params={"alpha": alpha, "batch_size": batch_size, "gt2": gt2, "g2": g2eff, "noise": noise},

@@ -27,9 +27,11 @@ class Record:
         Steps (``0 <= step <= n_steps``) at which the whole state of every replica is
         kept; default only the last step.
     burn_in : int, optional
-        Steps discarded before statistics start; default ``n_steps // 2``.
+        Steps discarded before statistics start, ``0 <= burn_in < n_steps``; default
+        ``n_steps // 2``.
     every : int, optional
-        Record statistics every ``every`` steps after ``burn_in``.
+        Record statistics every ``every`` steps after ``burn_in`` (at least one step:
+        ``burn_in + every <= n_steps``).
     bins : int, optional
         Bins of every histogram.
     ranges : sequence of (float, float), optional
@@ -45,6 +47,10 @@ class Record:
     pairs : sequence of (int, int), optional
         Mode pairs ``(i, j)`` of the per-replica spacings; default the neighbouring
         modes inside each degenerate group (:attr:`Histograms.groups`), in index order.
+    statistics : bool, optional
+        False: keep only the snapshots (no moments, histograms or per-replica
+        averages; ``burn_in`` and ``every`` are not used, and the statistics of the
+        result raise ValueError).
     """
 
     snapshots: tuple[int, ...] | None = None
@@ -55,6 +61,7 @@ class Record:
     spacing_max: tuple | None = None
     per_replica: bool = False
     pairs: tuple | None = None
+    statistics: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,22 +101,35 @@ class Histograms:
         return self.counts[list(self.groups[group])].sum(axis=0)
 
     def pooled_density(self, group: int) -> np.ndarray:
-        """Pooled one-point density of ``group``, normalised by all its recorded values."""
+        """Pooled one-point density of ``group``, normalised by all its recorded values.
+
+        Raises ValueError if nothing was recorded (as do :meth:`density` and
+        :meth:`spacing_density`).
+        """
         members = list(self.groups[group])
         total = self.counts[members].sum() + self.underflow[members].sum()
         total += self.overflow[members].sum()
-        return self.pooled_counts(group) / (max(total, 1) * np.diff(self.edges[group]))
+        _check_recorded(total, f"pooled_density({group})")
+        return self.pooled_counts(group) / (total * np.diff(self.edges[group]))
 
     def density(self, mode: int) -> np.ndarray:
         """One-point density of ``mode``, normalised by all its recorded values."""
         g = next(k for k, grp in enumerate(self.groups) if mode in grp)
         total = self.counts[mode].sum() + self.underflow[mode] + self.overflow[mode]
-        return self.counts[mode] / (max(total, 1) * np.diff(self.edges[g]))
+        _check_recorded(total, f"density({mode})")
+        return self.counts[mode] / (total * np.diff(self.edges[g]))
 
     def spacing_density(self, group: int) -> np.ndarray:
-        """Density of neighbour spacings inside ``group``, normalised by all spacings."""
+        """Density of neighbour spacings inside ``group``, normalised by all spacings
+        (ValueError for a group of one mode, which has none)."""
+        if len(self.groups[group]) < 2:
+            raise ValueError(
+                f"spacing_density({group}) is undefined: group {self.groups[group]} has one "
+                "mode, hence no neighbour spacings"
+            )
         total = self.spacing_counts[group].sum() + self.spacing_overflow[group]
-        return self.spacing_counts[group] / (max(total, 1) * np.diff(self.spacing_edges[group]))
+        _check_recorded(total, f"spacing_density({group})")
+        return self.spacing_counts[group] / (total * np.diff(self.spacing_edges[group]))
 
     def plot(self, ax=None) -> list:
         """Step plot of the pooled density of every group; returns the artists."""
@@ -156,9 +176,21 @@ class Recorder:
         )
         every = check_int("record.every", record.every, minimum=1)
         bins = check_int("record.bins", record.bins, minimum=1)
+        if record.statistics:
+            if burn >= n_steps:
+                raise ValueError(
+                    f"record.burn_in={burn} leaves no step to record: it must be < "
+                    f"n_steps={n_steps} (Record(statistics=False) keeps only the snapshots)"
+                )
+            if burn + every > n_steps:
+                raise ValueError(
+                    f"record.every={every} records no step after record.burn_in={burn} of "
+                    f"n_steps={n_steps}: burn_in + every must be <= n_steps"
+                )
+            self.rec_start = max(burn + every, 1)
+        else:
+            self.rec_start = n_steps + 1  # nothing is recorded
         self.snap_steps = steps
-        self.rec_start = burn + every if burn + every <= n_steps else n_steps + 1
-        self.rec_start = max(self.rec_start, 1)
         self.every = every
         self.bins = bins
         self.groups = groups
@@ -285,6 +317,14 @@ class Recorder:
             self.rep_sums[:, :, 0] / count,
             self.rep_sums[:, :, 1] / count,
             self.rep_spacing / count,
+        )
+
+
+def _check_recorded(total: int, what: str) -> None:
+    if total == 0:
+        raise ValueError(
+            f"{what} is undefined: the run recorded no statistics (Record(statistics=False), "
+            "or every replica stopped before its first recorded step)"
         )
 
 

@@ -890,7 +890,7 @@ def dynamics(
             x0=np.tile(x0, (n_replicas // n_runs, 1)),
             n_steps=int(rel[-1]),
             n_replicas=n_replicas,
-            record=Record(snapshots=tuple(int(s) for s in rel), burn_in=int(rel[-1])),
+            record=Record(snapshots=tuple(int(s) for s in rel), statistics=False),
             rng=as_rng(rng),
             progress=progress,
         )

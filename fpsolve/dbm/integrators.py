@@ -195,7 +195,7 @@ def _run(
     kernel: Callable,
     coef: Any,
     table: _k.Table,
-    work: Callable[[int, int], _k.Work] | None,
+    work: Callable[[int, int, bool], _k.Work] | None,
     g2eff: np.ndarray,
     record: Record | None,
     seed: int,

@@ -10,6 +10,7 @@ from validation.analyses.stats import (
     Entry,
     autocorrelation_time,
     effective_samples,
+    jackknife_sums,
     ratio_trend,
     run_jackknife,
     verdict,
@@ -71,6 +72,39 @@ def test_run_jackknife_errors():
         run_jackknife(np.mean, [1.0])
     with pytest.raises(ValueError, match="n_blocks must be <= the number of runs 3"):
         run_jackknife(np.mean, [1.0, 2.0, 3.0], n_blocks=4)
+
+
+@pytest.mark.parametrize(("n_runs", "n_blocks"), [(57, None), (230, None), (230, 7), (2, None)])
+def test_jackknife_sums_equals_the_refit_jackknife(rng, n_runs, n_blocks):
+    """Mean, variance and a ratio of moments from per-run sums: the same value and error
+    as refitting every leave-one-block-out sample (runs of unequal length included)."""
+    lengths = rng.integers(1, 9, size=n_runs)
+    runs = [rng.normal(3.0, 0.5, size=k) for k in lengths]
+    width = int(lengths.max())
+    padded = np.zeros((n_runs, width))
+    mask = np.arange(width) < lengths[:, None]
+    padded[mask] = np.concatenate(runs)
+
+    def direct(rows):
+        v = padded[rows][mask[rows]]
+        return np.array([v.mean(), v.var(), np.mean(v**2) / v.mean() ** 2])
+
+    def finish(t):
+        m1, m2 = t[:, 1] / t[:, 0], t[:, 2] / t[:, 0]
+        return np.stack([m1, m2 - m1 * m1, m2 / m1**2], axis=1)
+
+    sums = np.stack([lengths, padded.sum(axis=1), (padded**2).sum(axis=1)], axis=1)
+    fast = jackknife_sums(sums, finish, n_blocks=n_blocks)
+    slow = run_jackknife(direct, np.arange(n_runs), n_blocks=n_blocks)
+    np.testing.assert_allclose(fast.value, slow.value, rtol=1e-12)
+    np.testing.assert_allclose(fast.error, slow.error, rtol=1e-9)
+
+
+def test_jackknife_sums_errors():
+    with pytest.raises(ValueError, match="sums must hold at least 2 runs"):
+        jackknife_sums(np.ones((1, 2)), lambda t: t[:, 0])
+    with pytest.raises(ValueError, match="n_blocks must be <= the number of runs 3"):
+        jackknife_sums(np.ones((3, 2)), lambda t: t[:, 0], n_blocks=4)
 
 
 def test_autocorrelation_time_of_ar1(rng):

@@ -33,7 +33,7 @@ import numpy as np
 
 from fpsolve.checks import as_seed, check_int
 from fpsolve.sgd import GaussianRBM, SGDFailure, simulate_sgd_aligned, simulate_sgd_matrix
-from validation.analyses.stats import run_jackknife
+from validation.analyses.stats import jackknife_sums
 from validation.data.setting import RBMSetting
 
 __all__ = [
@@ -129,19 +129,41 @@ class StationaryStatistics:
     n_snapshots: int = 0
 
 
-def _statistic(d: np.ndarray, pairs) -> np.ndarray:
-    n = d.shape[2]
-    flat = d.reshape(-1, n)
-    out = [flat.mean(axis=0), flat.std(axis=0)]
+def _run_sums(ev: np.ndarray, pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-run sums behind :func:`stationary_statistics`: the count, powers 1-2 of each
+    index and of each pair's spacing, powers 1-4 of each pooled pair; values are taken
+    from the overall means (returned) so that the moments are well conditioned."""
+    r, t = ev.shape[:2]
+    shift = ev.mean(axis=(0, 1))
+    d = ev - shift
+    cols = [np.full((r, 1), float(t)), d.sum(axis=1), (d * d).sum(axis=1)]
+    pooled_shift = np.zeros(0)
     if pairs:
         i, j = (np.array(v) for v in zip(*pairs, strict=True))
-        gap = flat[:, j] - flat[:, i]
-        s1, s2 = gap.mean(axis=0), (gap**2).mean(axis=0)
-        pooled = np.concatenate([flat[:, i], flat[:, j]], axis=0)
-        u = pooled - pooled.mean(axis=0)
-        u2, u4 = (u**2).mean(axis=0), (u**4).mean(axis=0)
-        out += [s1, s2 / s1**2, u4 / (3.0 * u2**2) - 1.0]
-    return np.concatenate(out)
+        gap = ev[:, :, j] - ev[:, :, i]
+        pooled_shift = 0.5 * (shift[i] + shift[j])
+        u = np.concatenate([ev[:, :, i], ev[:, :, j]], axis=1) - pooled_shift
+        cols += [gap.sum(axis=1), (gap * gap).sum(axis=1)]
+        cols += [(u**k).sum(axis=1) for k in (1, 2, 3, 4)]
+    return np.concatenate(cols, axis=1), shift, pooled_shift
+
+
+def _finish(tot: np.ndarray, shift: np.ndarray, pooled_shift: np.ndarray) -> np.ndarray:
+    """The statistics of :func:`stationary_statistics` from totals of :func:`_run_sums`
+    (one row per total)."""
+    n, p = shift.size, pooled_shift.size
+    count = tot[:, :1]
+    s1, s2 = tot[:, 1 : 1 + n] / count, tot[:, 1 + n : 1 + 2 * n] / count
+    out = [shift + s1, np.sqrt(s2 - s1 * s1)]
+    if p:
+        g1, g2, u1, u2, u3, u4 = (
+            tot[:, 1 + 2 * n + k * p : 1 + 2 * n + (k + 1) * p] / count for k in range(6)
+        )
+        u1, u2, u3, u4 = u1 / 2, u2 / 2, u3 / 2, u4 / 2  # two members per snapshot
+        m2 = u2 - u1 * u1
+        m4 = u4 - 4 * u1 * u3 + 6 * u1 * u1 * u2 - 3 * u1**4
+        out += [g1, g2 / (g1 * g1), m4 / (3.0 * m2 * m2) - 1.0]
+    return np.concatenate(out, axis=1)
 
 
 def stationary_statistics(eigenvalues, pairs=()) -> StationaryStatistics:
@@ -182,7 +204,8 @@ def stationary_statistics(eigenvalues, pairs=()) -> StationaryStatistics:
     for i, j in pairs:
         if not 0 <= i < j < n:
             raise ValueError(f"pairs must hold (i, j) with 0 <= i < j < {n}, got {(i, j)}")
-    est = run_jackknife(lambda d: _statistic(d, pairs), ev)
+    sums, shift, pooled_shift = _run_sums(ev, pairs)
+    est = jackknife_sums(sums, lambda tot: _finish(tot, shift, pooled_shift))
     v, e = np.asarray(est.value), np.asarray(est.error)
     cut = np.cumsum([n, n, p, p, p])
     vs, es = np.split(v, cut[:-1]), np.split(e, cut[:-1])

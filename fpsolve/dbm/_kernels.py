@@ -41,7 +41,7 @@ import numpy as np
 
 from fpsolve.dbm._counters import CROSS_STEPS, DIVERGED, MATRIX_STEPS, PAIR_CROSSINGS, STEP
 from fpsolve.dbm._implicit import STIFF, mark_links, redo_marked
-from fpsolve.dbm._linalg import jacobi_eigenvalues
+from fpsolve.dbm._linalg import symmetric_eigenvalues
 from fpsolve.dbm._ordering import (
     REFLECTING,
     WALL,
@@ -449,13 +449,16 @@ def _pcd_perturbative(x, co, g, drift, eta, trial):
         if x[i + 1] - x[i] < NEAR * alpha * math.sqrt(co.inv_b * g[i, i + 1]):
             return False
     for i in range(n):
-        pair = 0.0
-        for j in range(n):
-            if j != i:
-                pair += g[i, j] / (x[i] - x[j])
+        trial[i] = 0.0
+    for i in range(n):  # the pair sums, one division per pair
+        for j in range(i + 1, n):
+            q = g[i, j] / (x[i] - x[j])
+            trial[i] += q
+            trial[j] -= q
+    for i in range(n):
         trial[i] = (
             x[i]
-            + alpha * (drift[i] + co.ab * pair)
+            + alpha * (drift[i] + co.ab * trial[i])
             + alpha * math.sqrt(2.0 * co.inv_b * g[i, i]) * eta[i]
         )
     for i in range(n - 1):  # noqa: SIM110 (a loop: numba compiles no generator expressions)
@@ -465,9 +468,10 @@ def _pcd_perturbative(x, co, g, drift, eta, trial):
 
 
 @_ijit
-def _pcd_matrix(x, co, s, g, drift, eta, a, trial):
+def _pcd_matrix(x, co, s, g, drift, eta, a, scratch, trial):
     """The same step as a matrix: ascending eigenvalues of ``diag(x + alpha K) + dX``
-    (same diagonal noise ``eta``, fresh off-diagonal normals) into ``trial``."""
+    (same diagonal noise ``eta``, fresh off-diagonal normals) into ``trial``; ``scratch``
+    holds an (n, n) and an (n,) work array."""
     n = x.shape[0]
     alpha = co.alpha
     for i in range(n):
@@ -476,7 +480,7 @@ def _pcd_matrix(x, co, s, g, drift, eta, a, trial):
             v = alpha * math.sqrt(co.inv_b * g[i, j]) * normal(s)
             a[i, j] = v
             a[j, i] = v
-    jacobi_eigenvalues(a, trial)
+    symmetric_eigenvalues(a, scratch[0], scratch[1], trial)
 
 
 @_kjit
@@ -500,6 +504,7 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
     g = np.empty((n, n))
     factor = np.empty((n, n))
     a = np.empty((n, n))
+    scratch = (np.empty((n, n)), np.empty(n))
     drift = np.empty(n)
     eta = np.empty(n)
     trial = np.empty(n)
@@ -511,7 +516,7 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
             eta[i] = normal(rs)
         if not _pcd_perturbative(x, co, g, drift, eta, trial):
             counters[MATRIX_STEPS] += 1
-            _pcd_matrix(x, co, rs, g, drift, eta, a, trial)
+            _pcd_matrix(x, co, rs, g, drift, eta, a, scratch, trial)
         finite = True
         for i in range(n):
             finite = finite and trial[i] - trial[i] == 0.0

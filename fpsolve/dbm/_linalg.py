@@ -6,7 +6,7 @@ import math
 
 from fpsolve.jit import jit
 
-__all__ = ["jacobi_eigenvalues"]
+__all__ = ["jacobi_eigenvalues", "symmetric_eigenvalues"]
 
 
 @jit
@@ -30,22 +30,144 @@ def jacobi_eigenvalues(a, out):
         for p in range(n - 1):
             for q in range(p + 1, n):
                 apq = a[p, q]
-                if apq == 0.0:
+                gap = a[q, q] - a[p, p]
+                # a rotation that would move the diagonal by less than 1e-26 |gap| is skipped
+                if abs(apq) <= 1e-13 * abs(gap):
                     continue
-                theta = (a[q, q] - a[p, p]) / (2.0 * apq)
+                theta = gap / (2.0 * apq)
                 t = math.copysign(1.0, theta) / (abs(theta) + math.sqrt(theta * theta + 1.0))
                 c = 1.0 / math.sqrt(t * t + 1.0)
                 sn = t * c
-                for r in range(n):
-                    arp = a[r, p]
-                    arq = a[r, q]
-                    a[r, p] = c * arp - sn * arq
-                    a[r, q] = sn * arp + c * arq
-                for r in range(n):
-                    apr = a[p, r]
-                    aqr = a[q, r]
-                    a[p, r] = c * apr - sn * aqr
-                    a[q, r] = sn * apr + c * aqr
+                a[p, p] -= t * apq
+                a[q, q] += t * apq
+                a[p, q] = 0.0
+                a[q, p] = 0.0
+                for r in range(n):  # the other entries of rows and columns p, q (symmetric)
+                    if r != p and r != q:  # noqa: PLR1714 (numba)
+                        arp = a[r, p]
+                        arq = a[r, q]
+                        a[r, p] = c * arp - sn * arq
+                        a[r, q] = sn * arp + c * arq
+                        a[p, r] = a[r, p]
+                        a[q, r] = a[r, q]
     for i in range(n):
         out[i] = a[i, i]
     out.sort()
+
+
+@jit
+def _tridiagonalise(a, d, e):
+    """Householder reduction of the symmetric ``a`` to tridiagonal form (eigenvalues only):
+    diagonal into ``d``, sub-diagonal into ``e[1:]`` (``e[0] = 0``); ``a`` is destroyed."""
+    n = a.shape[0]
+    for i in range(n - 1, 0, -1):
+        last = i - 1
+        if last > 0:
+            scale = 0.0
+            for k in range(i):
+                scale += abs(a[i, k])
+            if scale == 0.0:
+                e[i] = a[i, last]
+                continue
+            h = 0.0
+            for k in range(i):
+                a[i, k] /= scale
+                h += a[i, k] * a[i, k]
+            f = a[i, last]
+            g = -math.sqrt(h) if f >= 0.0 else math.sqrt(h)
+            e[i] = scale * g
+            h -= f * g
+            a[i, last] = f - g
+            f = 0.0
+            for j in range(i):
+                g = 0.0
+                for k in range(j + 1):
+                    g += a[j, k] * a[i, k]
+                for k in range(j + 1, i):
+                    g += a[k, j] * a[i, k]
+                e[j] = g / h
+                f += e[j] * a[i, j]
+            hh = f / (h + h)
+            for j in range(i):
+                f = a[i, j]
+                g = e[j] - hh * f
+                e[j] = g
+                for k in range(j + 1):
+                    a[j, k] -= f * e[k] + g * a[i, k]
+        else:
+            e[i] = a[i, last]
+    e[0] = 0.0
+    for i in range(n):
+        d[i] = a[i, i]
+
+
+@jit
+def _tridiagonal_ql(d, e):
+    """Eigenvalues of the symmetric tridiagonal matrix (diagonal ``d``, sub-diagonal
+    ``e[1:]``) into ``d`` by the implicit QL method; False if an eigenvalue needs more than
+    30 iterations."""
+    n = d.shape[0]
+    for i in range(1, n):
+        e[i - 1] = e[i]
+    e[n - 1] = 0.0
+    for low in range(n):
+        it = 0
+        while True:
+            m = low
+            while m < n - 1:
+                dd = abs(d[m]) + abs(d[m + 1])
+                if abs(e[m]) <= 2.220446049250313e-16 * dd:
+                    break
+                m += 1
+            if m == low:
+                break
+            it += 1
+            if it > 30:
+                return False
+            g = (d[low + 1] - d[low]) / (2.0 * e[low])
+            r = math.sqrt(g * g + 1.0)
+            g = d[m] - d[low] + e[low] / (g + math.copysign(r, g))
+            s = 1.0
+            c = 1.0
+            p = 0.0
+            underflow = False
+            for i in range(m - 1, low - 1, -1):
+                f = s * e[i]
+                b = c * e[i]
+                r = math.sqrt(f * f + g * g)
+                e[i + 1] = r
+                if r == 0.0:
+                    d[i + 1] -= p
+                    e[m] = 0.0
+                    underflow = True
+                    break
+                s = f / r
+                c = g / r
+                g = d[i + 1] - p
+                r = (d[i] - g) * s + 2.0 * c * b
+                p = s * r
+                d[i + 1] = g + p
+                g = c * r - b
+            if underflow:
+                continue
+            d[low] -= p
+            e[low] = g
+            e[m] = 0.0
+    return True
+
+
+@jit
+def symmetric_eigenvalues(a, b, e, out):
+    """Eigenvalues of the symmetric ``a`` (n, n), ascending, into ``out``; ``a`` is kept.
+
+    Householder tridiagonalisation and implicit QL (absolute accuracy of order
+    ``1e-16 |a|``) on the scratch ``b`` (n, n) and ``e`` (n,); Jacobi rotations
+    (:func:`jacobi_eigenvalues`) in the rare case that QL does not converge.
+    """
+    b[:, :] = a
+    _tridiagonalise(b, out, e)
+    if _tridiagonal_ql(out, e):
+        out.sort()
+    else:
+        b[:, :] = a
+        jacobi_eigenvalues(b, out)

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike
 from fpsolve.checks import check_finite_array, check_int, check_positive
 from fpsolve.jit import jit
 from fpsolve.models._modes import Modes
-from fpsolve.models._rbm import RBMModel, _chain_factor_from, _pcd_amplitude, _pcd_coupling_from
+from fpsolve.models._rbm import RBMModel, _chain_factor_of, _chain_power, _pcd_amplitude
 
 __all__ = ["PCDNoise", "RBMNoise", "rbm_pcd_noise", "sgd_g2"]
 
@@ -64,18 +64,27 @@ class RBMNoise(NamedTuple):
 @jit
 def _fill_pcd_coupling(x, mu2, s, k, g, factor):
     """:func:`rbm_pcd_coupling` at every pair of ``x`` into ``g``; the chain factors into
-    ``factor`` (both ``(n, n)``, symmetric)."""
+    ``factor`` (both ``(n, n)``, symmetric).
+
+    Per mode first (held on the diagonals): the amplitude ``a = 2 s x/lambda`` and
+    ``rho^k``; then per pair ``g = a_a a_b f_ab``, in the order of
+    :func:`rbm_pcd_coupling`.
+    """
     n = x.shape[0]
     for i in range(n):
-        ai = _pcd_amplitude(x[i], mu2, s)
-        ri = s * x[i] / mu2
-        for j in range(i, n):
-            f = _chain_factor_from(ri, x[j], mu2, s, k)
-            gij = _pcd_coupling_from(ai, x[j], mu2, s) * f
-            g[i, j] = gij
-            g[j, i] = gij
+        g[i, i] = _pcd_amplitude(x[i], mu2, s)
+        factor[i, i] = _chain_power(x[i], mu2, s, k)
+    for i in range(n):
+        for j in range(i + 1, n):
+            f = _chain_factor_of(factor[i, i], factor[j, j])
+            g[i, j] = g[i, i] * g[j, j] * f
+            g[j, i] = g[i, j]
             factor[i, j] = f
             factor[j, i] = f
+    for i in range(n):
+        f = _chain_factor_of(factor[i, i], factor[i, i])
+        g[i, i] = g[i, i] * g[i, i] * f
+        factor[i, i] = f
 
 
 @jit

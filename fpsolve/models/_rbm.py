@@ -98,11 +98,15 @@ def rbm_curvature(x, c, kappa, mu2, s):
 
 
 @jit
-def _chain_factor_from(ra, xb, mu2, s, k):
-    """:func:`rbm_chain_factor` from ``ra = s x_a / mu2``."""
-    if k <= 0:
-        return 1.0
-    c = (ra * s * xb / mu2) ** k
+def _chain_power(x, mu2, s, k):
+    """``rho^k`` with ``rho = s x / mu2`` (0 for ``k = 0``): ``c_ab = rho_a^k rho_b^k``."""
+    return (s * x / mu2) ** k if k > 0 else 0.0
+
+
+@jit
+def _chain_factor_of(ca, cb):
+    """``f_ab = (1 + c)/(1 - c)``, ``c = ca cb`` from :func:`_chain_power` of each mode."""
+    c = ca * cb
     return (1.0 + c) / (1.0 - c)
 
 
@@ -121,19 +125,13 @@ def rbm_chain_factor(xa, xb, mu2, s, k):
     >>> rbm_chain_factor(4.5, 4.5, 9.0, 1.0, 1)  # rho = 1/2 each: c = 1/4
     1.6666666666666667
     """
-    return _chain_factor_from(s * xa / mu2, xb, mu2, s, k)
+    return _chain_factor_of(_chain_power(xa, mu2, s, k), _chain_power(xb, mu2, s, k))
 
 
 @jit
 def _pcd_amplitude(x, mu2, s):
     """``a = 2 s x / (mu2 - s x)``: the PCD coupling is ``a_a a_b`` times the chain factor."""
     return 2.0 * s * x / (mu2 - s * x)
-
-
-@jit
-def _pcd_coupling_from(aa, xb, mu2, s):
-    """``a_a a_b`` from ``aa = a_a`` (written ``aa 2 s x_b / (mu2 - s x_b)``)."""
-    return aa * 2.0 * s * xb / (mu2 - s * xb)
 
 
 @jit
@@ -151,8 +149,8 @@ def rbm_pcd_coupling(xa, xb, mu2, s, k):
     >>> rbm_pcd_coupling(5.0, 5.0, 9.0, 1.0, 0)  # 4 x_s^2/kappa^2 at kappa = 4
     6.25
     """
-    aa = _pcd_amplitude(xa, mu2, s)
-    return _pcd_coupling_from(aa, xb, mu2, s) * rbm_chain_factor(xa, xb, mu2, s, k)
+    amp = _pcd_amplitude(xa, mu2, s) * _pcd_amplitude(xb, mu2, s)
+    return amp * rbm_chain_factor(xa, xb, mu2, s, k)
 
 
 # --------------------------------------------------------------------------- the model

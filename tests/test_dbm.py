@@ -198,6 +198,30 @@ def test_jacobi_eigenvalues_match_eigvalsh():
         np.testing.assert_allclose(out, np.linalg.eigvalsh(a), rtol=0, atol=1e-12 * np.abs(a).sum())
 
 
+def test_symmetric_eigenvalues_match_eigvalsh():
+    """Householder + QL (the matrix step of the PCD map) against LAPACK: random,
+    nearly diagonal with near-degenerate pairs, diagonal and 1 x 1 matrices; the input
+    is kept."""
+    from fpsolve.dbm._linalg import symmetric_eigenvalues
+
+    gen = np.random.default_rng(1)
+    for n in (1, 2, 3, 10, 30):
+        for kind in ("random", "near-diagonal", "diagonal"):
+            a = gen.normal(size=(n, n))
+            a = a + a.T
+            if kind != "random":
+                d = np.sort(gen.uniform(0, 9, size=n))
+                d[1::3] = d[0::3][: len(d[1::3])] + 1e-9  # near-degenerate neighbours
+                a = np.diag(d) + (1e-3 * a if kind == "near-diagonal" else 0.0)
+            keep = a.copy()
+            out = np.empty(n)
+            symmetric_eigenvalues(a, np.empty((n, n)), np.empty(n), out)
+            np.testing.assert_array_equal(a, keep)
+            # backward stable: |error| <= c n eps ||a|| (c = 1 here)
+            atol = n * np.finfo(float).eps * np.linalg.norm(a)
+            np.testing.assert_allclose(out, np.linalg.eigvalsh(a), rtol=0, atol=atol)
+
+
 def test_pcd_sgd_replicas_that_leave_the_domain_stop():
     """A crowded start at large alpha/|B|: replicas leave [0, mu2/s) and stop there."""
     modes = Modes.rbm([4.0, 4.1, 4.2], 9.0, convention="training")

@@ -1,4 +1,4 @@
-"""Private numba kernel: eigenvalues of a small symmetric matrix inside a jitted loop."""
+"""Private numba kernels: eigenvalues of a small symmetric matrix inside a jitted loop."""
 
 from __future__ import annotations
 

@@ -618,8 +618,8 @@ def simulate_sgd(
     + \delta X`, :math:`\mathrm{Var}\,\delta X_{ab} = (\alpha^2/|B|)(1 + \delta_{ab})
     \tilde G_{ab}`; when two neighbours are closer than two off-diagonal kicks
     :math:`2\alpha\sqrt{\tilde G_{a,a+1}/|B|}`, or the perturbative step would break
-    their order, the step is taken as a matrix (its eigenvalues by Jacobi rotations,
-    the same diagonal noise, fresh off-diagonal normals; counted in
+    their order, the step is taken as a matrix (its eigenvalues by Householder
+    tridiagonalisation and QL, the same diagonal noise, fresh off-diagonal normals; counted in
     :attr:`DBMResult.matrix_steps`).  So the eigenvalues never cross, like those of
     :math:`W^T W`, and ``x0`` must be ascending.  A step that would leave
     :math:`[0, \mu^2/\sigma_h^2)` is not taken: the replica stops there

@@ -160,8 +160,8 @@ def _tridiagonal_ql(d, e):
 def symmetric_eigenvalues(a, b, e, out):
     """Eigenvalues of the symmetric ``a`` (n, n), ascending, into ``out``; ``a`` is kept.
 
-    Householder tridiagonalisation and implicit QL (absolute accuracy of order
-    ``1e-16 |a|``) on the scratch ``b`` (n, n) and ``e`` (n,); Jacobi rotations
+    Householder tridiagonalisation and implicit QL (absolute errors within
+    ``n eps |a|_F``) on the scratch ``b`` (n, n) and ``e`` (n,); Jacobi rotations
     (:func:`jacobi_eigenvalues`) in the rare case that QL does not converge.
     """
     b[:, :] = a

@@ -366,7 +366,7 @@ def jackknife_sums(
 
     Examples
     --------
-    The mean of runs of unequal length, with its error:
+    The mean of all values, with its error over 40 runs:
 
     >>> import numpy as np
     >>> from validation.analyses.stats import jackknife_sums, run_jackknife

@@ -618,6 +618,24 @@ def test_a_diverging_run_raises(modes, g2, dt, scheme):
     assert ("or use scheme='safe'" in msg) == (scheme == "em")  # the explicit scheme's hint
 
 
+def test_a_run_that_runs_away_raises():
+    """dt = 3 with curvature 1: the explicit drift multiplies the distance to the stable
+    point by -2 per step.  "safe" keeps the values finite (its ordering redo; near 1e16 by
+    step 3000), and is stopped by the bound (RUNAWAY = 1e3 times the extent of the starts,
+    the stable points and the stationary width)."""
+    modes = Modes.harmonic([1.0, 1.0, 1.0], [0.0, 3.0, 6.0])
+    kw = {"dt": 3.0, "n_steps": 3000, "n_replicas": 8, "scheme": "safe", "rng": 1}
+    with pytest.raises(FloatingPointError) as info:
+        dbm.simulate(modes, 0.5, [0.0, 3.0, 6.0], **kw)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert "scheme='safe' diverged by step 3000 with dt=3 " in msg
+    assert "ran away from every stable point" in msg
+    # the same run at a stable dt stays within the bound
+    res = dbm.simulate(modes, 0.5, [0.0, 3.0, 6.0], **{**kw, "dt": 0.5})
+    assert np.all(np.abs(res.x - [0.0, 3.0, 6.0]) < 10)
+
+
 def test_safe_redoes_a_kick_across_a_bounded_domain():
     """A near-collision whose explicit pair kick throws both eigenvalues across the domain
     [0, 9) is redone by the safe scheme (no error); the explicit scheme has diverged."""

@@ -55,10 +55,18 @@ of statistics (:mod:`fpsolve.dbm.statistics`) and the Coulomb-gas samplers
 """
 
 from fpsolve.dbm.coulomb_gas import CoulombGasSamples, sample_coulomb_gas
-from fpsolve.dbm.integrators import SCHEMES, DBMResult, simulate, simulate_matrix, simulate_sgd
+from fpsolve.dbm.integrators import (
+    RUNAWAY,
+    SCHEMES,
+    DBMResult,
+    simulate,
+    simulate_matrix,
+    simulate_sgd,
+)
 from fpsolve.dbm.statistics import Histograms, Record
 
 __all__ = [
+    "RUNAWAY",
     "SCHEMES",
     "CoulombGasSamples",
     "DBMResult",

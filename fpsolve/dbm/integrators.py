@@ -32,10 +32,14 @@ from fpsolve.dbm._pairs import PAIR_BLOCKS_MIN_N, pair_blocks
 from fpsolve.dbm.statistics import Histograms, Record, Recorder, recorded_steps
 from fpsolve.models import Modes, PCDNoise, RBMModel, sgd_g2
 
-__all__ = ["SCHEMES", "DBMResult", "simulate", "simulate_matrix", "simulate_sgd"]
+__all__ = ["RUNAWAY", "SCHEMES", "DBMResult", "simulate", "simulate_matrix", "simulate_sgd"]
 
 SCHEMES = ("em", "safe")
 """Schemes of :func:`simulate`: plain Euler-Maruyama and the collision-safe scheme."""
+
+RUNAWAY = 1e3
+"""A run has run away when a value lies farther than ``RUNAWAY`` times the extent of the
+starts, the stable points and the widest stationary width from that extent."""
 
 # numba's workqueue threading layer (used when neither TBB nor OpenMP is available) must not
 # run two parallel regions at once: runs of one large system take turns.
@@ -238,6 +242,7 @@ def _run(
     works = None if work is None else [work(b - a, blocks, by_mode) for a, b in spans]
     for ch, bf in zip(chunks, bufs, strict=True):
         rec.start(ch.x, bf, ch.counters)
+    far = _runaway_bounds(modes, x0, g2eff)
     cost = n_replicas * (n + 0.5 * n * n)
     show = setup.show_progress(progress, cost * n_steps)
     block = max(1, int(2e8 // cost)) if show else n_steps
@@ -273,6 +278,8 @@ def _run(
             if bad:
                 raise FloatingPointError(_divergence(modes, method, dt, min(bad)))
             step0 += steps
+            if far is not None and any(np.any((ch.x < far[0]) | (ch.x > far[1])) for ch in chunks):
+                raise FloatingPointError(_divergence(modes, method, dt, step0, by=True))
             bar.update(steps)
     counters = [ch.counters for ch in chunks]
     tot = _total(counters)
@@ -370,8 +377,21 @@ def _divergence(modes: Modes, method: str, dt: float, step: int, *, by: bool = F
         hint = f"the map is stable only for {bound} {close}: reduce alpha"
     return (
         f"{_name(method)} diverged {'by' if by else 'at'} step {step} with {name}={dt:g} "
-        f"(a value became inf or NaN, or jumped across a bounded domain); {hint}"
+        f"(a value became inf or NaN, jumped across a bounded domain or ran away from "
+        f"every stable point); {hint}"
     )
+
+
+def _runaway_bounds(modes: Modes, x0: np.ndarray, g2eff: np.ndarray) -> tuple | None:
+    """``(lo, hi)`` outside which a value has run away (:data:`RUNAWAY`); None when a mode
+    has no stable point with positive curvature (no scale is known)."""
+    xs, om = setup.stable(modes), setup.curvature(modes)
+    if not np.all(np.isfinite(xs) & np.isfinite(om) & (om > 0)):
+        return None
+    width = float(np.sqrt(np.max(np.broadcast_to(g2eff, om.shape) / om)))
+    lo, hi = min(float(x0.min()), float(xs.min())), max(float(x0.max()), float(xs.max()))
+    reach = RUNAWAY * (hi - lo + width)
+    return lo - reach, hi + reach
 
 
 def _total(arrays: list[np.ndarray]) -> np.ndarray:
@@ -487,9 +507,11 @@ def simulate(
     Raises
     ------
     FloatingPointError
-        If the run diverges: a step produces an inf or NaN, or throws a value across
-        a bounded domain.  The message names the scheme, the step, ``dt`` and the
-        explicit step's stability bound :math:`dt \lesssim 1/\max_i|K_i'(x_s)|`.
+        If the run diverges: a step produces an inf or NaN, throws a value across
+        a bounded domain, or a value runs away (farther than :data:`RUNAWAY` times the
+        extent of the starts, stable points and stationary widths).  The message names
+        the scheme, the step, ``dt`` and the explicit step's stability bound
+        :math:`dt \lesssim 1/\max_i|K_i'(x_s)|`.
     numpy.linalg.LinAlgError
         If an implicit solve of ``"safe"`` fails (the message names ``dt`` and the step).
     ValueError

@@ -33,7 +33,7 @@ import numpy as np
 
 from fpsolve.checks import as_seed, check_int
 from fpsolve.sgd import GaussianRBM, SGDFailure, simulate_sgd_aligned, simulate_sgd_matrix
-from validation.analyses.stats import jackknife_sums
+from validation.analyses.stats import _binder_cumulant, _central_moments, jackknife_sums
 from validation.data.setting import RBMSetting
 
 __all__ = [
@@ -159,10 +159,8 @@ def _finish(tot: np.ndarray, shift: np.ndarray, pooled_shift: np.ndarray) -> np.
         g1, g2, u1, u2, u3, u4 = (
             tot[:, 1 + 2 * n + k * p : 1 + 2 * n + (k + 1) * p] / count for k in range(6)
         )
-        u1, u2, u3, u4 = u1 / 2, u2 / 2, u3 / 2, u4 / 2  # two members per snapshot
-        m2 = u2 - u1 * u1
-        m4 = u4 - 4 * u1 * u3 + 6 * u1 * u1 * u2 - 3 * u1**4
-        out += [g1, g2 / (g1 * g1), m4 / (3.0 * m2 * m2) - 1.0]
+        m2, m4 = _central_moments(u1 / 2, u2 / 2, u3 / 2, u4 / 2)  # two members per snapshot
+        out += [g1, g2 / (g1 * g1), _binder_cumulant(m2, m4)]
     return np.concatenate(out, axis=1)
 
 

@@ -35,7 +35,9 @@ from validation.analyses._common import (
 )
 from validation.analyses.stats import (
     Entry,
+    _binder_cumulant,
     _blocks,
+    _central_moments,
     _jackknife_estimate,
     jackknife_sums,
     run_jackknife,
@@ -164,18 +166,12 @@ def _moment_estimates(d: np.ndarray) -> tuple[Estimate, Estimate]:
     sums = np.stack([np.full(u.shape[0], float(u.shape[1]))]
                     + [(u**k).sum(axis=1) for k in (1, 2, 3, 4)], axis=1)  # fmt: skip
 
-    def central(tot):
-        m1, p2, p3, p4 = (tot[:, k] / tot[:, 0] for k in (1, 2, 3, 4))
-        m2 = p2 - m1 * m1
-        return m1, m2, p4 - 4 * m1 * p3 + 6 * m1 * m1 * p2 - 3 * m1**4
-
     def gaussian(tot):
-        m1, m2, _ = central(tot)
-        return np.stack([shift + m1, np.sqrt(m2)], axis=1)
+        m1, p2 = tot[:, 1] / tot[:, 0], tot[:, 2] / tot[:, 0]
+        return np.stack([shift + m1, np.sqrt(p2 - m1 * m1)], axis=1)
 
     def binder(tot):
-        _, m2, m4 = central(tot)
-        return m4 / (3.0 * m2 * m2) - 1.0
+        return _binder_cumulant(*_central_moments(*(tot[:, k] / tot[:, 0] for k in (1, 2, 3, 4))))
 
     return jackknife_sums(sums, gaussian), jackknife_sums(sums, binder)
 

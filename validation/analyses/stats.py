@@ -290,6 +290,19 @@ def _jackknife_estimate(value, loo) -> Estimate:
     return Estimate(value, error)  # type: ignore[arg-type]  # per-component errors
 
 
+def _central_moments(p1, p2, p3, p4):
+    """Second and fourth central moments from the raw moments ``p_k = <u^k>`` (``u``
+    taken about any nearby point, so that they stay well conditioned)."""
+    m2 = p2 - p1 * p1
+    m4 = p4 - 4 * p1 * p3 + 6 * p1 * p1 * p2 - 3 * p1**4
+    return m2, m4
+
+
+def _binder_cumulant(m2, m4):
+    r""":math:`U_4 = m_4/(3 m_2^2) - 1` from the central moments (0 for a Gaussian)."""
+    return m4 / (3.0 * m2 * m2) - 1.0
+
+
 def run_jackknife(
     statistic: Callable[..., Any],
     samples: ArrayLike,

@@ -14,10 +14,13 @@ before, on the demo's recordings:
 * the matrix step of the PCD eigenvalue map: Householder + QL against cyclic Jacobi with
   full row and column updates (the kernel used before), per 10 x 10 matrix.
 
+Also printed: the PCD eigenvalue map's time per replica-step as the dynamics analysis runs it
+(section ``pcd``), and on request a profile of validate() (section ``profile``).
+
 Usage::
 
     python benchmarks/bench_validate.py [--runs 200] [--span 1200] [--out /tmp/bench-validate]
-        [--sections train stages baseline report]
+        [--sections stages pcd baseline report profile]
 """
 
 from __future__ import annotations
@@ -151,8 +154,14 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--span", type=float, default=1200.0)
     p.add_argument("--out", default="/tmp/bench-validate")
-    p.add_argument("--sections", nargs="+", default=["train", "stages", "baseline", "report"],
-                   choices=["train", "stages", "baseline", "report"])  # fmt: skip
+    sections = ["stages", "pcd", "baseline", "report", "profile"]
+    p.add_argument(
+        "--sections",
+        nargs="+",
+        default=sections[:4],
+        choices=sections,
+        help="parts after training and validate() (default: all but profile)",
+    )
     args = p.parse_args()
 
     print(
@@ -188,6 +197,9 @@ def main() -> None:
         for name, fn in stages.items():
             print(f"  {name:<46s} {timed(fn)[0]:8.2f} s")
 
+    if "pcd" in args.sections:
+        _pcd_rate(next(r for r in recs if (r.attrs["alpha"], r.attrs["batch_size"]) == (0.1, 16)))
+
     if "baseline" in args.sections:
         print("\nside by side (best of 3; ratio = before / now):")
         ev = np.asarray(rec.eigenvalues)[:, rec.steps >= rec.steps[-1] / 2, :]
@@ -215,6 +227,45 @@ def main() -> None:
         report = os.path.join(args.out, f"report-{os.getpid()}")
         t, _ = timed(lambda: result.write(report, progress=False))
         print(f"\nreport (figures, html, json)  {t:8.1f} s")
+
+    if "profile" in args.sections:
+        _profile(recs)
+
+
+def _pcd_rate(rec) -> None:
+    """The PCD eigenvalue map as the dynamics analysis runs it: two replicas per run from the
+    recorded starts, the recording's span, 2 threads (ns per replica-step)."""
+    from fpsolve.dbm import Record, simulate_sgd
+    from fpsolve.models import PCDNoise
+    from validation.data.setting import RBMSetting
+
+    setting = RBMSetting.from_attrs(rec.attrs)
+    x0 = np.tile(np.asarray(rec.eigenvalues)[:, 0, :], (2, 1))
+    n_steps = int(rec.steps[-1])
+    noise = PCDNoise(k=setting.k, n_v=setting.n_v)
+    kw = {"alpha": setting.alpha, "batch_size": setting.batch_size, "x0": x0, "noise": noise,
+          "n_replicas": len(x0), "rng": 1}  # fmt: skip
+    modes = setting.modes(convention="training")
+    simulate_sgd(modes, n_steps=2, record=Record(snapshots=(0, 2), statistics=False), **kw)
+    t, res = timed(lambda: simulate_sgd(
+        modes, n_steps=n_steps, record=Record(snapshots=(0, n_steps), statistics=False), **kw
+    ), 3)  # fmt: skip
+    per = 1e9 * t / (len(x0) * n_steps)
+    print(f"\nPCD eigenvalue map (alpha = {setting.alpha}, |B| = {setting.batch_size}, "
+          f"{len(x0)} replicas x {n_steps} steps, best of 3): {per:.0f} ns per replica-step, "
+          f"{res.matrix_steps / (len(x0) * n_steps):.1%} of the steps as a matrix")  # fmt: skip
+
+
+def _profile(recs) -> None:
+    import cProfile
+    import pstats
+
+    from validation.report.pipeline import validate
+
+    prof = cProfile.Profile()
+    prof.runcall(lambda: validate(recs, rng=1, progress=False))
+    print("\nprofile of validate() (cumulative, top 25):")
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
 
 
 if __name__ == "__main__":

@@ -234,8 +234,11 @@ def main() -> None:
 
 def _pcd_rate(rec) -> None:
     """The PCD eigenvalue map as the dynamics analysis runs it: two replicas per run from the
-    recorded starts, the recording's span, 2 threads (ns per replica-step)."""
-    from fpsolve.dbm import Record, simulate_sgd
+    recorded starts, the recording's span, 2 threads (ns per replica-step); side by side, the
+    same map with every near collision taken as a matrix (no 2 x 2 pair steps)."""
+    import functools
+
+    from fpsolve.dbm import Record, integrators, simulate_sgd
     from fpsolve.models import PCDNoise
     from validation.data.setting import RBMSetting
 
@@ -246,14 +249,28 @@ def _pcd_rate(rec) -> None:
     kw = {"alpha": setting.alpha, "batch_size": setting.batch_size, "x0": x0, "noise": noise,
           "n_replicas": len(x0), "rng": 1}  # fmt: skip
     modes = setting.modes(convention="training")
-    simulate_sgd(modes, n_steps=2, record=Record(snapshots=(0, 2), statistics=False), **kw)
-    t, res = timed(lambda: simulate_sgd(
-        modes, n_steps=n_steps, record=Record(snapshots=(0, n_steps), statistics=False), **kw
-    ), 3)  # fmt: skip
-    per = 1e9 * t / (len(x0) * n_steps)
+    coef = integrators._k.PCDCoef
+
+    def run(steps, exact_pairs):
+        integrators._k.PCDCoef = functools.partial(coef, exact_pairs=exact_pairs)
+        try:
+            return simulate_sgd(modes, n_steps=steps, record=Record(snapshots=(0, steps),
+                                statistics=False), **kw)  # fmt: skip
+        finally:
+            integrators._k.PCDCoef = coef
+
     print(f"\nPCD eigenvalue map (alpha = {setting.alpha}, |B| = {setting.batch_size}, "
-          f"{len(x0)} replicas x {n_steps} steps, best of 3): {per:.0f} ns per replica-step, "
-          f"{res.matrix_steps / (len(x0) * n_steps):.1%} of the steps as a matrix")  # fmt: skip
+          f"{len(x0)} replicas x {n_steps} steps, best of 3):")  # fmt: skip
+    per = {}
+    for exact_pairs, name in ((False, "every near collision as a matrix"),
+                              (True, "near pairs as 2 x 2 blocks")):  # fmt: skip
+        run(2, exact_pairs)
+        t, res = timed(lambda: run(n_steps, exact_pairs), 3)  # noqa: B023 (called at once)
+        per[exact_pairs] = 1e9 * t / (len(x0) * n_steps)
+        m, q = (v / (len(x0) * n_steps) for v in (res.matrix_steps, res.pair_steps))
+        print(f"  {name:<34s} {per[exact_pairs]:5.0f} ns per replica-step; "
+              f"{m:.1%} matrix steps, {q:.1%} pair steps")  # fmt: skip
+    print(f"  ratio {per[False] / per[True]:.2f}")
 
 
 def _profile(recs) -> None:

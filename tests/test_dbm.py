@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from fpsolve import dbm
 from fpsolve.dbm import _counters, _pairs, _random, _setup, integrators
+from fpsolve.dbm import _kernels as _k
 from fpsolve.dbm._implicit import implicit_pair_solve as _implicit_pair_solve
 from fpsolve.models import HarmonicModel, Modes, PCDNoise, PotentialModel
 from fpsolve.streams import normals, stream
@@ -163,27 +164,95 @@ def test_pcd_sgd_step_is_the_formula():
         np.testing.assert_allclose(res.x[r], want, rtol=1e-13)
 
 
-def test_pcd_sgd_matrix_step_near_a_collision():
-    """Neighbours within two off-diagonal kicks: the step is the spectrum of the matrix
-    diag(x + alpha K + alpha^2 D/|B| + noise) + dX, with fresh off-diagonal normals."""
-    alpha, bsz = 0.1, 16
+def _pcd_step_reference(noise, x, alpha, bsz, draws):
+    """One step of the PCD map (simulate_sgd's docstring) in numpy from a replica's
+    normals: perturbative, isolated near pairs as 2 x 2 blocks, or the whole matrix."""
+    n = x.size
+    k, g, d = _pcd_terms(noise, x)
+    base = x + alpha * (k + alpha / bsz * d) + alpha * np.sqrt(2 * np.diag(g) / bsz) * draws[:n]
+    kick = alpha * np.sqrt(np.diag(g, 1) / bsz)
+    link = np.diff(x) < 2.0 * kick
+    used, off = n, {}
+    if not np.any(link[1:] & link[:-1]):
+        pair = np.zeros(n)
+        for a, b in itertools.permutations(range(n), 2):
+            if abs(a - b) > 1 or not link[min(a, b)]:
+                pair[a] += g[a, b] / (x[a] - x[b])
+        trial = base + alpha**2 / bsz * pair
+        for i in np.flatnonzero(link):
+            off[i] = draws[used]
+            used += 1
+            block = np.diag(trial[i : i + 2]) + np.diag([kick[i] * off[i]], 1)
+            trial[i : i + 2] = np.linalg.eigvalsh(block, UPLO="U")
+        if np.all(np.diff(trial) > 0):
+            return trial, "pair" if off else "perturbative"
+    a = np.diag(base)
+    for i, j in itertools.combinations(range(n), 2):  # row by row over the upper triangle
+        if j == i + 1 and i in off:
+            z = off[i]
+        else:
+            z, used = draws[used], used + 1
+        a[i, j] = a[j, i] = alpha * np.sqrt(g[i, j] / bsz) * z
+    return np.linalg.eigvalsh(a), "matrix"
+
+
+@pytest.mark.parametrize(
+    ("x0", "kinds"),
+    [
+        ([1.0, 3.0, 3.0 + 1e-4, 5.0], {"pair"}),  # one near pair
+        ([0.02, 0.02 + 1e-5, 3.0, 3.0 + 1e-4], {"pair"}),  # two pairs sharing no mode
+        ([1.0, 3.0, 3.0 + 1e-4, 3.0 + 2e-4], {"matrix"}),  # three within the kicks
+        ([1.0, 3.0, 3.0 + 1e-4, 3.06], {"pair", "matrix"}),  # the pair step may break the order
+    ],
+)
+def test_pcd_sgd_near_collision_steps(x0, kinds):
+    """Neighbours within two off-diagonal kicks: each isolated near pair is the spectrum of
+    its 2 x 2 block (the rest of the step perturbative), and a step whose near links share
+    a mode, or whose pair step breaks the order, is the spectrum of the matrix
+    diag(x + alpha K + alpha^2 D/|B| + noise) + dX (the pairs' kicks kept, fresh normals
+    elsewhere); against the numpy reference of the step with the same normals."""
+    alpha, bsz, n_rep = 0.1, 16, 200
     noise = PCDNoise(k=3, n_v=4)
-    x0 = np.array([1.0, 3.0, 3.0 + 1e-4, 5.0])
+    x0 = np.array(x0)
     res = dbm.simulate_sgd(
-        RBM4, alpha=alpha, batch_size=bsz, noise=noise, x0=x0, n_steps=1, n_replicas=2, rng=6
+        RBM4, alpha=alpha, batch_size=bsz, noise=noise, x0=x0, n_steps=1, n_replicas=n_rep, rng=6
     )
-    assert res.matrix_steps == 2
-    k, g, d = _pcd_terms(noise, x0)
-    iu = np.triu_indices(4, 1)
-    for r, draws in enumerate(_replica_normals(6, 2, 10)):
-        eta = draws[:4]
-        off = draws[4:]  # drawn row by row over the upper triangle
-        a = np.diag(
-            x0 + alpha * (k + alpha / bsz * d) + alpha * np.sqrt(2 * np.diag(g) / bsz) * eta
-        )
-        a[iu] = alpha * np.sqrt(g[iu] / bsz) * off
-        a.T[iu] = a[iu]
-        np.testing.assert_allclose(res.x[r], np.linalg.eigvalsh(a), rtol=1e-12, atol=1e-12)
+    seen = []
+    for r, draws in enumerate(_replica_normals(6, n_rep, 12)):
+        want, kind = _pcd_step_reference(noise, x0, alpha, bsz, draws)
+        seen.append(kind)
+        np.testing.assert_allclose(res.x[r], want, rtol=1e-12, atol=1e-12)
+    assert set(seen) == kinds
+    assert (res.pair_steps, res.matrix_steps) == (seen.count("pair"), seen.count("matrix"))
+
+
+def test_pcd_sgd_pair_steps_keep_the_statistics(monkeypatch):
+    """Taking isolated near pairs as 2 x 2 blocks leaves the stationary statistics of the
+    map as they are with every near collision taken as a matrix: mean and std of every
+    eigenvalue and the mean spacing of the degenerate pair, per-replica time averages of
+    two independent ensembles, within Bonferroni bounds from the replica spread."""
+    import functools
+
+    from scipy import stats
+
+    noise = PCDNoise(k=3, n_v=4)
+    kw = {"alpha": 0.4, "batch_size": 64, "noise": noise, "n_steps": 3000, "n_replicas": 200}
+    rec = dbm.Record(burn_in=500, per_replica=True, pairs=[(1, 2)])
+    res = dbm.simulate_sgd(RBM4, **kw, record=rec, rng=21)
+    with monkeypatch.context() as m:
+        m.setattr(integrators._k, "PCDCoef", functools.partial(_k.PCDCoef, exact_pairs=False))
+        ref = dbm.simulate_sgd(RBM4, **kw, record=rec, rng=22)
+    assert res.pair_steps > 0.05 * 3000 * 200
+    assert ref.pair_steps == 0
+
+    def replica_stats(r):
+        m = r.replica_mean
+        return np.column_stack([m, np.sqrt(r.replica_mean_square - m**2), r.replica_spacing])
+
+    a, b = replica_stats(res), replica_stats(ref)
+    err = np.sqrt(a.var(axis=0, ddof=1) / len(a) + b.var(axis=0, ddof=1) / len(b))
+    z = stats.norm.isf(0.01 / (2 * a.shape[1]))
+    assert np.all(np.abs(a.mean(axis=0) - b.mean(axis=0)) <= z * err)
 
 
 def test_jacobi_eigenvalues_match_eigvalsh():

@@ -11,4 +11,5 @@ SNAP_POS = 7  # index of the next snapshot to take
 MATRIX_STEPS = 8  # SGD steps taken at matrix level (state-dependent noise)
 DIVERGED = 9  # first step that produced a non-finite value (0: none); the chunk stopped there
 STEP = 10  # the step being taken (for the message of an error raised inside a step)
-N_COUNTERS = 11
+PAIR_STEPS = 11  # SGD steps that took their near pairs as 2 x 2 blocks (state-dependent noise)
+N_COUNTERS = 12

@@ -39,7 +39,14 @@ from typing import Any, NamedTuple
 import numba
 import numpy as np
 
-from fpsolve.dbm._counters import CROSS_STEPS, DIVERGED, MATRIX_STEPS, PAIR_CROSSINGS, STEP
+from fpsolve.dbm._counters import (
+    CROSS_STEPS,
+    DIVERGED,
+    MATRIX_STEPS,
+    PAIR_CROSSINGS,
+    PAIR_STEPS,
+    STEP,
+)
 from fpsolve.dbm._implicit import STIFF, mark_links, redo_marked
 from fpsolve.dbm._linalg import symmetric_eigenvalues
 from fpsolve.dbm._ordering import (
@@ -113,6 +120,7 @@ class PCDCoef(NamedTuple):
     k: int  # Gibbs sweeps of the chain factor (0: none)
     n_extra: float  # N_v - N_h
     d_weight: float  # weight of the second-order drift D (alpha/|B|, or 0 without it)
+    exact_pairs: bool = True  # near pairs sharing no mode as 2 x 2 blocks (False: matrix)
 
 
 class Chunk(NamedTuple):
@@ -440,18 +448,31 @@ def _pcd_drift(x, co, kind, par, drift):
 
 
 @_ijit
-def _pcd_perturbative(x, co, g, drift, eta, trial):
-    """The step with the second-order eigenvalue shift as pair term; False if two
-    neighbours are within ``NEAR`` off-diagonal kicks or the step breaks their order."""
+def _pcd_links(x, co, g, link):
+    """Mark in ``link`` (``(n - 1,)`` bool) the neighbours closer than ``NEAR``
+    off-diagonal kicks; the number of such links, or -1 if two of them share a mode."""
+    n_near = 0
+    shared = False
+    for i in range(x.shape[0] - 1):
+        link[i] = x[i + 1] - x[i] < NEAR * co.alpha * math.sqrt(co.inv_b * g[i, i + 1])
+        if link[i]:
+            n_near += 1
+            shared = shared or (i > 0 and link[i - 1])
+    return -1 if shared else n_near
+
+
+@_ijit
+def _pcd_perturbative(x, co, g, drift, eta, link, trial):
+    """The step with the second-order eigenvalue shift as pair term, leaving out the pair
+    term of every marked ``link`` (those are taken by :func:`_pcd_pair`)."""
     n = x.shape[0]
     alpha = co.alpha
-    for i in range(n - 1):
-        if x[i + 1] - x[i] < NEAR * alpha * math.sqrt(co.inv_b * g[i, i + 1]):
-            return False
     for i in range(n):
         trial[i] = 0.0
     for i in range(n):  # the pair sums, one division per pair
         for j in range(i + 1, n):
+            if j == i + 1 and link[i]:
+                continue
             q = g[i, j] / (x[i] - x[j])
             trial[i] += q
             trial[j] -= q
@@ -461,23 +482,45 @@ def _pcd_perturbative(x, co, g, drift, eta, trial):
             + alpha * (drift[i] + co.ab * trial[i])
             + alpha * math.sqrt(2.0 * co.inv_b * g[i, i]) * eta[i]
         )
-    for i in range(n - 1):  # noqa: SIM110 (a loop: numba compiles no generator expressions)
-        if not trial[i + 1] > trial[i]:
+
+
+@_ijit
+def _pcd_pair(co, s, g, link, off, trial):
+    """Each marked link ``(i, i + 1)`` (no two sharing a mode) exactly: the eigenvalues
+    of the 2 x 2 block of ``trial[i], trial[i + 1]`` (the step of :func:`_pcd_perturbative`
+    without their pair term) and a fresh off-diagonal kick, whose normal is kept in
+    ``off[i]``."""
+    for i in range(trial.shape[0] - 1):
+        if link[i]:
+            off[i] = normal(s)
+            e = co.alpha * math.sqrt(co.inv_b * g[i, i + 1]) * off[i]
+            mid = 0.5 * (trial[i] + trial[i + 1])
+            r = math.hypot(0.5 * (trial[i + 1] - trial[i]), e)
+            trial[i] = mid - r
+            trial[i + 1] = mid + r
+
+
+@_ijit
+def _ascending(v):
+    for i in range(v.shape[0] - 1):  # noqa: SIM110 (a loop: numba compiles no generator expressions)
+        if not v[i + 1] > v[i]:
             return False
     return True
 
 
 @_ijit
-def _pcd_matrix(x, co, s, g, drift, eta, a, scratch, trial):
+def _pcd_matrix(x, co, s, g, drift, eta, link, off, a, scratch, trial):
     """The same step as a matrix: ascending eigenvalues of ``diag(x + alpha K) + dX``
-    (same diagonal noise ``eta``, fresh off-diagonal normals) into ``trial``; ``scratch``
-    holds an (n, n) and an (n,) work array."""
+    (same diagonal noise ``eta``, the off-diagonal normals of a marked ``link`` from
+    ``off``, fresh ones elsewhere) into ``trial``; ``scratch`` holds an (n, n) and an
+    (n,) work array."""
     n = x.shape[0]
     alpha = co.alpha
     for i in range(n):
         a[i, i] = x[i] + alpha * drift[i] + alpha * math.sqrt(2.0 * co.inv_b * g[i, i]) * eta[i]
         for j in range(i + 1, n):
-            v = alpha * math.sqrt(co.inv_b * g[i, j]) * normal(s)
+            z = off[i] if j == i + 1 and link[i] else normal(s)
+            v = alpha * math.sqrt(co.inv_b * g[i, j]) * z
             a[i, j] = v
             a[j, i] = v
     symmetric_eigenvalues(a, scratch[0], scratch[1], trial)
@@ -488,8 +531,11 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
     """Advance a chunk of one replica by ``n_steps`` steps of the SGD map with the PCD noise.
 
     Per step: the coupling ``G(x)`` and the drift at the current state, ``n`` normals,
-    then the perturbative step (:func:`_pcd_perturbative`) or, near a collision, the
-    matrix step (:func:`_pcd_matrix`, ``MATRIX_STEPS``), so the eigenvalues stay
+    then the perturbative step (:func:`_pcd_perturbative`).  Neighbours closer than
+    ``NEAR`` off-diagonal kicks (:func:`_pcd_links`) are taken as 2 x 2 blocks
+    (:func:`_pcd_pair`, ``PAIR_STEPS``) if no two of them share a mode and
+    ``co.exact_pairs``; otherwise, or if the step breaks the order, the whole step is
+    taken as a matrix (:func:`_pcd_matrix`, ``MATRIX_STEPS``), so the eigenvalues stay
     ascending.  A step that leaves ``[0, mu2/s)`` is not taken: the replica stops
     (``stopped`` holds the step) and records nothing more.  A step with a non-finite
     value stops the chunk (``DIVERGED``).
@@ -508,15 +554,29 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
     drift = np.empty(n)
     eta = np.empty(n)
     trial = np.empty(n)
+    link = np.zeros(max(n - 1, 0), dtype=np.bool_)
+    off = np.zeros(max(n - 1, 0))
     for s in range(n_steps):
         counters[STEP] = step0 + s + 1
         _fill_pcd_coupling(x, co.mu2, co.s, co.k, g, factor)
         _pcd_drift(x, co, kind, par, drift)
         for i in range(n):
             eta[i] = normal(rs)
-        if not _pcd_perturbative(x, co, g, drift, eta, trial):
+        n_near = _pcd_links(x, co, g, link)
+        tried = n_near == 0 or (n_near > 0 and co.exact_pairs)
+        taken = False
+        if tried:
+            _pcd_perturbative(x, co, g, drift, eta, link, trial)
+            if n_near:
+                _pcd_pair(co, rs, g, link, off, trial)
+            taken = _ascending(trial)
+            if taken and n_near:
+                counters[PAIR_STEPS] += 1
+        if not taken:
+            if not tried:  # no pair kick drawn: every off-diagonal normal is fresh
+                link[:] = False
             counters[MATRIX_STEPS] += 1
-            _pcd_matrix(x, co, rs, g, drift, eta, a, scratch, trial)
+            _pcd_matrix(x, co, rs, g, drift, eta, link, off, a, scratch, trial)
         finite = True
         for i in range(n):
             finite = finite and trial[i] - trial[i] == 0.0

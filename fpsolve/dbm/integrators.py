@@ -24,6 +24,7 @@ from fpsolve.dbm._counters import (
     N_COUNTERS,
     N_RECORDED,
     PAIR_CROSSINGS,
+    PAIR_STEPS,
     REDO_FAILED,
     REDO_STEPS,
     STEP,
@@ -90,8 +91,11 @@ class DBMResult:
     boundary_hits : int
         Reflections at reflecting or wall ends of the models' domains.
     matrix_steps : int
-        Steps of the SGD map with state-dependent noise taken at matrix level (two
-        eigenvalues within two off-diagonal kicks, see :func:`simulate_sgd`).
+        Steps of the SGD map with state-dependent noise taken at matrix level (see
+        :func:`simulate_sgd`).
+    pair_steps : int
+        Steps of the SGD map with state-dependent noise that took their near pairs as
+        2 x 2 blocks (see :func:`simulate_sgd`).
     left_domain : ndarray of int, shape (n_replicas,)
         Step at which a replica of the SGD map with state-dependent noise would have
         left the domain; the replica stopped there (its later snapshots are NaN and
@@ -124,6 +128,7 @@ class DBMResult:
     full_solves: int = 0
     boundary_hits: int = 0
     matrix_steps: int = 0
+    pair_steps: int = 0
     left_domain: np.ndarray | None = None
     replica_mean: np.ndarray | None = None
     replica_mean_square: np.ndarray | None = None
@@ -306,6 +311,7 @@ def _run(
         full_solves=int(tot[FULL_SOLVES]),
         boundary_hits=int(tot[BOUNDARY_HITS]),
         matrix_steps=int(tot[MATRIX_STEPS]),
+        pair_steps=int(tot[PAIR_STEPS]),
         left_domain=np.concatenate([ch.stopped for ch in chunks]),
         replica_mean=mean,
         replica_mean_square=mean_square,
@@ -638,12 +644,16 @@ def simulate_sgd(
     all modes repelling.  The pair sum is the second-order perturbative eigenvalue
     shift of the matrix step :math:`X' = \mathrm{diag}(x + \alpha K + \alpha^2 D/|B|)
     + \delta X`, :math:`\mathrm{Var}\,\delta X_{ab} = (\alpha^2/|B|)(1 + \delta_{ab})
-    \tilde G_{ab}`; when two neighbours are closer than two off-diagonal kicks
-    :math:`2\alpha\sqrt{\tilde G_{a,a+1}/|B|}`, or the perturbative step would break
-    their order, the step is taken as a matrix (its eigenvalues by Householder
-    tridiagonalisation and QL, the same diagonal noise, fresh off-diagonal normals; counted in
-    :attr:`DBMResult.matrix_steps`).  So the eigenvalues never cross, like those of
-    :math:`W^T W`, and ``x0`` must be ascending.  A step that would leave
+    \tilde G_{ab}`.  Two neighbours closer than two off-diagonal kicks
+    :math:`2\alpha\sqrt{\tilde G_{a,a+1}/|B|}` (a near pair) are degenerate at this
+    order: if no two near pairs share a mode, each is taken exactly as the eigenvalues of
+    its 2 x 2 block, whose diagonal is the perturbative step without their pair term and
+    whose off-diagonal is a fresh kick (degenerate perturbation theory; counted in
+    :attr:`DBMResult.pair_steps`).  Otherwise, or if the step would break the order, the
+    step is taken as a matrix (its eigenvalues by Householder tridiagonalisation and QL,
+    the same diagonal noise, the pairs' kicks, fresh normals for the other off-diagonals;
+    counted in :attr:`DBMResult.matrix_steps`).  So the eigenvalues never cross, like
+    those of :math:`W^T W`, and ``x0`` must be ascending.  A step that would leave
     :math:`[0, \mu^2/\sigma_h^2)` is not taken: the replica stops there
     (:attr:`DBMResult.left_domain`).  Each replica has its own random stream.
 
@@ -664,8 +674,9 @@ def simulate_sgd(
         :math:`g^2` of the noise at the stable points).
     n_steps, n_replicas, record, rng, progress, device
         As in :func:`simulate` (``device="cuda"``: constant noise ``gt2`` only).  With
-        ``noise``, replica ``r`` draws the off-diagonal normals of a matrix step from
-        its stream after the step's ``n_modes`` diagonal ones.
+        ``noise``, replica ``r`` draws the kicks of its near pairs (in ascending order)
+        and then the other off-diagonal normals of a matrix step (row by row) from its
+        stream after the step's ``n_modes`` diagonal ones.
 
     Returns
     -------

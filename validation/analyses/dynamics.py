@@ -16,8 +16,9 @@ They are compared with
     and pair coupling :math:`\tilde G_{ab}(x)` of
     :func:`fpsolve.models.rbm_pcd_noise` evaluated at the current eigenvalues
     (with the chain factor of the recording's ``k``), Coulomb repulsion between
-    all modes, and near-collisions stepped exactly as a matrix, so eigenvalues
-    never cross.  Replicas that leave the domain are counted and left out.
+    all modes, and near-collisions stepped exactly (as 2 x 2 blocks or as a
+    matrix, see :func:`fpsolve.dbm.simulate_sgd`), so eigenvalues never cross.
+    Replicas that leave the domain are counted and left out.
     With user-given ``modes`` or ``gt2`` it is the map with constant noise,
 
     .. math::

@@ -288,7 +288,11 @@ def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_m
             f"[0, {st.mu2 / st.s:g}) at steps {steps.min()}..{steps.max()}",
             left.mean(),
         )
-    run = {"exact_steps": res.matrix_steps, "second_order": bool(second_order)}
+    run = {
+        "exact_steps": res.matrix_steps,
+        "pair_steps": res.pair_steps,
+        "second_order": bool(second_order),
+    }
     return np.swapaxes(res.snapshots, 0, 1), run
 
 
@@ -331,7 +335,8 @@ class Prediction:
     params : dict
         ``mu2``, ``sigma_h2``, ``n_v``, ``n_h``, ``alpha``, ``batch_size``, ``k``
         and, for a simulated level, the run (``n_replicas``, ``n_steps``,
-        ``burn_in``; ``exact_steps`` and ``second_order`` for ``"dbm"``, ``seed``
+        ``burn_in``; ``exact_steps`` (whole matrix), ``pair_steps`` and
+        ``second_order`` for ``"dbm"``, ``seed``
         for ``"aligned"`` and ``"matrix"``).
     """
 
@@ -491,10 +496,12 @@ def predict(
     perturbative eigenvalue shift of the matrix step
     :math:`X' = \mathrm{diag}(x + \alpha K + \alpha^2 D/|B|) + \delta X`,
     :math:`\mathrm{Var}\,\delta X_{ab} = (\alpha^2/|B|)(1 + \delta_{ab})\tilde
-    G_{ab}`; when two neighbours are closer than two off-diagonal kicks, or
-    the perturbative step would break their order, that step is taken exactly
-    (eigenvalues of :math:`X'` by Jacobi rotations, same diagonal noise), as
-    the recorded eigenvalues of ``W^T W`` never cross.  Replicas start at the
+    G_{ab}`; two neighbours closer than two off-diagonal kicks are taken
+    exactly as the eigenvalues of their 2 x 2 block, and where such pairs
+    share a mode or the step would break the order the whole step is taken
+    exactly (eigenvalues of :math:`X'`, same diagonal noise; see
+    :func:`fpsolve.dbm.simulate_sgd`), as the recorded eigenvalues of
+    ``W^T W`` never cross.  Replicas start at the
     small-noise means and are burnt in for ``burn_in`` steps.
 
     ``"aligned"`` (level b) is the eigenvalue map with the exact sample second

@@ -65,6 +65,7 @@ from fpsolve.jit import jit
 from fpsolve.models._harmonic import _harmonic_drift, _harmonic_potential
 from fpsolve.models._noise import _fill_pcd_coupling, _fill_second_order_drift
 from fpsolve.models._rbm import rbm_drift, rbm_potential
+from fpsolve.streams import fill_normals
 
 __all__ = [
     "Chunk",
@@ -512,14 +513,21 @@ def _ascending(v):
 def _pcd_matrix(x, co, s, g, drift, eta, link, off, a, scratch, trial):
     """The same step as a matrix: ascending eigenvalues of ``diag(x + alpha K) + dX``
     (same diagonal noise ``eta``, the off-diagonal normals of a marked ``link`` from
-    ``off``, fresh ones elsewhere) into ``trial``; ``scratch`` holds an (n, n) and an
-    (n,) work array."""
+    ``off``, fresh ones elsewhere, drawn row by row) into ``trial``; ``scratch`` holds an
+    (n, n), an (n,) and an (n (n - 1)/2,) work array."""
     n = x.shape[0]
     alpha = co.alpha
+    fresh = scratch[2][: n * (n - 1) // 2 - np.sum(link)]
+    fill_normals(s, fresh)
+    k = 0
     for i in range(n):
         a[i, i] = x[i] + alpha * drift[i] + alpha * math.sqrt(2.0 * co.inv_b * g[i, i]) * eta[i]
         for j in range(i + 1, n):
-            z = off[i] if j == i + 1 and link[i] else normal(s)
+            if j == i + 1 and link[i]:
+                z = off[i]
+            else:
+                z = fresh[k]
+                k += 1
             v = alpha * math.sqrt(co.inv_b * g[i, j]) * z
             a[i, j] = v
             a[j, i] = v
@@ -550,7 +558,7 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
     g = np.empty((n, n))
     factor = np.empty((n, n))
     a = np.empty((n, n))
-    scratch = (np.empty((n, n)), np.empty(n))
+    scratch = (np.empty((n, n)), np.empty(n), np.empty(n * (n - 1) // 2))
     drift = np.empty(n)
     eta = np.empty(n)
     trial = np.empty(n)
@@ -560,8 +568,7 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
         counters[STEP] = step0 + s + 1
         _fill_pcd_coupling(x, co.mu2, co.s, co.k, g, factor)
         _pcd_drift(x, co, kind, par, drift)
-        for i in range(n):
-            eta[i] = normal(rs)
+        fill_normals(rs, eta)
         n_near = _pcd_links(x, co, g, link)
         tried = n_near == 0 or (n_near > 0 and co.exact_pairs)
         taken = False

@@ -503,6 +503,7 @@ def _pcd_pair(co, s, g, link, off, trial):
 
 @_ijit
 def _ascending(v):
+    """Whether ``v`` is strictly ascending (False if it holds a NaN)."""
     for i in range(v.shape[0] - 1):  # noqa: SIM110 (a loop: numba compiles no generator expressions)
         if not v[i + 1] > v[i]:
             return False

@@ -60,11 +60,17 @@ from fpsolve.dbm._ordering import (
 )
 from fpsolve.dbm._pairs import link_scale, noise_at, pair_coef, pair_scale, pair_sum
 from fpsolve.dbm._random import fill_normals_by_replica, normal, uniform
-from fpsolve.dbm._record import record_step
+from fpsolve.dbm._record import next_record, record_step
 from fpsolve.jit import jit
 from fpsolve.models._harmonic import _harmonic_drift, _harmonic_potential
-from fpsolve.models._noise import _fill_pcd_coupling, _fill_second_order_drift
-from fpsolve.models._rbm import rbm_drift, rbm_potential
+from fpsolve.models._noise import _fill_pcd_coupling, _inverse_lambda, _second_order_drift_of
+from fpsolve.models._rbm import (
+    _chain_factor_parts,
+    _chain_power,
+    _pcd_amplitude,
+    rbm_drift,
+    rbm_potential,
+)
 from fpsolve.streams import fill_normals
 
 __all__ = [
@@ -439,90 +445,72 @@ def safe_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
 # ---------------------------------------------------------------------------
 # the SGD map with the state-dependent PCD noise (one replica per chunk)
 # ---------------------------------------------------------------------------
+# Per step, the map runs over the N modes and N (N - 1)/2 pairs of one replica.  The
+# loops are in pcd_chunk itself and its helpers take numbers, not arrays: numba keeps
+# the reference counts of the arrays handed to a helper on every call, which would cost
+# as much as the arithmetic of a small system's step.
 @_ijit
-def _pcd_drift(x, co, kind, par, drift):
-    """``K_a(x_a) + d_weight D_a(x)`` per unit alpha into ``drift``."""
-    _fill_second_order_drift(x, co.mu2, co.s, co.n_extra, drift)
-    w = co.d_weight
-    for i in range(x.shape[0]):
-        drift[i] = _drift(i, x[i], kind, par) + w * drift[i]
-
-
-@_ijit
-def _pcd_links(x, co, g, link):
-    """Mark in ``link`` (``(n - 1,)`` bool) the neighbours closer than ``NEAR``
-    off-diagonal kicks; the number of such links, or -1 if two of them share a mode."""
-    n_near = 0
-    shared = False
-    for i in range(x.shape[0] - 1):
-        link[i] = x[i + 1] - x[i] < NEAR * co.alpha * math.sqrt(co.inv_b * g[i, i + 1])
-        if link[i]:
-            n_near += 1
-            shared = shared or (i > 0 and link[i - 1])
-    return -1 if shared else n_near
+def _pcd_mode(xi, co, c, kappa, inv_sum):
+    """One RBM mode at ``xi`` (prefactor ``c``, target ``kappa``): the factors ``amp``,
+    ``chain`` of the coupling (:func:`_pcd_coupling`), the drift ``K + d_weight D`` per
+    unit alpha (``inv_sum`` of :func:`fpsolve.models._noise._second_order_drift_of`) and
+    the noise amplitude ``alpha sqrt(2 G_ii/|B|)``."""
+    amp = _pcd_amplitude(xi, co.mu2, co.s)
+    chain = _chain_power(xi, co.mu2, co.s, co.k)
+    d = _second_order_drift_of(xi, co.s, _inverse_lambda(xi, co.mu2, co.s), inv_sum)
+    p, q = _chain_factor_parts(chain, chain)
+    sigma = co.alpha * amp * math.sqrt(2.0 * co.inv_b * p / q)
+    return amp, chain, rbm_drift(xi, c, kappa, co.mu2, co.s) + co.d_weight * d, sigma
 
 
 @_ijit
-def _pcd_perturbative(x, co, g, drift, eta, link, trial):
-    """The step with the second-order eigenvalue shift as pair term, leaving out the pair
-    term of every marked ``link`` (those are taken by :func:`_pcd_pair`)."""
-    n = x.shape[0]
-    alpha = co.alpha
-    for i in range(n):
-        trial[i] = 0.0
-    for i in range(n):  # the pair sums, one division per pair
-        for j in range(i + 1, n):
-            if j == i + 1 and link[i]:
-                continue
-            q = g[i, j] / (x[i] - x[j])
-            trial[i] += q
-            trial[j] -= q
-    for i in range(n):
-        trial[i] = (
-            x[i]
-            + alpha * (drift[i] + co.ab * trial[i])
-            + alpha * math.sqrt(2.0 * co.inv_b * g[i, i]) * eta[i]
-        )
+def _pcd_coupling(ai, aj, ci, cj):
+    """``G_ij = amp_i amp_j f_ij`` as numerator and denominator (one division left to the
+    caller)."""
+    p, q = _chain_factor_parts(ci, cj)
+    return ai * aj * p, q
 
 
 @_ijit
-def _pcd_pair(co, s, g, link, off, trial):
-    """Each marked link ``(i, i + 1)`` (no two sharing a mode) exactly: the eigenvalues
-    of the 2 x 2 block of ``trial[i], trial[i + 1]`` (the step of :func:`_pcd_perturbative`
-    without their pair term) and a fresh off-diagonal kick, whose normal is kept in
-    ``off[i]``."""
-    for i in range(trial.shape[0] - 1):
-        if link[i]:
-            off[i] = normal(s)
-            e = co.alpha * math.sqrt(co.inv_b * g[i, i + 1]) * off[i]
-            mid = 0.5 * (trial[i] + trial[i + 1])
-            r = math.hypot(0.5 * (trial[i + 1] - trial[i]), e)
-            trial[i] = mid - r
-            trial[i + 1] = mid + r
+def _pcd_near(d, co, ai, aj, ci, cj):
+    """Whether neighbours at distance ``d`` are closer than ``NEAR`` off-diagonal kicks
+    ``alpha sqrt(G_ij/|B|)``."""
+    p, q = _pcd_coupling(ai, aj, ci, cj)
+    return d <= 0.0 or d * d * q < (NEAR * co.alpha) ** 2 * co.inv_b * p  # squared
 
 
 @_ijit
-def _ascending(v):
-    """Whether ``v`` is strictly ascending (False if it holds a NaN)."""
-    for i in range(v.shape[0] - 1):  # noqa: SIM110 (a loop: numba compiles no generator expressions)
-        if not v[i + 1] > v[i]:
-            return False
-    return True
+def _pcd_pair_term(d, ai, aj, ci, cj):
+    """``G_ij/d`` with ``d = x_i - x_j``: the pair's second-order eigenvalue shift per
+    alpha^2/|B|."""
+    p, q = _pcd_coupling(ai, aj, ci, cj)
+    return p / (q * d)
 
 
 @_ijit
-def _pcd_matrix(x, co, s, g, drift, eta, link, off, a, scratch, trial):
+def _pcd_block(co, z, ti, tj, ai, aj, ci, cj):
+    """A near pair exactly: the eigenvalues of the 2 x 2 block of ``ti, tj`` (the step
+    without their pair term) and the off-diagonal kick ``alpha sqrt(G_ij/|B|) z``."""
+    p, q = _pcd_coupling(ai, aj, ci, cj)
+    e = co.alpha * math.sqrt(co.inv_b * p / q) * z
+    mid = 0.5 * (ti + tj)
+    r = math.hypot(0.5 * (tj - ti), e)
+    return mid - r, mid + r
+
+
+@_ijit
+def _pcd_matrix(x, co, s, g, drift, sigma, eta, link, off, a, scratch, trial):
     """The same step as a matrix: ascending eigenvalues of ``diag(x + alpha K) + dX``
     (same diagonal noise ``eta``, the off-diagonal normals of a marked ``link`` from
-    ``off``, fresh ones elsewhere, drawn row by row) into ``trial``; ``scratch`` holds an
-    (n, n), an (n,) and an (n (n - 1)/2,) work array."""
+    ``off``, fresh ones elsewhere, drawn row by row; ``g`` the coupling ``G(x)``) into
+    ``trial``; ``scratch`` holds an (n, n), an (n,) and an (n (n - 1)/2,) work array."""
     n = x.shape[0]
     alpha = co.alpha
     fresh = scratch[2][: n * (n - 1) // 2 - np.sum(link)]
     fill_normals(s, fresh)
     k = 0
     for i in range(n):
-        a[i, i] = x[i] + alpha * drift[i] + alpha * math.sqrt(2.0 * co.inv_b * g[i, i]) * eta[i]
+        a[i, i] = x[i] + alpha * drift[i] + sigma[i] * eta[i]
         for j in range(i + 1, n):
             if j == i + 1 and link[i]:
                 z = off[i]
@@ -539,17 +527,21 @@ def _pcd_matrix(x, co, s, g, drift, eta, link, off, a, scratch, trial):
 def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
     """Advance a chunk of one replica by ``n_steps`` steps of the SGD map with the PCD noise.
 
-    Per step: the coupling ``G(x)`` and the drift at the current state, ``n`` normals,
-    then the perturbative step (:func:`_pcd_perturbative`).  Neighbours closer than
-    ``NEAR`` off-diagonal kicks (:func:`_pcd_links`) are taken as 2 x 2 blocks
-    (:func:`_pcd_pair`, ``PAIR_STEPS``) if no two of them share a mode and
-    ``co.exact_pairs``; otherwise, or if the step breaks the order, the whole step is
-    taken as a matrix (:func:`_pcd_matrix`, ``MATRIX_STEPS``), so the eigenvalues stay
-    ascending.  A step that leaves ``[0, mu2/s)`` is not taken: the replica stops
+    Per step: the factors of the coupling ``G(x)``, the drift and the noise amplitude of
+    every mode at the current state (:func:`_pcd_mode`), ``n`` normals, then the
+    perturbative step, whose pair term is the second-order eigenvalue shift
+    (:func:`_pcd_pair_term`; each pair's coupling and energy denominator in one
+    division).  Neighbours closer than ``NEAR`` off-diagonal kicks (:func:`_pcd_near`)
+    are left out of the pair term and taken as 2 x 2 blocks (:func:`_pcd_block`,
+    ``PAIR_STEPS``) if no two of them share a mode and ``co.exact_pairs``; otherwise, or
+    if the step breaks the order, the whole step is taken as a matrix
+    (:func:`_pcd_matrix` with the whole ``G(x)``, ``MATRIX_STEPS``), so the eigenvalues
+    stay ascending.  A step that leaves ``[0, mu2/s)`` is not taken: the replica stops
     (``stopped`` holds the step) and records nothing more.  A step with a non-finite
     value stops the chunk (``DIVERGED``).
     """
-    xc, counters, stopped, kind, par = ch.x, ch.counters, ch.stopped, tb.kind, tb.par
+    # the modes are RBM modes (simulate_sgd checks it): par rows (c, kappa, mu2, sigma_h2)
+    xc, counters, stopped, par = ch.x, ch.counters, ch.stopped, tb.par
     if stopped[0] or counters[DIVERGED]:
         return
     streams = ch.streams
@@ -560,31 +552,72 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
     factor = np.empty((n, n))
     a = np.empty((n, n))
     scratch = (np.empty((n, n)), np.empty(n), np.empty(n * (n - 1) // 2))
+    amp = np.empty(n)
+    chain = np.empty(n)
     drift = np.empty(n)
+    sigma = np.empty(n)
     eta = np.empty(n)
     trial = np.empty(n)
     link = np.zeros(max(n - 1, 0), dtype=np.bool_)
     off = np.zeros(max(n - 1, 0))
+    due = next_record(step0 + 1, st, counters)
     for s in range(n_steps):
         counters[STEP] = step0 + s + 1
-        _fill_pcd_coupling(x, co.mu2, co.s, co.k, g, factor)
-        _pcd_drift(x, co, kind, par, drift)
+        inv_sum = co.n_extra / co.mu2
+        for i in range(n):
+            inv_sum += _inverse_lambda(x[i], co.mu2, co.s)
+        for i in range(n):
+            amp[i], chain[i], drift[i], sigma[i] = _pcd_mode(
+                x[i], co, par[i, 0], par[i, 1], inv_sum
+            )
         fill_normals(rs, eta)
-        n_near = _pcd_links(x, co, g, link)
-        tried = n_near == 0 or (n_near > 0 and co.exact_pairs)
+        n_near = 0
+        shared = False
+        for i in range(n - 1):
+            link[i] = _pcd_near(x[i + 1] - x[i], co, amp[i], amp[i + 1], chain[i], chain[i + 1])
+            if link[i]:
+                n_near += 1
+                shared = shared or (i > 0 and link[i - 1])
+        tried = not shared and (n_near == 0 or co.exact_pairs)
         taken = False
         if tried:
-            _pcd_perturbative(x, co, g, drift, eta, link, trial)
-            if n_near:
-                _pcd_pair(co, rs, g, link, off, trial)
-            taken = _ascending(trial)
+            for i in range(n):
+                trial[i] = 0.0
+            for i in range(n):  # the pair sums, leaving out the near links
+                acc = 0.0
+                for j in range(i + 1, n):
+                    v = 0.0
+                    if j > i + 1 or not link[i]:
+                        v = _pcd_pair_term(x[i] - x[j], amp[i], amp[j], chain[i], chain[j])
+                    acc += v
+                    trial[j] -= v
+                trial[i] += acc
+            for i in range(n):
+                trial[i] = x[i] + co.alpha * (drift[i] + co.ab * trial[i]) + sigma[i] * eta[i]
+            for i in range(n - 1):
+                if link[i]:
+                    off[i] = normal(rs)
+                    trial[i], trial[i + 1] = _pcd_block(
+                        co,
+                        off[i],
+                        trial[i],
+                        trial[i + 1],
+                        amp[i],
+                        amp[i + 1],
+                        chain[i],
+                        chain[i + 1],
+                    )
+            taken = True
+            for i in range(n - 1):  # strictly ascending (False with a NaN)
+                taken = taken and trial[i + 1] > trial[i]
             if taken and n_near:
                 counters[PAIR_STEPS] += 1
         if not taken:
             if not tried:  # no pair kick drawn: every off-diagonal normal is fresh
                 link[:] = False
             counters[MATRIX_STEPS] += 1
-            _pcd_matrix(x, co, rs, g, drift, eta, link, off, a, scratch, trial)
+            _fill_pcd_coupling(x, co.mu2, co.s, co.k, g, factor)
+            _pcd_matrix(x, co, rs, g, drift, sigma, eta, link, off, a, scratch, trial)
         finite = True
         for i in range(n):
             finite = finite and trial[i] - trial[i] == 0.0
@@ -597,7 +630,9 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
         for i in range(n):
             x[i] = trial[i]
             xc[i, 0] = trial[i]
-        record_step(xc, step0 + s + 1, st, bf, counters)
+        if step0 + s + 1 == due:
+            record_step(xc, due, st, bf, counters)
+            due = next_record(due + 1, st, counters)
     for w in range(4):
         streams[w, 0] = rs[w]
 
@@ -739,8 +774,6 @@ _MODEL_FUNCS = (
     "_forces_and_normals",
     "em_chunk",
     "safe_chunk",
-    "_pcd_drift",
-    "pcd_chunk",
     "_log_target",
     "_mala_drift",
     "_mala_chain",

@@ -17,7 +17,7 @@ import numpy as np
 from fpsolve.dbm._counters import N_RECORDED, SNAP_POS
 from fpsolve.jit import jit
 
-__all__ = ["StatBuf", "Stats", "record_step", "snapshot"]
+__all__ = ["StatBuf", "Stats", "next_record", "record_step", "snapshot"]
 
 _kjit = jit(error_model="numpy")
 _ijit = jit(error_model="numpy", inline="always")
@@ -153,11 +153,31 @@ def snapshot(x, step, st, bf, counters):
     _snapshots(x, step, st, bf, counters)
 
 
+@_ijit
+def _next_statistics(step, rec_start, every):
+    """The first step ``>= step`` whose statistics are recorded."""
+    if step <= rec_start:
+        return rec_start
+    return rec_start + -((rec_start - step) // every) * every
+
+
+@_kjit
+def next_record(step, st, counters):
+    """The first step ``>= step`` at which :func:`record_step` records anything
+    (statistics or a snapshot not yet taken); kernels with few replicas per chunk call
+    :func:`record_step` only there."""
+    due = _next_statistics(step, st.rec_start, st.every)
+    pos = counters[SNAP_POS]
+    if pos < st.snap_steps.shape[0]:
+        due = min(due, st.snap_steps[pos])
+    return due
+
+
 @_kjit
 def record_step(x, step, st, bf, counters):
     """Record the state ``x`` (N, C) after ``step``: statistics if ``step`` is a recorded
     step (counted in ``counters[N_RECORDED]``), and the snapshots taken at ``step``."""
-    if step >= st.rec_start and (step - st.rec_start) % st.every == 0:
+    if _next_statistics(step, st.rec_start, st.every) == step:
         _moments_and_histograms(x, st, bf)
         _spacing_histograms(x, st, bf)
         _replica_sums(x, st, bf)

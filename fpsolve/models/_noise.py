@@ -88,15 +88,28 @@ def _fill_pcd_coupling(x, mu2, s, k, g, factor):
 
 
 @jit
+def _inverse_lambda(x, mu2, s):
+    """``1/lambda`` with ``lambda = mu2 - s x``."""
+    return 1.0 / (mu2 - s * x)
+
+
+@jit
+def _second_order_drift_of(x, s, inv_lam, inv_sum):
+    """``D_a = s^2 x_a/lambda_a (inv_sum + 1/lambda_a)`` of one mode, ``inv_lam`` its
+    :func:`_inverse_lambda` and ``inv_sum = n_extra/mu2 + sum_b 1/lambda_b``."""
+    return s * s * x * inv_lam * (inv_sum + inv_lam)
+
+
+@jit
 def _fill_second_order_drift(x, mu2, s, n_extra, out):
-    """``out_a = s^2 x_a/lambda_a (n_extra/mu2 + sum_b 1/lambda_b + 1/lambda_a)``
+    """``out_a`` = :func:`_second_order_drift_of` at every mode
     (:meth:`PCDNoise.second_order_drift`)."""
     inv_sum = n_extra / mu2
     for i in range(x.shape[0]):
-        inv_sum += 1.0 / (mu2 - s * x[i])
+        out[i] = _inverse_lambda(x[i], mu2, s)  # held in out
+        inv_sum += out[i]
     for i in range(x.shape[0]):
-        lam = mu2 - s * x[i]
-        out[i] = s * s * x[i] / lam * (inv_sum + 1.0 / lam)
+        out[i] = _second_order_drift_of(x[i], s, out[i], inv_sum)
 
 
 def _rbm_parameters(modes: Modes) -> tuple[float, float]:

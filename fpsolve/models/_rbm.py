@@ -104,10 +104,19 @@ def _chain_power(x, mu2, s, k):
 
 
 @jit
-def _chain_factor_of(ca, cb):
-    """``f_ab = (1 + c)/(1 - c)``, ``c = ca cb`` from :func:`_chain_power` of each mode."""
+def _chain_factor_parts(ca, cb):
+    """Numerator and denominator of ``f_ab = (1 + c)/(1 - c)``, ``c = ca cb`` from
+    :func:`_chain_power` of each mode (kernels fold the denominator into a division of
+    their own)."""
     c = ca * cb
-    return (1.0 + c) / (1.0 - c)
+    return 1.0 + c, 1.0 - c
+
+
+@jit
+def _chain_factor_of(ca, cb):
+    """``f_ab`` of :func:`_chain_factor_parts`."""
+    p, q = _chain_factor_parts(ca, cb)
+    return p / q
 
 
 @jit

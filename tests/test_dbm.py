@@ -394,6 +394,7 @@ def test_plots_return_artists():
 
 
 # --------------------------------------------------------------------------- paths agree
+@pytest.mark.slow  # compiles two further specialisations of the kernel (about 8 s)
 def test_user_model_and_noise_paths_equal_the_fast_path():
     """PotentialModel (generated dispatcher) and noise=g(x) reproduce HarmonicModel bit for bit."""
 

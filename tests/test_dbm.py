@@ -14,7 +14,7 @@ import sys
 import numba
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fpsolve import dbm
@@ -98,6 +98,7 @@ def test_sgd_counts_crossings_without_sorting():
     y=st.lists(st.floats(-3, 3), min_size=2, max_size=6),
     p=st.floats(1e-4, 1.0),
 )
+@example(y=[0.25, -2.0, 1.0, 0.0], p=1e-4)  # a stiff pair: gap 7e-5 in the solution
 def test_implicit_pair_solve_solves_and_keeps_order(y, p):
     y = np.array(y)
     n = y.size

@@ -72,7 +72,9 @@ def implicit_pair_solve(y, z, prow, pbase, order, max_iter):
         for i in range(n):
             dec -= grad[i] * step[i]
             smax = max(smax, abs(step[i]))
-        if smax <= 1e-14 * scale or dec <= 1e-30 * (1.0 + abs(fz)):
+        # stop at steps of the size of z's rounding: near a stiff pair (small pbase, gap
+        # ~1e-4) a step of 1e-14 still leaves a residual of 1e-10
+        if smax <= 4.0 * 2.220446049250313e-16 * scale or dec <= 1e-30 * (1.0 + abs(fz)):
             break
         t = 1.0
         accepted = False

@@ -4,7 +4,10 @@ The prediction ``fpsolve.sgd.simulate_sgd_matrix`` and the training it predicts,
 ``validation.training.rbm.train``, are timed side by side in one process at the same
 setting (the paper's: N_v = N_h = 10, m^2 = 4, mu^2 = 9, sigma_h = 1, k = 3, the same
 runs, updates, snapshots and threads), for each batch size asked for.  The aligned
-eigenvalue map ``fpsolve.sgd.simulate_sgd_aligned`` is timed too.  Printed: seconds,
+eigenvalue map ``fpsolve.sgd.simulate_sgd_aligned`` is timed too, side by side with the
+way it was computed before (each replica on its own, ``np.linalg.eigvalsh`` of every step's
+``Y^T Y``, the same random streams) as the baseline; the two are compared by the mean and
+standard deviation of the eigenvalues over the second half of the runs.  Printed: seconds,
 run-updates per second and the ratio of the rates (above 1: the prediction is cheaper
 than the training).
 
@@ -17,14 +20,18 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import time
 
 import numba
 import numpy as np
+from numba import prange
 
+from fpsolve.products import product
 from fpsolve.sgd import GaussianRBM, simulate_sgd_aligned, simulate_sgd_matrix
+from fpsolve.streams import fill_normals, stream
 from validation.training.rbm import train
 
 N_V = N_H = 10
@@ -38,6 +45,75 @@ def timed(fn):
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
+
+
+# --------------------------------------------------------------------------- baseline
+@numba.njit(cache=True)
+def _aligned_one(x, s, alpha, sigma_h2, mu2, inv_kappa, batch, n_steps, every, eig):
+    """The aligned map of one replica with LAPACK's eigenvalues at every step (before)."""
+    n_h = x.shape[0]
+    n_v = inv_kappa.shape[0]
+    z = np.empty((n_v, batch))
+    z_t = np.empty((batch, n_v))
+    c_hat = np.empty((n_v, n_v))
+    y = np.empty((n_v, n_h))
+    a = np.empty((n_h, n_h))
+    scale = np.empty(n_v)
+    rate = alpha * sigma_h2
+    inv_b = 1.0 / batch
+    for t in range(1, n_steps + 1):
+        for i in range(n_v):
+            scale[i] = 1.0 / np.sqrt(mu2 - sigma_h2 * x[i]) if i < n_h else 1.0 / np.sqrt(mu2)
+        fill_normals(s, z.reshape(-1))
+        for i in range(n_v):
+            for b in range(batch):
+                z_t[b, i] = z[i, b] * scale[i]
+        product(c_hat, z_t, z_t)
+        for i in range(n_v):
+            for j in range(n_h):
+                m = (inv_kappa[i] if i == j else 0.0) - c_hat[i, j] * inv_b
+                y[i, j] = ((1.0 if i == j else 0.0) + rate * m) * np.sqrt(x[j])
+        product(a, y, y)
+        x[:] = np.linalg.eigvalsh(a)
+        if x[0] < 0.0 or not mu2 - sigma_h2 * x[n_h - 1] > 0.0:
+            eig[:] = np.nan
+            return
+        if t % every == 0:
+            eig[t // every] = x
+
+
+@numba.njit(parallel=True, cache=True)
+def _aligned_before(x, streams, alpha, sigma_h2, mu2, inv_kappa, batch, n_steps, every, eig):
+    for r in prange(x.shape[0]):
+        _aligned_one(
+            x[r].copy(), streams[r].copy(), alpha, sigma_h2, mu2, inv_kappa, batch, n_steps,
+            every, eig[r],
+        )  # fmt: skip
+
+
+def aligned_before(rbm, *, alpha, batch_size, n_replicas, n_steps, record_every, rng):
+    """Eigenvalue snapshots ``(R, S, N_h)`` of the aligned map computed as before."""
+    streams = np.stack(
+        [stream(np.random.SeedSequence(rng, spawn_key=(r,))) for r in range(n_replicas)]
+    )
+    inv_kappa = 1.0 / np.concatenate([rbm.learned_kappa, rbm.kappa[rbm.n_h :]])
+    x = np.tile(rbm.x_stable, (n_replicas, 1))
+    eig = np.full((n_replicas, n_steps // record_every + 1, rbm.n_h), np.nan)
+    eig[:, 0] = x
+    _aligned_before(
+        x, streams, alpha, rbm.sigma_h2, rbm.mu2, inv_kappa, batch_size, n_steps, record_every,
+        eig,
+    )  # fmt: skip
+    return eig
+
+
+def _late_stats(eig):
+    """Mean and std of every index over the second half of the snapshots, with errors
+    over the replicas."""
+    late = eig[:, eig.shape[1] // 2 :]
+    mean, sd = late.mean(axis=1), late.std(axis=1)
+    root_n = np.sqrt(eig.shape[0])
+    return [(v.mean(0), v.std(0, ddof=1) / root_n) for v in (mean, sd)]
 
 
 def main() -> None:
@@ -67,18 +143,37 @@ def main() -> None:
         train(2, n_steps=2, batch_size=batch, progress=False)
         simulate_sgd_matrix(rbm, alpha=args.alpha, batch_size=batch, n_steps=2, n_replicas=2)
         simulate_sgd_aligned(rbm, alpha=args.alpha, batch_size=batch, n_steps=2, n_replicas=2)
+        before = {"alpha": args.alpha, "batch_size": batch, "n_steps": steps,
+                  "record_every": args.record_every, "rng": 1}  # fmt: skip
+        aligned_before(rbm, n_replicas=2, **{**before, "n_steps": 2, "record_every": 1})
 
         t_train, rec = timed(lambda s=setting: train(runs, **s, **trainer, **common))
         t_c, res = timed(lambda s=setting: simulate_sgd_matrix(rbm, n_replicas=runs, **s, **common))
         t_b, res_b = timed(
             lambda s=setting: simulate_sgd_aligned(rbm, n_replicas=runs, **s, **common)
         )
+        with _threads(args.threads):
+            t_b0, eig_b0 = timed(lambda b=before: aligned_before(rbm, n_replicas=runs, **b))
         n = runs * steps
         print(f"|B| = {batch}:")
-        for name, t in (("trainer (PCD)", t_train), ("matrix SGD", t_c), ("aligned map", t_b)):
+        for name, t in (
+            ("trainer (PCD)", t_train),
+            ("matrix SGD", t_c),
+            ("aligned map", t_b),
+            ("aligned before", t_b0),
+        ):
             print(f"  {name:14s} {t:8.2f} s  {n / t:12,.0f} run-updates/s")
         print(f"  ratio matrix SGD / trainer (rates): {t_train / t_c:.2f}x")
         print(f"  ratio aligned map / trainer (rates): {t_train / t_b:.2f}x")
+        print(f"  aligned map, before / now (time): {t_b0 / t_b:.2f}x")
+        for what, (m1, e1), (m0, e0) in zip(
+            ("mean", "std"), _late_stats(res_b.eigenvalues), _late_stats(eig_b0), strict=True
+        ):
+            z = np.abs(m1 - m0) / np.hypot(e1, e0)
+            print(
+                f"  aligned {what} of x, now - before: largest |difference| "
+                f"{np.abs(m1 - m0).max():.2g} ({z.max():.2f} combined errors, over {N_H} indices)"
+            )
         print(
             "  failed replicas: matrix",
             int(res.failed.sum()),
@@ -88,6 +183,17 @@ def main() -> None:
             np.round(rec.eigenvalues[:, -1].mean(0)[-3:], 3),
             np.round(np.nanmean(res.eigenvalues[:, -1], axis=0)[-3:], 3),
         )
+
+
+@contextlib.contextmanager
+def _threads(n):
+    """Numba's thread count set to ``n`` for a block (as the ``n_threads`` option does)."""
+    old = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from fpsolve.dbm._linalg import jacobi_lanes
 from fpsolve.jit import jit, pjit
 from fpsolve.products import product
 from fpsolve.streams import fill_normals
@@ -232,69 +233,137 @@ def build_integrator(work, prepare, direction) -> Integrator:
 
 
 # --------------------------------------------------------------------------- aligned map
-@jit
-def _aligned_advance(x, s, alpha, sigma_h2, mu2, inv_kappa, batch, t0, t1, snap_steps, p, eig):
-    """Steps ``t0 + 1 .. t1`` of the aligned eigenvalue map for one replica (``x`` ascending).
+ALIGNED_LANES = 16
+"""Replicas of the aligned map whose eigenvalue problems are solved together (at most)."""
 
-    Per step: ``(N_v, |B|)`` normals ``z`` (C order); in the target eigenbasis
+
+@jit
+def _aligned_matrix(x, s, alpha, sigma_h2, mu2, inv_kappa, work, lanes, k):
+    """One step's ``Y^T Y`` for the replica at ``x`` (ascending), drawn from stream ``s``.
+
+    Draws ``(N_v, |B|)`` normals ``z`` (C order); in the target eigenbasis
     ``C_hat_ab = sum_b z_ab z_bb / (|B| sqrt(lambda_a lambda_b))`` with
     ``lambda_a = mu2 - sigma_h2 x_a`` (``mu2`` beyond the ``N_h`` learned directions);
-    ``M = 1 + alpha sigma_h2 (diag(inv_kappa) - C_hat)``; ``x' = eigvalsh(Y^T Y)`` with
-    ``Y = M[:, :N_h] diag(sqrt x)``.  Returns ``(code, step)`` as :func:`_advance`, with
-    model codes 1 (``lambda <= 0``) and 2 (an eigenvalue below 0).
+    ``M = 1 + alpha sigma_h2 (diag(inv_kappa) - C_hat)`` and ``Y = M[:, :N_h] diag(sqrt x)``.
+    The lower triangle of ``Y^T Y`` goes to column ``k`` of ``lanes`` (the layout of
+    :func:`fpsolve.dbm._linalg.jacobi_lanes`).
     """
+    z, z_t, c_hat, y, a, scale = work
     n_h = x.shape[0]
-    n_v = inv_kappa.shape[0]
-    z = np.empty((n_v, batch))
-    z_t = np.empty((batch, n_v))
-    c_hat = np.empty((n_v, n_v))
-    y = np.empty((n_v, n_h))
-    a = np.empty((n_h, n_h))
-    scale = np.empty(n_v)
+    n_v, batch = z.shape
     rate = alpha * sigma_h2
     inv_b = 1.0 / batch
+    for i in range(n_v):
+        scale[i] = 1.0 / math.sqrt(mu2 - sigma_h2 * x[i]) if i < n_h else 1.0 / math.sqrt(mu2)
+    fill_normals(s, z.reshape(-1))
+    for i in range(n_v):
+        for b in range(batch):
+            z_t[b, i] = z[i, b] * scale[i]
+    product(c_hat, z_t, z_t)
+    for i in range(n_v):
+        for j in range(n_h):
+            m = (inv_kappa[i] if i == j else 0.0) - c_hat[i, j] * inv_b
+            y[i, j] = ((1.0 if i == j else 0.0) + rate * m) * math.sqrt(x[j])
+    product(a, y, y)
+    for i in range(n_h):
+        for j in range(i + 1):
+            lanes[i * n_h + j, k] = a[i, j]
+
+
+@jit
+def _aligned_code(x, sigma_h2, mu2):
+    """0 if ``x`` (ascending) is inside the domain, else the failure code."""
+    n_h = x.shape[0]
+    for i in range(n_h):
+        if not math.isfinite(x[i]):
+            return NON_FINITE
+    if x[0] < 0.0:
+        return NON_FINITE + 2
+    if not mu2 - sigma_h2 * x[n_h - 1] > 0.0:
+        return NON_FINITE + 1
+    return 0
+
+
+@jit
+def _aligned_advance(
+    x, streams, code, fail_step, alpha, sigma_h2, mu2, inv_kappa, batch, t0, t1, snap_steps, p, eig
+):
+    """Steps ``t0 + 1 .. t1`` of the aligned eigenvalue map for a batch of replicas, in place.
+
+    ``x`` is ``(L, N_h)``, ``streams`` ``(L, 4)``, ``code``, ``fail_step`` ``(L,)`` and
+    ``eig`` ``(L, S, N_h)``.  The running replicas (``code == 0``) step together: each
+    draws its ``Y^T Y`` (:func:`_aligned_matrix`), all are diagonalised at once
+    (:func:`~fpsolve.dbm._linalg.jacobi_lanes`), and ``x' = eig(Y^T Y)``.  A replica that
+    leaves the domain gets the code of :func:`_aligned_code` (model codes 1:
+    ``lambda <= 0``, 2: an eigenvalue below 0) and the step, and stops.
+    """
+    n_lanes, n_h = x.shape
+    n_v = inv_kappa.shape[0]
+    work = (
+        np.empty((n_v, batch)),  # z
+        np.empty((batch, n_v)),  # the scaled samples as rows
+        np.empty((n_v, n_v)),  # C_hat |B|
+        np.empty((n_v, n_h)),  # Y
+        np.empty((n_h, n_h)),  # Y^T Y
+        np.empty(n_v),  # 1 / sqrt(lambda)
+    )
+    lanes = np.empty((n_h * n_h, n_lanes))
+    vals = np.empty((n_lanes, n_h))
+    scratch = np.empty((5, n_lanes))
     n_snap = snap_steps.shape[0]
     for t in range(t0 + 1, t1 + 1):
-        for i in range(n_v):
-            scale[i] = 1.0 / math.sqrt(mu2 - sigma_h2 * x[i]) if i < n_h else 1.0 / math.sqrt(mu2)
-        fill_normals(s, z.reshape(-1))
-        for i in range(n_v):
-            for b in range(batch):
-                z_t[b, i] = z[i, b] * scale[i]
-        product(c_hat, z_t, z_t)
-        for i in range(n_v):
-            for j in range(n_h):
-                m = (inv_kappa[i] if i == j else 0.0) - c_hat[i, j] * inv_b
-                y[i, j] = ((1.0 if i == j else 0.0) + rate * m) * math.sqrt(x[j])
-        product(a, y, y)
-        x[:] = np.linalg.eigvalsh(a)
-        for i in range(n_h):
-            if not math.isfinite(x[i]):
-                return NON_FINITE, t
-        if x[0] < 0.0:
-            return NON_FINITE + 2, t
-        if not mu2 - sigma_h2 * x[n_h - 1] > 0.0:
-            return NON_FINITE + 1, t
+        running = 0
+        for k in range(n_lanes):
+            if code[k] == 0:
+                _aligned_matrix(x[k], streams[k], alpha, sigma_h2, mu2, inv_kappa, work, lanes, k)
+                running += 1
+            else:  # a zero matrix: converged before the first sweep
+                lanes[:, k] = 0.0
+        if running == 0:
+            return
+        jacobi_lanes(lanes, n_h, vals, scratch)
+        for k in range(n_lanes):
+            if code[k] == 0:
+                x[k] = vals[k]
+                c = _aligned_code(x[k], sigma_h2, mu2)
+                if c != 0:
+                    code[k] = c
+                    fail_step[k] = t
         while p < n_snap and snap_steps[p] == t:
-            eig[p] = x
+            for k in range(n_lanes):
+                if code[k] == 0:
+                    eig[k, p] = x[k]
             p += 1
-    return 0, t1
+
+
+def aligned_batch_size(n_replicas: int, n_threads: int) -> int:
+    """Replicas per batch: :data:`ALIGNED_LANES`, fewer where that would leave a thread idle."""
+    return min(ALIGNED_LANES, max(1, -(-n_replicas // n_threads)))
 
 
 @pjit
 def _aligned_integrate(
-    x, streams, code, fail_step, alpha, sigma_h2, mu2, inv_kappa, batch, t0, t1, snap_steps, p, eig
-):
-    """:func:`_aligned_advance` for every running replica of ``x`` (``(R, N_h)``), in place."""
-    for r in prange(x.shape[0]):
-        if code[r] == 0:
-            xr = x[r].copy()
-            st = streams[r].copy()
-            c, t = _aligned_advance(
-                xr, st, alpha, sigma_h2, mu2, inv_kappa, batch, t0, t1, snap_steps, p, eig[r]
-            )
-            x[r] = xr
-            streams[r] = st
-            if c != 0:
-                code[r] = c
-                fail_step[r] = t
+    x, streams, code, fail_step, alpha, sigma_h2, mu2, inv_kappa, batch, t0, t1, snap_steps, p, eig,
+    size,
+):  # fmt: skip
+    """:func:`_aligned_advance` for every running replica of ``x`` (``(R, N_h)``), in place.
+
+    Replicas go in batches of ``size`` (:func:`aligned_batch_size`), each on private
+    copies of its rows; the batches do not change any replica's numbers.
+    """
+    n_rep = x.shape[0]
+    for b in prange(-(-n_rep // size)):
+        r0 = b * size
+        r1 = min(n_rep, r0 + size)
+        xb = x[r0:r1].copy()
+        sb = streams[r0:r1].copy()
+        cb = code[r0:r1].copy()
+        fb = fail_step[r0:r1].copy()
+        _aligned_advance(
+            xb, sb, cb, fb, alpha, sigma_h2, mu2, inv_kappa, batch, t0, t1, snap_steps, p,
+            eig[r0:r1],
+        )  # fmt: skip
+        x[r0:r1] = xb
+        streams[r0:r1] = sb
+        code[r0:r1] = cb
+        fail_step[r0:r1] = fb

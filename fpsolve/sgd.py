@@ -749,9 +749,10 @@ def simulate_sgd_aligned(
 
     def run(t0, t1):
         p = int(np.searchsorted(snaps, t0, side="right"))
+        size = _k.aligned_batch_size(x.shape[0], numba.get_num_threads())
         _k._aligned_integrate(
             x, streams, code, fail_step, params["alpha"], model.sigma_h2, model.mu2, inv_kappa,
-            params["batch_size"], t0, t1, snaps, p, eig,
+            params["batch_size"], t0, t1, snaps, p, eig, size,
         )  # fmt: skip
 
     _drive(run, params["n_steps"], progress, n_threads)

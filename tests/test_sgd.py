@@ -85,6 +85,22 @@ def test_aligned_kernel_matches_numpy_reference():
         np.testing.assert_allclose(res.eigenvalues[r], ref, rtol=1e-12, atol=1e-13)
 
 
+def test_aligned_failures_leave_the_other_replicas_of_a_batch_unchanged():
+    """Replicas step in batches: those that fail stop, and every path up to its failure is
+    the numpy reference's of that replica alone."""
+    rbm = GaussianRBM(kappa=[3.0, 5.0, 4.0, 7.5, 6.0], mu2=8.0, sigma_h2=1.3, n_h=3)
+    opts = {"alpha": 0.2, "batch_size": 2, "n_steps": 300}
+    res = simulate_sgd_aligned(rbm, n_replicas=6, record_every=1, rng=3, **opts)
+    assert 0 < res.failed.sum() < 6
+    for r in range(6):
+        stop = res.failed_step[r] if res.failed[r] else opts["n_steps"] + 1
+        ref = _reference_aligned(
+            rbm, rbm.x_stable, _stream(3, r), **{**opts, "n_steps": stop - 1}
+        )  # steps 0 .. stop - 1
+        np.testing.assert_allclose(res.eigenvalues[r, :stop], ref, rtol=1e-12, atol=1e-13)
+        assert np.isnan(res.eigenvalues[r, stop:]).all()
+
+
 def test_one_mode_matrix_and_aligned_map_coincide():
     """For N_v = N_h = 1 there is no rotation: the two levels are the same map."""
     rbm = GaussianRBM(kappa=[3.0], mu2=9.0)

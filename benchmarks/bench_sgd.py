@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import time
@@ -29,9 +28,9 @@ import numba
 import numpy as np
 from numba import prange
 
-from fpsolve.products import product
+from fpsolve import _sgd_kernels as _k
 from fpsolve.sgd import GaussianRBM, simulate_sgd_aligned, simulate_sgd_matrix
-from fpsolve.streams import fill_normals, stream
+from fpsolve.streams import stream
 from validation.training.rbm import train
 
 N_V = N_H = 10
@@ -50,32 +49,21 @@ def timed(fn):
 # --------------------------------------------------------------------------- baseline
 @numba.njit(cache=True)
 def _aligned_one(x, s, alpha, sigma_h2, mu2, inv_kappa, batch, n_steps, every, eig):
-    """The aligned map of one replica with LAPACK's eigenvalues at every step (before)."""
+    """The aligned map of one replica with LAPACK's eigenvalues at every step (before):
+    the same matrix and failure checks as ``fpsolve.sgd``, one ``eigvalsh`` per step."""
     n_h = x.shape[0]
     n_v = inv_kappa.shape[0]
-    z = np.empty((n_v, batch))
-    z_t = np.empty((batch, n_v))
-    c_hat = np.empty((n_v, n_v))
-    y = np.empty((n_v, n_h))
+    work = (np.empty((n_v, batch)), np.empty((batch, n_v)), np.empty((n_v, n_v)),
+            np.empty((n_v, n_h)), np.empty((n_h, n_h)), np.empty(n_v))  # fmt: skip
+    lane = np.empty((n_h * n_h, 1))
     a = np.empty((n_h, n_h))
-    scale = np.empty(n_v)
-    rate = alpha * sigma_h2
-    inv_b = 1.0 / batch
     for t in range(1, n_steps + 1):
-        for i in range(n_v):
-            scale[i] = 1.0 / np.sqrt(mu2 - sigma_h2 * x[i]) if i < n_h else 1.0 / np.sqrt(mu2)
-        fill_normals(s, z.reshape(-1))
-        for i in range(n_v):
-            for b in range(batch):
-                z_t[b, i] = z[i, b] * scale[i]
-        product(c_hat, z_t, z_t)
-        for i in range(n_v):
-            for j in range(n_h):
-                m = (inv_kappa[i] if i == j else 0.0) - c_hat[i, j] * inv_b
-                y[i, j] = ((1.0 if i == j else 0.0) + rate * m) * np.sqrt(x[j])
-        product(a, y, y)
+        _k._aligned_matrix(x, s, alpha, sigma_h2, mu2, inv_kappa, work, lane, 0)
+        for i in range(n_h):
+            for j in range(i + 1):
+                a[i, j] = a[j, i] = lane[i * n_h + j, 0]
         x[:] = np.linalg.eigvalsh(a)
-        if x[0] < 0.0 or not mu2 - sigma_h2 * x[n_h - 1] > 0.0:
+        if _k._aligned_code(x, sigma_h2, mu2) != 0:
             eig[:] = np.nan
             return
         if t % every == 0:
@@ -125,6 +113,7 @@ def main() -> None:
     parser.add_argument("--record-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
+    numba.set_num_threads(args.threads)  # also for the baseline, which takes no n_threads
     runs, steps = args.runs, args.steps
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -152,8 +141,7 @@ def main() -> None:
         t_b, res_b = timed(
             lambda s=setting: simulate_sgd_aligned(rbm, n_replicas=runs, **s, **common)
         )
-        with _threads(args.threads):
-            t_b0, eig_b0 = timed(lambda b=before: aligned_before(rbm, n_replicas=runs, **b))
+        t_b0, eig_b0 = timed(lambda b=before: aligned_before(rbm, n_replicas=runs, **b))
         n = runs * steps
         print(f"|B| = {batch}:")
         for name, t in (
@@ -183,17 +171,6 @@ def main() -> None:
             np.round(rec.eigenvalues[:, -1].mean(0)[-3:], 3),
             np.round(np.nanmean(res.eigenvalues[:, -1], axis=0)[-3:], 3),
         )
-
-
-@contextlib.contextmanager
-def _threads(n):
-    """Numba's thread count set to ``n`` for a block (as the ``n_threads`` option does)."""
-    old = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
 
 
 if __name__ == "__main__":

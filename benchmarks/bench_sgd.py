@@ -3,13 +3,15 @@
 The prediction ``fpsolve.sgd.simulate_sgd_matrix`` and the training it predicts,
 ``validation.training.rbm.train``, are timed side by side in one process at the same
 setting (the paper's: N_v = N_h = 10, m^2 = 4, mu^2 = 9, sigma_h = 1, k = 3, the same
-runs, updates, snapshots and threads), for each batch size asked for.  The aligned
-eigenvalue map ``fpsolve.sgd.simulate_sgd_aligned`` is timed too, side by side with the
-way it was computed before (each replica on its own, ``np.linalg.eigvalsh`` of every step's
-``Y^T Y``, the same random streams) as the baseline; the two are compared by the mean and
-standard deviation of the eigenvalues over the second half of the runs.  Printed: seconds,
-run-updates per second and the ratio of the rates (above 1: the prediction is cheaper
-than the training).
+runs, updates, snapshots and threads), for each batch size asked for, and so is the aligned
+eigenvalue map ``fpsolve.sgd.simulate_sgd_aligned``.  Both run side by side with the way
+they were computed before as the baselines: level c with the whole ``(N_v, |B|)`` block of
+normals per step instead of the Bartlett factor of ``z z^T`` (the generic integrator with
+the pieces below), the aligned map in addition with each replica on its own and
+``np.linalg.eigvalsh`` of every step's ``Y^T Y``.  Now and before draw different random
+numbers; they are compared by the mean and standard deviation of the eigenvalues over
+the second half of the runs (z-scores over the runs).  Printed: seconds, run-updates per
+second and the ratio of the rates (above 1: the prediction is cheaper than the training).
 
 Usage::
 
@@ -20,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import time
@@ -29,8 +32,9 @@ import numpy as np
 from numba import prange
 
 from fpsolve import _sgd_kernels as _k
+from fpsolve.products import product
 from fpsolve.sgd import GaussianRBM, simulate_sgd_aligned, simulate_sgd_matrix
-from fpsolve.streams import stream
+from fpsolve.streams import fill_normals, stream
 from validation.training.rbm import train
 
 N_V = N_H = 10
@@ -46,22 +50,38 @@ def timed(fn):
     return time.perf_counter() - t0, out
 
 
-# --------------------------------------------------------------------------- baseline
+# --------------------------------------------------------------------------- baselines
+# Before: every step drew its (N_v, |B|) block of normals z and formed z z^T, where the
+# kernels now draw the Bartlett factor of z z^T (fpsolve._sgd_kernels.bartlett).
+@numba.njit(cache=True)
+def _direct_matrix(x, s, alpha, sigma_h2, mu2, inv_kappa, z, z_t, c_hat, y, a, scale):
+    """The aligned map's ``Y^T Y`` from ``(N_v, |B|)`` normals (before), into ``a``."""
+    n_h = x.shape[0]
+    n_v, batch = z.shape
+    for i in range(n_v):
+        scale[i] = 1.0 / math.sqrt(mu2 - sigma_h2 * x[i]) if i < n_h else 1.0 / math.sqrt(mu2)
+    fill_normals(s, z.reshape(-1))
+    for i in range(n_v):
+        for b in range(batch):
+            z_t[b, i] = z[i, b] * scale[i]
+    product(c_hat, z_t, z_t)
+    for i in range(n_v):
+        for j in range(n_h):
+            m = (inv_kappa[i] if i == j else 0.0) - c_hat[i, j] / batch
+            y[i, j] = ((1.0 if i == j else 0.0) + alpha * sigma_h2 * m) * math.sqrt(x[j])
+    product(a, y, y)
+
+
 @numba.njit(cache=True)
 def _aligned_one(x, s, alpha, sigma_h2, mu2, inv_kappa, batch, n_steps, every, eig):
-    """The aligned map of one replica with LAPACK's eigenvalues at every step (before):
-    the same matrix and failure checks as ``fpsolve.sgd``, one ``eigvalsh`` per step."""
+    """The aligned map of one replica as first computed: normals of the whole batch and
+    LAPACK's eigenvalues at every step, the map's own failure checks."""
     n_h = x.shape[0]
     n_v = inv_kappa.shape[0]
-    work = (np.empty((n_v, batch)), np.empty((batch, n_v)), np.empty((n_v, n_v)),
-            np.empty((n_v, n_h)), np.empty((n_h, n_h)), np.empty(n_v))  # fmt: skip
-    lane = np.empty((n_h * n_h, 1))
-    a = np.empty((n_h, n_h))
+    z, z_t, c_hat = np.empty((n_v, batch)), np.empty((batch, n_v)), np.empty((n_v, n_v))
+    y, a, scale = np.empty((n_v, n_h)), np.empty((n_h, n_h)), np.empty(n_v)
     for t in range(1, n_steps + 1):
-        _k._aligned_matrix(x, s, alpha, sigma_h2, mu2, inv_kappa, work, lane, 0)
-        for i in range(n_h):
-            for j in range(i + 1):
-                a[i, j] = a[j, i] = lane[i * n_h + j, 0]
+        _direct_matrix(x, s, alpha, sigma_h2, mu2, inv_kappa, z, z_t, c_hat, y, a, scale)
         x[:] = np.linalg.eigvalsh(a)
         if _k._aligned_code(x, sigma_h2, mu2) != 0:
             eig[:] = np.nan
@@ -77,6 +97,44 @@ def _aligned_before(x, streams, alpha, sigma_h2, mu2, inv_kappa, batch, n_steps,
             x[r].copy(), streams[r].copy(), alpha, sigma_h2, mu2, inv_kappa, batch, n_steps,
             every, eig[r],
         )  # fmt: skip
+
+
+@numba.njit
+def _direct_work(data, n_rows, n_cols, batch_size):
+    return (np.empty((n_cols, n_rows)), np.empty((n_rows, n_rows)), np.empty(n_rows),
+            np.empty((n_rows, batch_size)), np.empty((batch_size, n_rows)),
+            np.empty((n_rows, n_rows)), np.empty((n_rows, n_rows)))  # fmt: skip
+
+
+@numba.njit
+def _direct_direction(w, s, data, work, g):
+    """Level c's direction from ``(N_v, |B|)`` normals (before)."""
+    _, sigma_h2, c_target = data
+    chol, inv_d, phi, phi_t, c_hat, delta = work[1], work[2], work[3], work[4], work[5], work[6]
+    n_v, batch = phi.shape
+    fill_normals(s, phi.reshape(-1))
+    for i in range(n_v - 1, -1, -1):
+        for k in range(i + 1, n_v):
+            for b in range(batch):
+                phi[i, b] -= chol[k, i] * phi[k, b]
+        for b in range(batch):
+            phi[i, b] *= inv_d[i]
+    for i in range(n_v):
+        for b in range(batch):
+            phi_t[b, i] = phi[i, b]
+    product(c_hat, phi_t, phi_t)
+    for i in range(n_v):
+        for j in range(n_v):
+            delta[i, j] = sigma_h2 * (c_target[i, j] - c_hat[i, j] / batch)
+    product(g, delta, w)
+
+
+class DirectRBM(GaussianRBM):
+    """The Gaussian RBM whose level c draws the whole batch of normals (before)."""
+
+    @property
+    def numba_pieces(self):
+        return (_direct_work, _k._rbm_prepare, _direct_direction)
 
 
 def aligned_before(rbm, *, alpha, batch_size, n_replicas, n_steps, record_every, rng):
@@ -124,6 +182,7 @@ def main() -> None:
         f"alpha={args.alpha}; {runs} runs x {steps} updates, snapshots every {args.record_every}"
     )
     rbm = GaussianRBM.lattice(N_V, m2=M2, mu2=MU2, sigma_h2=SIGMA_H**2, n_h=N_H)
+    direct = DirectRBM.lattice(N_V, m2=M2, mu2=MU2, sigma_h2=SIGMA_H**2, n_h=N_H)
     common = {"n_steps": steps, "record_every": args.record_every, "rng": 1, "progress": False}
     trainer = {"k": K, "n_v": N_V, "n_h": N_H, "m2": M2, "mu2": MU2, "sigma_h": SIGMA_H}
     for batch in args.batch:
@@ -131,6 +190,7 @@ def main() -> None:
         # compile / load every kernel before timing
         train(2, n_steps=2, batch_size=batch, progress=False)
         simulate_sgd_matrix(rbm, alpha=args.alpha, batch_size=batch, n_steps=2, n_replicas=2)
+        simulate_sgd_matrix(direct, alpha=args.alpha, batch_size=batch, n_steps=2, n_replicas=2)
         simulate_sgd_aligned(rbm, alpha=args.alpha, batch_size=batch, n_steps=2, n_replicas=2)
         before = {"alpha": args.alpha, "batch_size": batch, "n_steps": steps,
                   "record_every": args.record_every, "rng": 1}  # fmt: skip
@@ -138,6 +198,9 @@ def main() -> None:
 
         t_train, rec = timed(lambda s=setting: train(runs, **s, **trainer, **common))
         t_c, res = timed(lambda s=setting: simulate_sgd_matrix(rbm, n_replicas=runs, **s, **common))
+        t_c0, res_c0 = timed(
+            lambda s=setting: simulate_sgd_matrix(direct, n_replicas=runs, **s, **common)
+        )
         t_b, res_b = timed(
             lambda s=setting: simulate_sgd_aligned(rbm, n_replicas=runs, **s, **common)
         )
@@ -147,21 +210,26 @@ def main() -> None:
         for name, t in (
             ("trainer (PCD)", t_train),
             ("matrix SGD", t_c),
+            ("matrix before", t_c0),
             ("aligned map", t_b),
             ("aligned before", t_b0),
         ):
             print(f"  {name:14s} {t:8.2f} s  {n / t:12,.0f} run-updates/s")
         print(f"  ratio matrix SGD / trainer (rates): {t_train / t_c:.2f}x")
         print(f"  ratio aligned map / trainer (rates): {t_train / t_b:.2f}x")
+        print(f"  matrix SGD, before / now (time): {t_c0 / t_c:.2f}x")
         print(f"  aligned map, before / now (time): {t_b0 / t_b:.2f}x")
-        for what, (m1, e1), (m0, e0) in zip(
-            ("mean", "std"), _late_stats(res_b.eigenvalues), _late_stats(eig_b0), strict=True
-        ):
-            z = np.abs(m1 - m0) / np.hypot(e1, e0)
-            print(
-                f"  aligned {what} of x, now - before: largest |difference| "
-                f"{np.abs(m1 - m0).max():.2g} ({z.max():.2f} combined errors, over {N_H} indices)"
-            )
+        for level, now, old in (("matrix", res.eigenvalues, res_c0.eigenvalues),
+                                ("aligned", res_b.eigenvalues, eig_b0)):  # fmt: skip
+            for what, (m1, e1), (m0, e0) in zip(
+                ("mean", "std"), _late_stats(now), _late_stats(old), strict=True
+            ):
+                z = (m1 - m0) / np.hypot(e1, e0)
+                print(
+                    f"  {level} {what} of x, now - before: largest |difference| "
+                    f"{np.abs(m1 - m0).max():.2g}, z over the {N_H} indices "
+                    f"{np.array2string(z, precision=1, floatmode='fixed')}"
+                )
         print(
             "  failed replicas: matrix",
             int(res.failed.sum()),

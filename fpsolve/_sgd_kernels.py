@@ -34,6 +34,7 @@ import numpy as np
 from numba import prange
 
 from fpsolve.dbm._linalg import jacobi_lanes
+from fpsolve.dbm._random import normal, uniform
 from fpsolve.jit import jit, pjit
 from fpsolve.products import product
 from fpsolve.streams import fill_normals
@@ -44,19 +45,77 @@ __all__ = ["build_integrator"]
 NON_FINITE = 1
 
 
+# --------------------------------------------------------------------------- Wishart draws
+@jit(inline="always")
+def _chi(s, k):
+    """A chi variate with ``k >= 1`` degrees of freedom from stream ``s`` (advanced).
+
+    ``|N(0, 1)|`` for ``k = 1``, else ``sqrt(2 G)`` with ``G ~ Gamma(k/2)`` drawn by the
+    method of Marsaglia and Tsang (ACM Trans. Math. Softw. 26, 363, 2000): one normal and
+    one uniform per trial, with its squeeze before the logarithms.
+    """
+    if k == 1:
+        return abs(normal(s))
+    d = 0.5 * k - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        x = normal(s)
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = uniform(s)
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2 or math.log(u) < 0.5 * x2 + d * (1.0 - v + math.log(v)):
+            return math.sqrt(2.0 * d * v)
+
+
+@jit
+def bartlett(s, t, batch):
+    """Fill ``t`` (``(N, m)``, ``m = min(N, batch)``) with a matrix ``T`` from stream ``s``
+    such that ``T T^T`` has the law of ``z z^T``, ``z`` an ``(N, batch)`` matrix of
+    independent standard normals.
+
+    For ``batch <= N``, ``T = z`` (the ``N batch`` normals in C order).  For ``batch > N``,
+    the Bartlett factor (docs/theory.md eq. sgd-bartlett; Bartlett, Proc. R. Soc. Edinb.
+    53, 260, 1934), the transpose of the R factor of ``z^T = QR``: ``T_ii ~ chi(batch -
+    i)``, ``T_ij ~ N(0, 1)`` for ``j < i``, zero above the diagonal; ``N (N - 1)/2``
+    normals (drawn first, in one call, in row-major order of their places) and ``N`` chi
+    variates (then, by row) instead of ``N batch`` normals.
+    """
+    n = t.shape[0]
+    flat = t.reshape(-1)
+    if batch <= n:
+        fill_normals(s, flat)
+        return
+    n_below = n * (n - 1) // 2
+    fill_normals(s, flat[:n_below])
+    k = n_below  # move them to their places, last first (a place is never before its value)
+    for i in range(n - 1, 0, -1):
+        for j in range(i - 1, -1, -1):
+            k -= 1
+            t[i, j] = flat[k]
+    for i in range(n):
+        t[i, i] = _chi(s, batch - i)
+        for j in range(i + 1, n):
+            t[i, j] = 0.0
+
+
 # --------------------------------------------------------------------------- Gaussian RBM
 # data = (mu2, sigma_h2, c_target); docs/theory.md section 4.
 @jit
 def _rbm_work(data, n_rows, n_cols, batch_size):
     """The work arrays (commented below) for ``n_rows = N_v``, ``n_cols = N_h``."""
+    m = min(n_rows, batch_size)
     return (
         np.empty((n_cols, n_rows)),  # W^T
         np.empty((n_rows, n_rows)),  # lower Cholesky factor L of K (upper part unused)
         np.empty(n_rows),  # 1 / L_ii
-        np.empty((n_rows, batch_size)),  # z, then the samples phi = L^{-T} z (columns)
-        np.empty((batch_size, n_rows)),  # the samples as rows
-        np.empty((n_rows, n_rows)),  # sum_b phi_b phi_b^T
+        np.empty((n_rows, m)),  # Bartlett factor T of z z^T, then phi = L^{-T} T
+        np.empty((m, n_rows)),  # phi^T
+        np.empty((n_rows, n_rows)),  # phi phi^T = L^{-T} z z^T L^{-1}
         np.empty((n_rows, n_rows)),  # sigma_h2 (C_target - C_hat)
+        np.full(1, batch_size),  # |B|
     )
 
 
@@ -95,28 +154,30 @@ def _rbm_prepare(w, data, work):
 def _rbm_direction(w, s, data, work, g):
     """``g = sigma_h2 (C_target - C_hat) W`` with ``C_hat`` from exact samples of ``N(0, K^-1)``.
 
-    Draws ``(N_v, |B|)`` normals ``z`` (C order) and solves ``L^T phi = z`` by back
-    substitution, so the columns ``phi_b`` have covariance ``(L L^T)^{-1} = K^{-1}``.
+    The samples are ``L^{-T} z`` for ``z`` an ``(N_v, |B|)`` matrix of standard normals
+    (covariance ``(L L^T)^{-1} = K^{-1}``), so ``|B| C_hat = L^{-T} z z^T L^{-1}``: the
+    step draws ``T`` with ``T T^T`` distributed as ``z z^T`` (:func:`bartlett`), solves
+    ``L^T phi = T`` by back substitution and forms ``phi phi^T``.
     """
     _, sigma_h2, c_target = data
     chol, inv_d, phi, phi_t, c_hat, delta = work[1], work[2], work[3], work[4], work[5], work[6]
-    n_v, batch = phi.shape
-    fill_normals(s, phi.reshape(-1))
+    n_v, m = phi.shape
+    bartlett(s, phi, work[7][0])
     for i in range(n_v - 1, -1, -1):
         row = phi[i]
         for k in range(i + 1, n_v):
             c = chol[k, i]
             src = phi[k]
-            for b in range(batch):
+            for b in range(m):
                 row[b] -= c * src[b]
         d = inv_d[i]
-        for b in range(batch):
+        for b in range(m):
             row[b] *= d
     for i in range(n_v):
-        for b in range(batch):
+        for b in range(m):
             phi_t[b, i] = phi[i, b]
-    product(c_hat, phi_t, phi_t)  # sum_b phi_b phi_b^T
-    inv_b = 1.0 / batch
+    product(c_hat, phi_t, phi_t)  # phi phi^T
+    inv_b = 1.0 / work[7][0]
     for i in range(n_v):
         for j in range(n_v):
             delta[i, j] = sigma_h2 * (c_target[i, j] - c_hat[i, j] * inv_b)
@@ -241,23 +302,24 @@ ALIGNED_LANES = 16
 def _aligned_matrix(x, s, alpha, sigma_h2, mu2, inv_kappa, work, lanes, k):
     """One step's ``Y^T Y`` for the replica at ``x`` (ascending), drawn from stream ``s``.
 
-    Draws ``(N_v, |B|)`` normals ``z`` (C order); in the target eigenbasis
-    ``C_hat_ab = sum_b z_ab z_bb / (|B| sqrt(lambda_a lambda_b))`` with
+    For ``z`` an ``(N_v, |B|)`` matrix of standard normals, in the target eigenbasis
+    ``C_hat_ab = (z z^T)_ab / (|B| sqrt(lambda_a lambda_b))``, with ``T T^T`` in place of
+    ``z z^T`` (:func:`bartlett`) and
     ``lambda_a = mu2 - sigma_h2 x_a`` (``mu2`` beyond the ``N_h`` learned directions);
     ``M = 1 + alpha sigma_h2 (diag(inv_kappa) - C_hat)`` and ``Y = M[:, :N_h] diag(sqrt x)``.
     The lower triangle of ``Y^T Y`` goes to column ``k`` of ``lanes`` (the layout of
     :func:`fpsolve.dbm._linalg.jacobi_lanes`).
     """
-    z, z_t, c_hat, y, a, scale = work
+    z, z_t, c_hat, y, a, scale, batch = work
     n_h = x.shape[0]
-    n_v, batch = z.shape
+    n_v, m = z.shape
     rate = alpha * sigma_h2
-    inv_b = 1.0 / batch
+    inv_b = 1.0 / batch[0]
     for i in range(n_v):
         scale[i] = 1.0 / math.sqrt(mu2 - sigma_h2 * x[i]) if i < n_h else 1.0 / math.sqrt(mu2)
-    fill_normals(s, z.reshape(-1))
+    bartlett(s, z, batch[0])
     for i in range(n_v):
-        for b in range(batch):
+        for b in range(m):
             z_t[b, i] = z[i, b] * scale[i]
     product(c_hat, z_t, z_t)
     for i in range(n_v):
@@ -299,13 +361,15 @@ def _aligned_advance(
     """
     n_lanes, n_h = x.shape
     n_v = inv_kappa.shape[0]
+    m = min(n_v, batch)
     work = (
-        np.empty((n_v, batch)),  # z
-        np.empty((batch, n_v)),  # the scaled samples as rows
+        np.empty((n_v, m)),  # the Bartlett factor T
+        np.empty((m, n_v)),  # (diag(1 / sqrt(lambda)) T)^T
         np.empty((n_v, n_v)),  # C_hat |B|
         np.empty((n_v, n_h)),  # Y
         np.empty((n_h, n_h)),  # Y^T Y
         np.empty(n_v),  # 1 / sqrt(lambda)
+        np.full(1, batch),  # |B|
     )
     lanes = np.empty((n_h * n_h, n_lanes))
     vals = np.empty((n_lanes, n_h))

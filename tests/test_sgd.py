@@ -7,10 +7,12 @@ import math
 import numba
 import numpy as np
 import pytest
+from scipy import stats
 from scipy.integrate import solve_ivp
 from scipy.linalg import solve_triangular
 
 from fpsolve import sgd
+from fpsolve._sgd_kernels import _chi, bartlett
 from fpsolve.sgd import (
     GaussianRBM,
     SampledGradientModel,
@@ -29,13 +31,22 @@ def _stream(seed, r):
 
 
 # --------------------------------------------------------------------------- references
+def _wishart_factor(st, n, batch_size):
+    """The kernels' draw from stream ``st``: ``T`` with ``T T^T`` distributed as ``z z^T``
+    for ``z`` an ``(n, |B|)`` matrix of standard normals (tested in
+    ``test_bartlett_factor_has_the_law_of_z_zt``)."""
+    t = np.empty((n, min(n, batch_size)))
+    bartlett(st, t, batch_size)
+    return t
+
+
 def _reference_matrix(model, w, st, *, alpha, batch_size, n_steps):
-    """Plain-numpy level (c) taking the kernel's normals from stream ``st`` in its order."""
+    """Plain-numpy level (c) taking the kernel's random numbers from stream ``st``."""
     xs, ws = [np.linalg.eigvalsh(w.T @ w)], [w]
     for _ in range(n_steps):
         chol = np.linalg.cholesky(model.k_matrix(w))
-        z = normals(st, (model.n_v, batch_size))
-        phi = solve_triangular(chol.T, z, lower=False)  # columns ~ N(0, K^-1)
+        z = _wishart_factor(st, model.n_v, batch_size)
+        phi = solve_triangular(chol.T, z, lower=False)  # L^-T z: z z^T -> C_hat |B|
         c_hat = phi @ phi.T / batch_size
         w = w + alpha * model.sigma_h2 * (model.c_target - c_hat) @ w
         xs.append(np.linalg.eigvalsh(w.T @ w))
@@ -50,7 +61,7 @@ def _reference_aligned(model, x, st, *, alpha, batch_size, n_steps):
     out = [x]
     for _ in range(n_steps):
         lam = np.concatenate([mu2 - s * x, np.full(model.n_v - n_h, mu2)])
-        z = normals(st, (model.n_v, batch_size)) / np.sqrt(lam)[:, None]
+        z = _wishart_factor(st, model.n_v, batch_size) / np.sqrt(lam)[:, None]
         m = np.eye(model.n_v) + alpha * s * (np.diag(inv_kappa) - z @ z.T / batch_size)
         y = m[:, :n_h] * np.sqrt(x)
         x = np.linalg.eigvalsh(y.T @ y)
@@ -58,10 +69,54 @@ def _reference_aligned(model, x, st, *, alpha, batch_size, n_steps):
     return np.array(out)
 
 
+# --------------------------------------------------------------------------- Wishart draws
+@numba.njit
+def _chis(st, k, out):
+    for i in range(out.size):
+        out[i] = _chi(st, k)
+
+
+def test_chi_variates_follow_the_chi_law():
+    """KS against scipy's chi law, 20000 draws per degree of freedom (fixed stream), at
+    1% family-wise error; k = 1 is |N|, k >= 2 the Marsaglia-Tsang gamma."""
+    dfs = (1, 2, 3, 5, 16, 64)
+    for k in dfs:
+        out = np.empty(20_000)
+        _chis(_stream(5, k), k, out)
+        assert stats.kstest(out, stats.chi(k).cdf).pvalue > 0.01 / len(dfs), k
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(4, 3), (4, 5), (3, 9), (2, 40)])
+def test_bartlett_factor_has_the_law_of_z_zt(n, batch_size):
+    """T T^T against z z^T of (n, |B|) standard normals (numpy's generator), 8000 each:
+    two-sample KS of every entry, the trace and the largest eigenvalue, at 1%
+    family-wise error; for |B| > n, T is lower triangular with a positive diagonal."""
+    n_draws = 8000
+    st = _stream(9, n * 100 + batch_size)
+    ts = np.array([_wishart_factor(st, n, batch_size) for _ in range(n_draws)])
+    m = min(n, batch_size)
+    assert ts.shape == (n_draws, n, m)
+    if batch_size > n:  # the Bartlett factor; else T is z itself
+        assert np.all(np.triu(ts, 1) == 0.0)
+        assert np.all(np.diagonal(ts, axis1=1, axis2=2) > 0)
+    z = np.random.default_rng(4).standard_normal((n_draws, n, batch_size))
+    draws = [ts @ ts.transpose(0, 2, 1), z @ z.transpose(0, 2, 1)]
+
+    def features(w):
+        iu = np.triu_indices(n)
+        ev = np.linalg.eigvalsh(w)
+        return [w[:, i, j] for i, j in zip(*iu, strict=True)] + [ev.sum(1), ev[:, -1]]
+
+    got, ref = features(draws[0]), features(draws[1])
+    for a, b in zip(got, ref, strict=True):
+        assert stats.ks_2samp(a, b).pvalue > 0.01 / len(got)
+
+
 # --------------------------------------------------------------------------- exactness
-def test_matrix_kernel_matches_numpy_reference():
+@pytest.mark.parametrize("batch_size", [3, 7])
+def test_matrix_kernel_matches_numpy_reference(batch_size):
     rbm = GaussianRBM.lattice(5, m2=2.0, mu2=9.0, sigma_h2=0.8, n_h=4)
-    opts = {"alpha": 0.05, "batch_size": 7, "n_steps": 150}
+    opts = {"alpha": 0.05, "batch_size": batch_size, "n_steps": 150}
     res = simulate_sgd_matrix(
         rbm, n_replicas=3, w_sigma=0.3, record_every=1, record_weights=True, rng=11, **opts
     )
@@ -74,10 +129,11 @@ def test_matrix_kernel_matches_numpy_reference():
         np.testing.assert_allclose(res.weights[r], ws, rtol=1e-12, atol=1e-13)
 
 
-def test_aligned_kernel_matches_numpy_reference():
+@pytest.mark.parametrize("batch_size", [2, 5, 9])
+def test_aligned_kernel_matches_numpy_reference(batch_size):
     rbm = GaussianRBM(kappa=[3.0, 5.0, 4.0, 7.5, 6.0], mu2=8.0, sigma_h2=1.3, n_h=3)
     x0 = np.array([[0.5, 2.0, 3.5], [1.0, 1.0, 2.0]])
-    opts = {"alpha": 0.07, "batch_size": 5, "n_steps": 200}
+    opts = {"alpha": 0.07, "batch_size": batch_size, "n_steps": 200}
     res = simulate_sgd_aligned(rbm, n_replicas=2, x0=x0, record_every=1, rng=3, **opts)
     assert not res.failed.any()
     for r in range(2):

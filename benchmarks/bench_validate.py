@@ -213,6 +213,13 @@ def main() -> None:
         t_new, _ = timed(lambda: (_two_mode_estimate(d), _moment_estimates(d)), 3)
         print(f"  one pair's fits, refit       {t_old:7.3f} s, one pass {t_new:7.4f} s, "
               f"ratio {t_old / t_new:6.1f}")  # fmt: skip
+        n_rec = int(rec.steps[-1])
+        t_old, old = timed(lambda: predict.predict(
+            rec, method="matrix", n_replicas=64, burn_in=n_rec // 2, rng=1), 3)  # fmt: skip
+        t_new, new = timed(lambda: predict.predict(rec, method="matrix", n_replicas=64, rng=1), 3)
+        print(f"  level c, {old.params['n_steps']} steps (second half kept) {t_old:6.2f} s, "
+              f"{new.params['n_steps']} steps (burn-in 10 tau = {new.params['burn_in']}) "
+              f"{t_new:6.2f} s, ratio {t_old / t_new:4.2f}")  # fmt: skip
         mats = _matrix_steps()
         out = np.empty(mats.shape[:2])
         _loop_jacobi(mats[:2], out[:2])

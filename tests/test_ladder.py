@@ -135,7 +135,7 @@ def test_levels_b_and_c_agree_with_the_formula_at_small_noise():
         p = predict(attrs, method=method, n_replicas=16, n_steps=16_000, rng=3)
         assert p.level == LEVELS[method][0]
         assert p.params["n_steps"] == 16_000
-        assert p.params["burn_in"] == 8000
+        assert p.params["burn_in"] == 3200  # 10 tau, tau = 1/(alpha min Omega) = 320
         # the width within 10% (first-order corrections are about alpha/|B| x 10 here)
         np.testing.assert_allclose(p.std, small.std, rtol=0.1)
         np.testing.assert_allclose(p.mean_x, small.mean_x, atol=3 * small.std.max() / 4)
@@ -172,11 +172,18 @@ def test_sample_level_bad_input():
 
 
 def test_default_steps_follow_the_recording():
-    attrs = _attrs(_paper(n_v=2), n_steps=3000)
-    p = predict(attrs, method="aligned", n_replicas=4, rng=1)
-    assert (p.params["n_steps"], p.params["burn_in"]) == (3000, 1500)
-    with pytest.raises(ValueError, match="n_steps must exceed burn_in=3000"):
-        predict(attrs, method="aligned", n_replicas=4, burn_in=3000)
+    """Burn-in 10 tau (tau = 320 steps here), at most half the recording; then a window as
+    long as the measurement's (the second half of the recording)."""
+    for n_rec, burn in ((3000, 1500), (20_000, 3200), (20_001, 3200)):
+        attrs = _attrs(_paper(n_v=2), n_steps=n_rec)
+        p = predict(attrs, method="aligned", n_replicas=4, rng=1)
+        assert (p.params["n_steps"], p.params["burn_in"]) == (burn + n_rec - n_rec // 2, burn)
+    p = predict(attrs, method="matrix", n_replicas=4, burn_in=100, rng=1)
+    assert (p.params["n_steps"], p.params["burn_in"]) == (20_001, 100)
+    p = predict(attrs, method="matrix", n_replicas=4, n_steps=4000, rng=1)
+    assert (p.params["n_steps"], p.params["burn_in"]) == (4000, 2000)
+    with pytest.raises(ValueError, match="n_steps must exceed burn_in=20001"):
+        predict(attrs, method="aligned", n_replicas=4, burn_in=20_001)
 
 
 def test_missing_attribute_is_named():
@@ -184,3 +191,33 @@ def test_missing_attribute_is_named():
     del attrs["batch_size"]
     with pytest.raises(ValueError, match="'batch_size' is missing"):
         predict(attrs, method="matrix")
+
+
+def _window_statistics(ev, keep):
+    """Per replica: the mean and std of each index and the mean spacing of each neighbour
+    pair over the snapshots ``keep``; shape (R, 3 N - 1)."""
+    x = ev[:, keep]
+    return np.concatenate([x.mean(1), x.std(1), np.diff(x, axis=2).mean(1)], axis=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch_size", [4, 16])
+def test_level_c_is_stationary_after_the_default_burn_in(batch_size):
+    """Level c starts at the fixed point W_s and by default discards 10 tau steps (tau =
+    1/(alpha min Omega), the eigenvalues' slowest relaxation time), although the
+    rotations of W start aligned too.  Per replica, the statistics of the window
+    [10 tau, 20 tau) equal those of [30 tau, 40 tau) of the same run: the paired
+    differences over 1024 replicas are zero within Bonferroni bounds.  (The window
+    [0, 10 tau) fails: largest |z| 6.4 at |B| = 4, 4.8 at |B| = 16.)"""
+    s = _paper(n_v=4, batch_size=batch_size)
+    p = predict(_attrs(s, n_steps=40_000), method="matrix", n_replicas=2)
+    tau = 320
+    assert p.params["burn_in"] == 10 * tau
+    res = sample_level("matrix", s, n_replicas=1024, n_steps=40 * tau, burn_in=0, rng=11)
+    steps = np.arange(0, 40 * tau + 1, math.ceil(40 * tau / 1000))
+    early = (steps >= 10 * tau) & (steps < 20 * tau)
+    late = (steps >= 30 * tau) & (steps < 40 * tau)
+    assert early.sum() == late.sum() > 200
+    d = _window_statistics(res.eigenvalues, early) - _window_statistics(res.eigenvalues, late)
+    z = d.mean(0) / (d.std(0, ddof=1) / math.sqrt(d.shape[0]))
+    assert np.all(np.abs(z) < _bound(z.size)), z.round(2)

@@ -244,6 +244,19 @@ def _tau(st: _Setting) -> float:
     return 1.0 / (st.alpha * st.modes.omega.min())
 
 
+def _window(st: _Setting, n_steps, burn_in) -> tuple[int, int]:
+    """Burn-in and steps of levels b and c.  Without ``burn_in``: ``min(10 tau, n // 2)``
+    steps from the fixed point (``n`` = ``n_steps``, else the recording's), then by
+    default as many steps as the measurement's window (the second half of the
+    recording); with ``burn_in``: ``n`` steps, as the measurement from that step."""
+    n = (st.n_steps or DEFAULT_STEPS) if n_steps is None else n_steps
+    n = check_int("n_steps", n, minimum=1)
+    if burn_in is not None:
+        return check_int("burn_in", burn_in, minimum=0), n
+    burn = min(math.ceil(10.0 * _tau(st)), n // 2)
+    return burn, (burn + n - n // 2 if n_steps is None else n)
+
+
 def _dbm(st: _Setting, *, n_replicas, n_steps, burn_in, second_order, discrete_map, rng, progress):
     """Level b': stationary snapshots of the eigenvalue map with Gaussian PCD noise."""
     modes = st.modes
@@ -513,8 +526,9 @@ def predict(
     :eq:`sgd-step`), started at the fixed point :math:`W_s`; it keeps the
     rotations of :math:`W` and every order in :math:`\alpha` and differs from the
     trainer only in using exact samples instead of persistent Gibbs chains.
-    Both run ``n_steps`` steps (default the recording's ``n_steps``) and use the
-    steps ``>= burn_in`` (default half), as the measurement does.
+    Both start at the fixed point, are burnt in for ``10 tau`` steps (at most half the
+    recording) and then keep a window as long as the measurement's (the second half of
+    the recording's ``n_steps``).
 
     Every simulated level keeps about 1000 snapshots per replica from its
     stationary window; the statistics are those of a recording
@@ -536,8 +550,11 @@ def predict(
     n_steps, burn_in : int, optional
         Steps per replica and steps discarded.  ``"dbm"``: default ``10 tau``
         burn-in and ``40 tau`` recorded, :math:`\tau = 1/(\alpha\min_a\Omega_a)` the
-        slowest relaxation time; ``"aligned"``, ``"matrix"``: default the attribute
-        ``n_steps`` (else :data:`DEFAULT_STEPS`) and half of it.
+        slowest relaxation time; ``"aligned"``, ``"matrix"``: ``n`` = ``n_steps``,
+        else the attribute ``n_steps`` (else :data:`DEFAULT_STEPS`); default burn-in
+        ``min(10 tau, n // 2)`` and then, if ``n_steps`` is not given, as many steps
+        as the measurement's window, ``n - n // 2``; a given ``burn_in`` runs ``n``
+        steps (the measurement's window from that step).
     second_order : bool, optional
         Include the mean :math:`D_a` of :math:`\delta W^T\delta W`.
     discrete_map : bool, optional
@@ -603,9 +620,7 @@ def predict(
             burn = check_int("burn_in", burn, minimum=0)
             steps = burn + math.ceil(40.0 * _tau(st)) if n_steps is None else n_steps
         else:
-            steps = (st.n_steps or DEFAULT_STEPS) if n_steps is None else n_steps
-            steps = check_int("n_steps", steps, minimum=1)
-            burn = check_int("burn_in", steps // 2 if burn_in is None else burn_in, minimum=0)
+            burn, steps = _window(st, n_steps, burn_in)
         steps = check_int("n_steps", steps, minimum=1)
         if steps <= burn:
             raise ValueError(f"n_steps must exceed burn_in={burn}, got {steps}")

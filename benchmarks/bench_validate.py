@@ -12,7 +12,11 @@ before, on the demo's recordings:
   one-point fits: one pass over per-run sums (and all two-mode refits together) against a
   refit of every leave-one-block-out sample;
 * the matrix step of the PCD eigenvalue map: Householder + QL against cyclic Jacobi with
-  full row and column updates (the kernel used before), per 10 x 10 matrix.
+  full row and column updates (the kernel used before), per 10 x 10 matrix;
+* level c of the predictions with its window (10 tau burn-in, then as many steps as the
+  measurement's window) against the second half of the recording's updates;
+* the spectrum of level c's snapshots: Householder + QL against ``np.linalg.eigvalsh``
+  (used before), per 10 x 10 ``W^T W``.
 
 Also printed: the PCD eigenvalue map's time per replica-step as the dynamics analysis runs it
 (section ``pcd``), and on request a profile of validate() (section ``profile``).
@@ -35,6 +39,7 @@ import numba
 import numpy as np
 
 from fpsolve.dbm._linalg import symmetric_eigenvalues
+from fpsolve.sgd import GaussianRBM
 
 TARGET = 0.2  # validate() / training
 
@@ -129,6 +134,12 @@ def _loop_ql(mats, out):
     e = np.empty(mats.shape[1])
     for m in range(mats.shape[0]):
         symmetric_eigenvalues(mats[m], b, e, out[m])
+
+
+@numba.njit(cache=True)
+def _loop_eigvalsh(mats, out):
+    for m in range(mats.shape[0]):
+        out[m] = np.linalg.eigvalsh(mats[m])
 
 
 def _matrix_steps(n_mats: int = 100_000, n: int = 10):
@@ -229,6 +240,18 @@ def main() -> None:
         per = 1e6 / mats.shape[0]
         print(f"  matrix step (10 x 10), Jacobi {t_old * per:5.2f} us, Householder + QL "
               f"{t_new * per:5.2f} us, ratio {t_old / t_new:4.2f}")  # fmt: skip
+        # level c's snapshots: the spectrum of W^T W for W near the paper's fixed point
+        w = GaussianRBM.lattice(10, m2=4.0, mu2=9.0).w_stable
+        gen = np.random.default_rng(1)
+        ws = w + 0.05 * gen.normal(size=(mats.shape[0] // 10, *w.shape))
+        wtw = np.ascontiguousarray(np.swapaxes(ws, 1, 2) @ ws)
+        out = np.empty(wtw.shape[:2])
+        _loop_eigvalsh(wtw[:2], out[:2])
+        t_old, _ = timed(lambda: _loop_eigvalsh(wtw, out), 3)
+        t_new, _ = timed(lambda: _loop_ql(wtw, out), 3)
+        per = 1e6 / wtw.shape[0]
+        print(f"  level c snapshot (10 x 10 W^T W), np.linalg.eigvalsh {t_old * per:5.2f} us, "
+              f"Householder + QL {t_new * per:5.2f} us, ratio {t_old / t_new:4.2f}")  # fmt: skip
 
     if "report" in args.sections:
         report = os.path.join(args.out, f"report-{os.getpid()}")

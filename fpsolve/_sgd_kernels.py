@@ -33,7 +33,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from fpsolve.dbm._linalg import jacobi_lanes
+from fpsolve.dbm._linalg import jacobi_lanes, symmetric_eigenvalues
 from fpsolve.dbm._random import normal, uniform
 from fpsolve.jit import jit, pjit
 from fpsolve.products import product
@@ -189,14 +189,17 @@ _work, _prepare, _direction = _rbm_work, _rbm_prepare, _rbm_direction  # the def
 
 # --------------------------------------------------------------------------- the integrator
 @jit
-def _spectrum(w, x, out):
-    """``out = eigvalsh(W^T W)`` (ascending); ``x`` is an ``(n_cols, n_cols)`` work array."""
+def _spectrum(w, spec, out):
+    """``out`` = the eigenvalues of ``W^T W`` (ascending; Householder + QL,
+    :func:`~fpsolve.dbm._linalg.symmetric_eigenvalues`); ``spec`` holds two
+    ``(n_cols, n_cols)`` and one ``(n_cols,)`` work arrays."""
+    x, b, e = spec
     product(x, w, w)
-    out[:] = np.linalg.eigvalsh(x)
+    symmetric_eigenvalues(x, b, e, out)
 
 
 @jit
-def _advance(w, s, alpha, data, work, g, x, t0, t1, snap_steps, p, eig, w_out, keep_w):
+def _advance(w, s, alpha, data, work, g, spec, t0, t1, snap_steps, p, eig, w_out, keep_w):
     """Steps ``t0 + 1 .. t1`` of one replica; records snapshot ``p`` onwards at its steps.
 
     Returns ``(code, step)``: code 0, or the failure code and the step whose update
@@ -219,7 +222,7 @@ def _advance(w, s, alpha, data, work, g, x, t0, t1, snap_steps, p, eig, w_out, k
         if code != 0:
             return NON_FINITE + code, t
         while p < n_snap and snap_steps[p] == t:
-            _spectrum(w, x, eig[p])
+            _spectrum(w, spec, eig[p])
             if keep_w:
                 w_out[p] = w
             p += 1
@@ -245,9 +248,9 @@ def _integrate(
             work = _work(data, n_rows, n_cols, batch_size)
             _prepare(wr, data, work)
             g = np.empty((n_rows, n_cols))
-            x = np.empty((n_cols, n_cols))
+            spec = (np.empty((n_cols, n_cols)), np.empty((n_cols, n_cols)), np.empty(n_cols))
             c, t = _advance(
-                wr, st, alpha, data, work, g, x, t0, t1, snap_steps, p, eig[r], w_out[r], keep_w
+                wr, st, alpha, data, work, g, spec, t0, t1, snap_steps, p, eig[r], w_out[r], keep_w
             )
             w[r] = wr
             streams[r] = st

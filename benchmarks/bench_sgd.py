@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import time
@@ -32,7 +31,6 @@ import numpy as np
 from numba import prange
 
 from fpsolve import _sgd_kernels as _k
-from fpsolve.products import product
 from fpsolve.sgd import GaussianRBM, simulate_sgd_aligned, simulate_sgd_matrix
 from fpsolve.streams import fill_normals, stream
 from validation.training.rbm import train
@@ -51,37 +49,26 @@ def timed(fn):
 
 
 # --------------------------------------------------------------------------- baselines
-# Before: every step drew its (N_v, |B|) block of normals z and formed z z^T, where the
-# kernels now draw the Bartlett factor of z z^T (fpsolve._sgd_kernels.bartlett).
-@numba.njit(cache=True)
-def _direct_matrix(x, s, alpha, sigma_h2, mu2, inv_kappa, z, z_t, c_hat, y, a, scale):
-    """The aligned map's ``Y^T Y`` from ``(N_v, |B|)`` normals (before), into ``a``."""
-    n_h = x.shape[0]
-    n_v, batch = z.shape
-    for i in range(n_v):
-        scale[i] = 1.0 / math.sqrt(mu2 - sigma_h2 * x[i]) if i < n_h else 1.0 / math.sqrt(mu2)
-    fill_normals(s, z.reshape(-1))
-    for i in range(n_v):
-        for b in range(batch):
-            z_t[b, i] = z[i, b] * scale[i]
-    product(c_hat, z_t, z_t)
-    for i in range(n_v):
-        for j in range(n_h):
-            m = (inv_kappa[i] if i == j else 0.0) - c_hat[i, j] / batch
-            y[i, j] = ((1.0 if i == j else 0.0) + alpha * sigma_h2 * m) * math.sqrt(x[j])
-    product(a, y, y)
-
-
+# Before: every step drew its whole (N_v, |B|) block of normals z, where the kernels now draw
+# T with T T^T distributed as z z^T (fpsolve._sgd_kernels.bartlett); the rest of a step is
+# the kernels' own code, which takes either draw.
 @numba.njit(cache=True)
 def _aligned_one(x, s, alpha, sigma_h2, mu2, inv_kappa, batch, n_steps, every, eig):
     """The aligned map of one replica as first computed: normals of the whole batch and
-    LAPACK's eigenvalues at every step, the map's own failure checks."""
+    LAPACK's eigenvalues at every step; the map's own matrix and failure checks."""
     n_h = x.shape[0]
     n_v = inv_kappa.shape[0]
-    z, z_t, c_hat = np.empty((n_v, batch)), np.empty((batch, n_v)), np.empty((n_v, n_v))
-    y, a, scale = np.empty((n_v, n_h)), np.empty((n_h, n_h)), np.empty(n_v)
+    z = np.empty((n_v, batch))
+    work = (np.empty((batch, n_v)), np.empty((n_v, n_v)), np.empty((n_v, n_h)),
+            np.empty((n_h, n_h)), np.empty(n_v))  # fmt: skip
+    lane = np.empty((n_h * n_h, 1))
+    a = np.empty((n_h, n_h))
     for t in range(1, n_steps + 1):
-        _direct_matrix(x, s, alpha, sigma_h2, mu2, inv_kappa, z, z_t, c_hat, y, a, scale)
+        fill_normals(s, z.reshape(-1))
+        _k._aligned_matrix(x, z, batch, alpha, sigma_h2, mu2, inv_kappa, work, lane, 0)
+        for i in range(n_h):
+            for j in range(i + 1):
+                a[i, j] = a[j, i] = lane[i * n_h + j, 0]
         x[:] = np.linalg.eigvalsh(a)
         if _k._aligned_code(x, sigma_h2, mu2) != 0:
             eig[:] = np.nan
@@ -101,32 +88,17 @@ def _aligned_before(x, streams, alpha, sigma_h2, mu2, inv_kappa, batch, n_steps,
 
 @numba.njit
 def _direct_work(data, n_rows, n_cols, batch_size):
-    return (np.empty((n_cols, n_rows)), np.empty((n_rows, n_rows)), np.empty(n_rows),
-            np.empty((n_rows, batch_size)), np.empty((batch_size, n_rows)),
-            np.empty((n_rows, n_rows)), np.empty((n_rows, n_rows)))  # fmt: skip
+    """Level c's work arrays with room for the whole ``(N_v, |B|)`` block of normals."""
+    w = _k._rbm_work(data, n_rows, n_cols, batch_size)
+    phi, phi_t = np.empty((n_rows, batch_size)), np.empty((batch_size, n_rows))
+    return (w[0], w[1], w[2], phi, phi_t, w[5], w[6], w[7])
 
 
 @numba.njit
 def _direct_direction(w, s, data, work, g):
-    """Level c's direction from ``(N_v, |B|)`` normals (before)."""
-    _, sigma_h2, c_target = data
-    chol, inv_d, phi, phi_t, c_hat, delta = work[1], work[2], work[3], work[4], work[5], work[6]
-    n_v, batch = phi.shape
-    fill_normals(s, phi.reshape(-1))
-    for i in range(n_v - 1, -1, -1):
-        for k in range(i + 1, n_v):
-            for b in range(batch):
-                phi[i, b] -= chol[k, i] * phi[k, b]
-        for b in range(batch):
-            phi[i, b] *= inv_d[i]
-    for i in range(n_v):
-        for b in range(batch):
-            phi_t[b, i] = phi[i, b]
-    product(c_hat, phi_t, phi_t)
-    for i in range(n_v):
-        for j in range(n_v):
-            delta[i, j] = sigma_h2 * (c_target[i, j] - c_hat[i, j] / batch)
-    product(g, delta, w)
+    """Level c's direction from the whole ``(N_v, |B|)`` block of normals (before)."""
+    fill_normals(s, work[3].reshape(-1))
+    _k._rbm_direction_of_draw(w, data, work, g)
 
 
 class DirectRBM(GaussianRBM):

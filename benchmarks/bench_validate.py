@@ -142,6 +142,17 @@ def _loop_eigvalsh(mats, out):
         out[m] = np.linalg.eigvalsh(mats[m])
 
 
+def _per_matrix(old, new, mats):
+    """Microseconds per matrix of the loops ``old`` and ``new`` over ``mats`` (best of 3,
+    after compiling calls)."""
+    out = np.empty(mats.shape[:2])
+    old(mats[:2], out[:2])
+    new(mats[:2], out[:2])
+    t_old, _ = timed(lambda: old(mats, out), 3)
+    t_new, _ = timed(lambda: new(mats, out), 3)
+    return t_old * 1e6 / mats.shape[0], t_new * 1e6 / mats.shape[0]
+
+
 def _matrix_steps(n_mats: int = 100_000, n: int = 10):
     """Matrices like the map's near-collision steps: the paper's targets with two
     near-degenerate pairs, off-diagonal kicks of 0.05."""
@@ -232,26 +243,17 @@ def main() -> None:
               f"{new.params['n_steps']} steps (burn-in 10 tau = {new.params['burn_in']}) "
               f"{t_new:6.2f} s, ratio {t_old / t_new:4.2f}")  # fmt: skip
         mats = _matrix_steps()
-        out = np.empty(mats.shape[:2])
-        _loop_jacobi(mats[:2], out[:2])
-        _loop_ql(mats[:2], out[:2])
-        t_old, _ = timed(lambda: _loop_jacobi(mats, out), 3)
-        t_new, _ = timed(lambda: _loop_ql(mats, out), 3)
-        per = 1e6 / mats.shape[0]
-        print(f"  matrix step (10 x 10), Jacobi {t_old * per:5.2f} us, Householder + QL "
-              f"{t_new * per:5.2f} us, ratio {t_old / t_new:4.2f}")  # fmt: skip
+        t_old, t_new = _per_matrix(_loop_jacobi, _loop_ql, mats)
+        print(f"  matrix step (10 x 10), Jacobi {t_old:5.2f} us, Householder + QL "
+              f"{t_new:5.2f} us, ratio {t_old / t_new:4.2f}")  # fmt: skip
         # level c's snapshots: the spectrum of W^T W for W near the paper's fixed point
         w = GaussianRBM.lattice(10, m2=4.0, mu2=9.0).w_stable
         gen = np.random.default_rng(1)
         ws = w + 0.05 * gen.normal(size=(mats.shape[0] // 10, *w.shape))
         wtw = np.ascontiguousarray(np.swapaxes(ws, 1, 2) @ ws)
-        out = np.empty(wtw.shape[:2])
-        _loop_eigvalsh(wtw[:2], out[:2])
-        t_old, _ = timed(lambda: _loop_eigvalsh(wtw, out), 3)
-        t_new, _ = timed(lambda: _loop_ql(wtw, out), 3)
-        per = 1e6 / wtw.shape[0]
-        print(f"  level c snapshot (10 x 10 W^T W), np.linalg.eigvalsh {t_old * per:5.2f} us, "
-              f"Householder + QL {t_new * per:5.2f} us, ratio {t_old / t_new:4.2f}")  # fmt: skip
+        t_old, t_new = _per_matrix(_loop_eigvalsh, _loop_ql, wtw)
+        print(f"  level c snapshot (10 x 10 W^T W), np.linalg.eigvalsh {t_old:5.2f} us, "
+              f"Householder + QL {t_new:5.2f} us, ratio {t_old / t_new:4.2f}")  # fmt: skip
 
     if "report" in args.sections:
         report = os.path.join(args.out, f"report-{os.getpid()}")

@@ -156,13 +156,21 @@ def _rbm_direction(w, s, data, work, g):
 
     The samples are ``L^{-T} z`` for ``z`` an ``(N_v, |B|)`` matrix of standard normals
     (covariance ``(L L^T)^{-1} = K^{-1}``), so ``|B| C_hat = L^{-T} z z^T L^{-1}``: the
-    step draws ``T`` with ``T T^T`` distributed as ``z z^T`` (:func:`bartlett`), solves
-    ``L^T phi = T`` by back substitution and forms ``phi phi^T``.
+    step draws ``T`` with ``T T^T`` distributed as ``z z^T`` (:func:`bartlett`) into
+    ``work[3]`` and hands it to :func:`_rbm_direction_of_draw`.
     """
+    bartlett(s, work[3], work[7][0])
+    _rbm_direction_of_draw(w, data, work, g)
+
+
+@jit(inline="always")
+def _rbm_direction_of_draw(w, data, work, g):
+    """The direction of :func:`_rbm_direction` from the draw in ``work[3]`` (``(N_v, m)``,
+    overwritten): solves ``L^T phi = T`` by back substitution and forms ``phi phi^T``;
+    ``|B|`` is ``work[7][0]``."""
     _, sigma_h2, c_target = data
     chol, inv_d, phi, phi_t, c_hat, delta = work[1], work[2], work[3], work[4], work[5], work[6]
     n_v, m = phi.shape
-    bartlett(s, phi, work[7][0])
     for i in range(n_v - 1, -1, -1):
         row = phi[i]
         for k in range(i + 1, n_v):
@@ -302,33 +310,34 @@ ALIGNED_LANES = 16
 
 
 @jit
-def _aligned_matrix(x, s, alpha, sigma_h2, mu2, inv_kappa, work, lanes, k):
-    """One step's ``Y^T Y`` for the replica at ``x`` (ascending), drawn from stream ``s``.
+def _aligned_matrix(x, z, batch, alpha, sigma_h2, mu2, inv_kappa, work, lanes, k):
+    """One step's ``Y^T Y`` for the replica at ``x`` (ascending) from the draw ``z``.
 
-    For ``z`` an ``(N_v, |B|)`` matrix of standard normals, in the target eigenbasis
-    ``C_hat_ab = (z z^T)_ab / (|B| sqrt(lambda_a lambda_b))``, with ``T T^T`` in place of
-    ``z z^T`` (:func:`bartlett`) and
-    ``lambda_a = mu2 - sigma_h2 x_a`` (``mu2`` beyond the ``N_h`` learned directions);
+    ``z`` is ``(N_v, m)`` with ``z z^T`` distributed as the Wishart matrix of ``batch``
+    standard normal samples (:func:`bartlett`; or the ``(N_v, batch)`` normals themselves).
+    In the target eigenbasis ``C_hat_ab = (z z^T)_ab / (batch sqrt(lambda_a lambda_b))``
+    with ``lambda_a = mu2 - sigma_h2 x_a`` (``mu2`` beyond the ``N_h`` learned directions);
     ``M = 1 + alpha sigma_h2 (diag(inv_kappa) - C_hat)`` and ``Y = M[:, :N_h] diag(sqrt x)``.
     The lower triangle of ``Y^T Y`` goes to column ``k`` of ``lanes`` (the layout of
-    :func:`fpsolve.dbm._linalg.jacobi_lanes`).
+    :func:`fpsolve.dbm._linalg.jacobi_lanes`).  ``work`` holds ``z_t`` (``(m, N_v)``),
+    ``c_hat`` (``(N_v, N_v)``), ``y`` (``(N_v, N_h)``), ``a`` (``(N_h, N_h)``) and
+    ``scale`` (``(N_v,)``).
     """
-    z, z_t, c_hat, y, a, scale, batch = work
+    z_t, c_hat, y, a, scale = work
     n_h = x.shape[0]
     n_v, m = z.shape
     rate = alpha * sigma_h2
-    inv_b = 1.0 / batch[0]
+    inv_b = 1.0 / batch
     for i in range(n_v):
         scale[i] = 1.0 / math.sqrt(mu2 - sigma_h2 * x[i]) if i < n_h else 1.0 / math.sqrt(mu2)
-    bartlett(s, z, batch[0])
     for i in range(n_v):
         for b in range(m):
             z_t[b, i] = z[i, b] * scale[i]
     product(c_hat, z_t, z_t)
     for i in range(n_v):
         for j in range(n_h):
-            m = (inv_kappa[i] if i == j else 0.0) - c_hat[i, j] * inv_b
-            y[i, j] = ((1.0 if i == j else 0.0) + rate * m) * math.sqrt(x[j])
+            mij = (inv_kappa[i] if i == j else 0.0) - c_hat[i, j] * inv_b
+            y[i, j] = ((1.0 if i == j else 0.0) + rate * mij) * math.sqrt(x[j])
     product(a, y, y)
     for i in range(n_h):
         for j in range(i + 1):
@@ -357,7 +366,8 @@ def _aligned_advance(
 
     ``x`` is ``(L, N_h)``, ``streams`` ``(L, 4)``, ``code``, ``fail_step`` ``(L,)`` and
     ``eig`` ``(L, S, N_h)``.  The running replicas (``code == 0``) step together: each
-    draws its ``Y^T Y`` (:func:`_aligned_matrix`), all are diagonalised at once
+    draws (:func:`bartlett`) and builds its ``Y^T Y`` (:func:`_aligned_matrix`), all are
+    diagonalised at once
     (:func:`~fpsolve.dbm._linalg.jacobi_lanes`), and ``x' = eig(Y^T Y)``.  A replica that
     leaves the domain gets the code of :func:`_aligned_code` (model codes 1:
     ``lambda <= 0``, 2: an eigenvalue below 0) and the step, and stops.
@@ -365,14 +375,13 @@ def _aligned_advance(
     n_lanes, n_h = x.shape
     n_v = inv_kappa.shape[0]
     m = min(n_v, batch)
+    z = np.empty((n_v, m))  # the draw (bartlett)
     work = (
-        np.empty((n_v, m)),  # the Bartlett factor T
-        np.empty((m, n_v)),  # (diag(1 / sqrt(lambda)) T)^T
+        np.empty((m, n_v)),  # (diag(1 / sqrt(lambda)) z)^T
         np.empty((n_v, n_v)),  # C_hat |B|
         np.empty((n_v, n_h)),  # Y
         np.empty((n_h, n_h)),  # Y^T Y
         np.empty(n_v),  # 1 / sqrt(lambda)
-        np.full(1, batch),  # |B|
     )
     lanes = np.empty((n_h * n_h, n_lanes))
     vals = np.empty((n_lanes, n_h))
@@ -382,7 +391,8 @@ def _aligned_advance(
         running = 0
         for k in range(n_lanes):
             if code[k] == 0:
-                _aligned_matrix(x[k], streams[k], alpha, sigma_h2, mu2, inv_kappa, work, lanes, k)
+                bartlett(streams[k], z, batch)
+                _aligned_matrix(x[k], z, batch, alpha, sigma_h2, mu2, inv_kappa, work, lanes, k)
                 running += 1
             else:  # a zero matrix: converged before the first sweep
                 lanes[:, k] = 0.0

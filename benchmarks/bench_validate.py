@@ -18,8 +18,9 @@ before, on the demo's recordings:
 * the spectrum of level c's snapshots: Householder + QL against ``np.linalg.eigvalsh``
   (used before), per 10 x 10 ``W^T W``.
 
-Also printed: the PCD eigenvalue map's time per replica-step as the dynamics analysis runs it
-(section ``pcd``), and on request a profile of validate() (section ``profile``).
+Also printed: the PCD eigenvalue map's time per replica-step as the dynamics analysis runs it,
+with its replicas in lanes against the same kernel with one replica per chunk (section
+``pcd``), and on request a profile of validate() (section ``profile``).
 
 Usage::
 
@@ -266,8 +267,10 @@ def main() -> None:
 
 def _pcd_rate(rec) -> None:
     """The PCD eigenvalue map as the dynamics analysis runs it: two replicas per run from the
-    recorded starts, the recording's span, 2 threads (ns per replica-step); side by side, the
-    same map with every near collision taken as a matrix (no 2 x 2 pair steps)."""
+    recorded starts, the recording's span (ns per replica-step, on numba's threads); side by
+    side, the same kernel with one replica per chunk (the same numbers; its loops over the
+    replicas are then one long) and with every near collision taken as a matrix (no 2 x 2
+    pair steps)."""
     import functools
 
     from fpsolve.dbm import Record, integrators, simulate_sgd
@@ -281,28 +284,38 @@ def _pcd_rate(rec) -> None:
     kw = {"alpha": setting.alpha, "batch_size": setting.batch_size, "x0": x0, "noise": noise,
           "n_replicas": len(x0), "rng": 1}  # fmt: skip
     modes = setting.modes(convention="training")
-    coef = integrators._k.PCDCoef
+    coef, lanes = integrators._k.PCDCoef, integrators._k.PCD_LANES
 
-    def run(steps, exact_pairs):
+    def run(steps, exact_pairs, chunk):
         integrators._k.PCDCoef = functools.partial(coef, exact_pairs=exact_pairs)
+        integrators._k.PCD_LANES = chunk
         try:
             return simulate_sgd(modes, n_steps=steps, record=Record(snapshots=(0, steps),
                                 statistics=False), **kw)  # fmt: skip
         finally:
-            integrators._k.PCDCoef = coef
+            integrators._k.PCDCoef, integrators._k.PCD_LANES = coef, lanes
 
     print(f"\nPCD eigenvalue map (alpha = {setting.alpha}, |B| = {setting.batch_size}, "
-          f"{len(x0)} replicas x {n_steps} steps, best of 3):")  # fmt: skip
-    per = {}
-    for exact_pairs, name in ((False, "every near collision as a matrix"),
-                              (True, "near pairs as 2 x 2 blocks")):  # fmt: skip
-        run(2, exact_pairs)
-        t, res = timed(lambda: run(n_steps, exact_pairs), 3)  # noqa: B023 (called at once)
-        per[exact_pairs] = 1e9 * t / (len(x0) * n_steps)
-        m, q = (v / (len(x0) * n_steps) for v in (res.matrix_steps, res.pair_steps))
-        print(f"  {name:<34s} {per[exact_pairs]:5.0f} ns per replica-step; "
+          f"{len(x0)} replicas x {n_steps} steps, {numba.get_num_threads()} threads, "
+          "best of 3):")  # fmt: skip
+    per, out = {}, {}
+    cases = {
+        "lanes": (True, lanes, f"near pairs as 2 x 2 blocks, {lanes} replicas in lanes"),
+        "one": (True, 1, "the same kernel, one replica per chunk"),
+        "matrix": (False, lanes, "every near collision as a matrix, in lanes"),
+    }
+    for key, (exact_pairs, chunk, name) in cases.items():
+        run(2, exact_pairs, chunk)
+        t, out[key] = timed(lambda: run(n_steps, exact_pairs, chunk), 3)  # noqa: B023
+        per[key] = 1e9 * t / (len(x0) * n_steps)
+        m, q = (v / (len(x0) * n_steps) for v in (out[key].matrix_steps, out[key].pair_steps))
+        print(f"  {name:<52s} {per[key]:5.0f} ns per replica-step; "
               f"{m:.1%} matrix steps, {q:.1%} pair steps")  # fmt: skip
-    print(f"  ratio {per[False] / per[True]:.2f}")
+    same = np.array_equal(out["lanes"].snapshots, out["one"].snapshots, equal_nan=True)
+    print(
+        f"  ratio one per chunk / lanes {per['one'] / per['lanes']:.2f} (same numbers: {same}); "
+        f"matrix / 2 x 2 blocks {per['matrix'] / per['lanes']:.2f}"
+    )
 
 
 def _profile(recs) -> None:

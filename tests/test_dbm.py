@@ -366,9 +366,48 @@ def test_pcd_sgd_replicas_that_leave_the_domain_stop():
         kept = res.snapshots[1:s, r]  # the recorded steps before it stopped
         np.testing.assert_allclose(res.replica_mean[r], kept.mean(axis=0), rtol=1e-12)
     assert res.n_samples == sum(min(s - 1, 60) if s else 60 for s in res.left_domain)
+    # the pooled statistics hold the recorded steps of each replica before it stopped
+    np.testing.assert_allclose(res.mean, np.nanmean(res.snapshots[1:], axis=(0, 1)), rtol=1e-12)
+    counts = res.histograms.counts.sum(axis=1) + res.histograms.underflow + res.histograms.overflow
+    np.testing.assert_array_equal(counts, res.n_samples)
     x = res.snapshots[np.isfinite(res.snapshots[:, :, 0])]
     assert np.all((x >= 0) & (x < 9.0))
     assert np.all(np.diff(x, axis=1) > 0)
+
+
+@pytest.mark.parametrize("crowded", [True, False])
+def test_pcd_sgd_does_not_depend_on_the_replicas_per_chunk(monkeypatch, crowded):
+    """The PCD map runs its replicas in lanes: one replica per chunk, 3 and 32 give the same
+    numbers, with replicas that stop (both cases, most of them from the crowded start) and
+    with 2 x 2 and matrix steps."""
+    modes = Modes.rbm([8.0, 6.0, 6.0, 4.0], 9.0, convention="training")
+    kw = {"alpha": 0.1, "batch_size": 4, "x0": None, "n_steps": 400}
+    if crowded:
+        modes = Modes.rbm([4.0, 4.1, 4.2], 9.0, convention="training")
+        kw = {"alpha": 1.0, "batch_size": 1, "x0": [0.001, 0.002, 0.003], "n_steps": 60}
+    record = dbm.Record(snapshots=range(0, kw["n_steps"] + 1, 5), burn_in=10, per_replica=True)
+    runs = []
+    for size in (1, 3, 32):
+        monkeypatch.setattr(_k, "PCD_LANES", size)
+        runs.append(
+            dbm.simulate_sgd(modes, noise=PCDNoise(k=2), n_replicas=40, rng=3, record=record, **kw)
+        )
+    one = runs[0]
+    assert one.left_domain.any()
+    assert one.matrix_steps > 0
+    assert crowded or one.pair_steps > 0
+    for res in runs[1:]:
+        for name in ("x", "snapshots", "left_domain", "replica_mean", "replica_spacing"):
+            np.testing.assert_array_equal(getattr(res, name), getattr(one, name), err_msg=name)
+        np.testing.assert_array_equal(res.histograms.counts, one.histograms.counts)
+        np.testing.assert_array_equal(res.histograms.spacing_counts, one.histograms.spacing_counts)
+        assert (res.n_samples, res.matrix_steps, res.pair_steps) == (
+            one.n_samples,
+            one.matrix_steps,
+            one.pair_steps,
+        )
+        # the chunks' power sums are added in another order
+        np.testing.assert_allclose(res.power_sums, one.power_sums, rtol=1e-12)
 
 
 def test_per_replica_averages_equal_the_snapshots():

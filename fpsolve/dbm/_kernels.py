@@ -355,6 +355,7 @@ def em_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
     value stops the chunk (``DIVERGED``).
     """
     x, perm, streams, counters, cross = ch.x, ch.perm, ch.streams, ch.counters, ch.cross
+    stopped = ch.stopped  # never set by this kernel
     dt, amp, prc, pmat, bounds = co.dt, co.amp, co.prc, co.pmat, co.bounds
     kind, par, nkind, lo, hi, lok, hik = tb
     force, psum, eta, xn, gval, g2 = wk.force, wk.psum, wk.eta, wk.xn, wk.gval, wk.g2
@@ -386,7 +387,7 @@ def em_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
                 if prepass:
                     ident[r] = is_identity(perm, r, n)
         _copy(xn, x)
-        record_step(x, step0 + s + 1, st, bf, counters)
+        record_step(x, step0 + s + 1, st, bf, counters, stopped)
 
 
 @_kjit
@@ -401,6 +402,7 @@ def safe_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
     (``DIVERGED``).
     """
     x, perm, streams, counters, cross = ch.x, ch.perm, ch.streams, ch.counters, ch.cross
+    stopped = ch.stopped  # never set by this kernel
     dt, amp, prc, pmat, bounds = co.dt, co.amp, co.prc, co.pmat, co.bounds
     kind, par, nkind, lo, hi, lok, hik = tb
     force, psum, eta, xn, gval, g2 = wk.force, wk.psum, wk.eta, wk.xn, wk.gval, wk.g2
@@ -439,28 +441,34 @@ def safe_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
         if not _copy(xn, x):
             counters[DIVERGED] = step0 + s + 1
             return
-        record_step(x, step0 + s + 1, st, bf, counters)
+        record_step(x, step0 + s + 1, st, bf, counters, stopped)
 
 
 # ---------------------------------------------------------------------------
-# the SGD map with the state-dependent PCD noise (one replica per chunk)
+# the SGD map with the state-dependent PCD noise (replicas in lanes)
 # ---------------------------------------------------------------------------
-# Per step, the map runs over the N modes and N (N - 1)/2 pairs of one replica.  The
-# loops are in pcd_chunk itself and its helpers take numbers, not arrays: numba keeps
-# the reference counts of the arrays handed to a helper on every call, which would cost
-# as much as the arithmetic of a small system's step.
+# Per step, the map runs over the N modes and N (N - 1)/2 pairs of every replica of the
+# chunk.  What every replica needs (the coupling's factors, drift and noise amplitude of
+# each mode, the near links, the pair sums, the step) is computed with the replicas in
+# the innermost loop, one quantity per loop, so that the loops vectorise; the per-replica
+# branches (2 x 2 blocks, matrix steps, the domain) follow, replica by replica.  Helpers
+# take numbers, not arrays: numba keeps the reference counts of the arrays handed to a
+# helper on every call, which would cost as much as the arithmetic of a small step.
 @_ijit
-def _pcd_mode(xi, co, c, kappa, inv_sum):
-    """One RBM mode at ``xi`` (prefactor ``c``, target ``kappa``): the factors ``amp``,
-    ``chain`` of the coupling (:func:`_pcd_coupling`), the drift ``K + d_weight D`` per
-    unit alpha (``inv_sum`` of :func:`fpsolve.models._noise._second_order_drift_of`) and
-    the noise amplitude ``alpha sqrt(2 G_ii/|B|)``."""
-    amp = _pcd_amplitude(xi, co.mu2, co.s)
-    chain = _chain_power(xi, co.mu2, co.s, co.k)
-    d = _second_order_drift_of(xi, co.s, _inverse_lambda(xi, co.mu2, co.s), inv_sum)
+def _pcd_sigma(co, amp, chain):
+    """The noise amplitude ``alpha sqrt(2 G_ii/|B|)`` of a mode with the factors ``amp``,
+    ``chain`` of the coupling (:func:`_pcd_coupling`)."""
     p, q = _chain_factor_parts(chain, chain)
-    sigma = co.alpha * amp * math.sqrt(2.0 * co.inv_b * p / q)
-    return amp, chain, rbm_drift(xi, c, kappa, co.mu2, co.s) + co.d_weight * d, sigma
+    return co.alpha * amp * math.sqrt(2.0 * co.inv_b * p / q)
+
+
+@_ijit
+def _pcd_drift(xi, co, c, kappa, inv, inv_sum):
+    """The drift ``K + d_weight D`` per unit alpha of an RBM mode at ``xi`` (prefactor
+    ``c``, target ``kappa``; ``inv`` its ``1/lambda`` and ``inv_sum`` of
+    :func:`fpsolve.models._noise._second_order_drift_of`)."""
+    d = _second_order_drift_of(xi, co.s, inv, inv_sum)
+    return rbm_drift(xi, c, kappa, co.mu2, co.s) + co.d_weight * d
 
 
 @_ijit
@@ -523,118 +531,244 @@ def _pcd_matrix(x, co, s, g, drift, sigma, eta, link, off, a, scratch, trial):
     symmetric_eigenvalues(a, scratch[0], scratch[1], trial)
 
 
+# replicas per chunk of pcd_chunk (see pcd_lanes): its loops run over modes and replicas
+# together and vectorise, with 8 doubles per instruction where the machine has them
+PCD_LANES = 32
+
+
+PCD_LANES_MIN = 8  # fewer replicas in a chunk: the pair sums run replica by replica
+
+
+class PCDWork(NamedTuple):
+    """Scratch of :func:`pcd_chunk` for a chunk of ``C`` replicas of ``N`` modes."""
+
+    inv: np.ndarray  # (N, C) 1/lambda of each mode
+    inv_sum: np.ndarray  # (C,) inv_sum of the replica's second-order drift
+    amp: np.ndarray  # (N, C) amplitude factor of the coupling
+    chain: np.ndarray  # (N, C) its chain power
+    drift: np.ndarray  # (N, C) drift per unit alpha
+    sigma: np.ndarray  # (N, C) noise amplitude
+    near: np.ndarray  # (N, C) bool: mode and the next one closer than NEAR kicks
+    terms: np.ndarray  # (N, C) the pair terms of one row
+    acc: np.ndarray  # (C,) their sum
+    psum: np.ndarray  # (N, C) pair sums
+    eta: np.ndarray  # (N, C) diagonal normals
+    trial: np.ndarray  # (N, C) the step
+    ridx: np.ndarray  # (C,) int64 scratch of the normals (rejected ziggurat layers)
+    rabs: np.ndarray  # (C,) int64 their abscissa bits
+    rs: np.ndarray  # (4,) uint64 one replica's stream
+    vec: np.ndarray  # (6, N) one replica's x, drift, sigma, eta, step, off-diagonal kicks
+    link: np.ndarray  # (N - 1,) bool one replica's links taken as 2 x 2 blocks
+    g: np.ndarray  # (N, N) coupling G(x) of a matrix step
+    factor: np.ndarray  # (N, N) its chain factors
+    a: np.ndarray  # (N, N) the matrix
+    scratch: tuple  # (N, N), (N,), (N (N - 1)/2,) scratch of the matrix step
+
+
+@_ijit
+def _pcd_work(n, c):
+    """Scratch of :func:`pcd_chunk` for ``c`` replicas of ``n`` modes."""
+    return PCDWork(
+        np.empty((n, c)),
+        np.empty(c),
+        np.empty((n, c)),
+        np.empty((n, c)),
+        np.empty((n, c)),
+        np.empty((n, c)),
+        np.zeros((n, c), dtype=np.bool_),
+        np.empty((n, c)),
+        np.empty(c),
+        np.empty((n, c)),
+        np.empty((n, c)),
+        np.empty((n, c)),
+        np.empty(c, dtype=np.int64),
+        np.empty(c, dtype=np.int64),
+        np.empty(4, dtype=np.uint64),
+        np.zeros((6, n)),
+        np.zeros(max(n - 1, 0), dtype=np.bool_),
+        np.empty((n, n)),
+        np.empty((n, n)),
+        np.empty((n, n)),
+        (np.empty((n, n)), np.empty(n), np.empty(n * (n - 1) // 2)),
+    )
+
+
+@_ijit
+def _pcd_modes(x, co, par, wk):
+    """The factors ``amp``, ``chain`` of the coupling, the drift and the noise amplitude
+    of every mode and replica at ``x`` (N, C), and the near links."""
+    n, c = x.shape
+    inv, inv_sum, amp, chain, drift = wk.inv, wk.inv_sum, wk.amp, wk.chain, wk.drift
+    sigma, near = wk.sigma, wk.near
+    mu2, s = co.mu2, co.s
+    for r in range(c):
+        inv_sum[r] = co.n_extra / mu2
+    for i in range(n):
+        for r in range(c):
+            inv[i, r] = _inverse_lambda(x[i, r], mu2, s)
+    for i in range(n):
+        for r in range(c):
+            inv_sum[r] += inv[i, r]
+    for i in range(n):
+        for r in range(c):
+            amp[i, r] = _pcd_amplitude(x[i, r], mu2, s)
+    for i in range(n):
+        for r in range(c):
+            chain[i, r] = _chain_power(x[i, r], mu2, s, co.k)
+    for i in range(n):
+        ci, kappa = par[i, 0], par[i, 1]
+        for r in range(c):
+            drift[i, r] = _pcd_drift(x[i, r], co, ci, kappa, inv[i, r], inv_sum[r])
+    for i in range(n):
+        for r in range(c):
+            sigma[i, r] = _pcd_sigma(co, amp[i, r], chain[i, r])
+    for i in range(n - 1):
+        for r in range(c):
+            near[i, r] = _pcd_near(
+                x[i + 1, r] - x[i, r], co, amp[i, r], amp[i + 1, r], chain[i, r], chain[i + 1, r]
+            )
+
+
+@_ijit
+def _pcd_pair_sums(x, wk):
+    """The pair sums of every replica, leaving out its near links: row ``i`` adds its terms
+    in the order of ``j`` and each term is subtracted from row ``j`` as it comes."""
+    n, c = x.shape
+    amp, chain, near, terms, acc, psum = wk.amp, wk.chain, wk.near, wk.terms, wk.acc, wk.psum
+    for i in range(n):
+        for r in range(c):
+            psum[i, r] = 0.0
+    if c < PCD_LANES_MIN:  # replica by replica: the loops over the replicas are short
+        for r in range(c):
+            for i in range(n - 1):
+                total = 0.0
+                for j in range(i + 1, n):
+                    v = 0.0
+                    if j > i + 1 or not near[i, r]:
+                        v = _pcd_pair_term(
+                            x[i, r] - x[j, r], amp[i, r], amp[j, r], chain[i, r], chain[j, r]
+                        )
+                    total += v
+                    psum[j, r] -= v
+                psum[i, r] += total
+        return
+    for i in range(n - 1):
+        for j in range(i + 1, n):
+            for r in range(c):
+                terms[j, r] = _pcd_pair_term(
+                    x[i, r] - x[j, r], amp[i, r], amp[j, r], chain[i, r], chain[j, r]
+                )
+        for r in range(c):
+            if near[i, r]:
+                terms[i + 1, r] = 0.0
+        for r in range(c):
+            acc[r] = 0.0
+        for j in range(i + 1, n):
+            for r in range(c):
+                acc[r] += terms[j, r]
+            for r in range(c):
+                psum[j, r] -= terms[j, r]
+        for r in range(c):
+            psum[i, r] += acc[r]
+
+
 @_kjit
 def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
-    """Advance a chunk of one replica by ``n_steps`` steps of the SGD map with the PCD noise.
+    """Advance a chunk of replicas by ``n_steps`` steps of the SGD map with the PCD noise.
 
-    Per step: the factors of the coupling ``G(x)``, the drift and the noise amplitude of
-    every mode at the current state (:func:`_pcd_mode`), ``n`` normals, then the
-    perturbative step, whose pair term is the second-order eigenvalue shift
+    Per step and replica: the factors of the coupling ``G(x)``, the drift and the noise
+    amplitude of every mode at the current state (:func:`_pcd_modes`), ``n`` normals,
+    then the perturbative step, whose pair term is the second-order eigenvalue shift
     (:func:`_pcd_pair_term`; each pair's coupling and energy denominator in one
     division).  Neighbours closer than ``NEAR`` off-diagonal kicks (:func:`_pcd_near`)
     are left out of the pair term and taken as 2 x 2 blocks (:func:`_pcd_block`,
     ``PAIR_STEPS``) if no two of them share a mode and ``co.exact_pairs``; otherwise, or
     if the step breaks the order, the whole step is taken as a matrix
     (:func:`_pcd_matrix` with the whole ``G(x)``, ``MATRIX_STEPS``), so the eigenvalues
-    stay ascending.  A step that leaves ``[0, mu2/s)`` is not taken: the replica stops
-    (``stopped`` holds the step) and records nothing more.  A step with a non-finite
-    value stops the chunk (``DIVERGED``).
+    stay ascending.  A replica draws its normals in that order from its own stream, so
+    its numbers do not depend on the chunk.  A step that leaves ``[0, mu2/s)`` is not
+    taken: the replica stops (``stopped`` holds the step) and records nothing more.  A
+    step with a non-finite value stops the chunk (``DIVERGED``).
     """
     # the modes are RBM modes (simulate_sgd checks it): par rows (c, kappa, mu2, sigma_h2)
-    xc, counters, stopped, par = ch.x, ch.counters, ch.stopped, tb.par
-    if stopped[0] or counters[DIVERGED]:
+    x, counters, stopped, streams = ch.x, ch.counters, ch.stopped, ch.streams
+    if counters[DIVERGED]:
         return
-    streams = ch.streams
-    rs = streams[:, 0].copy()  # the replica's stream, written back before returning
-    x = xc[:, 0].copy()  # contiguous, written back into the chunk after each step
-    n = x.shape[0]
-    g = np.empty((n, n))
-    factor = np.empty((n, n))
-    a = np.empty((n, n))
-    scratch = (np.empty((n, n)), np.empty(n), np.empty(n * (n - 1) // 2))
-    amp = np.empty(n)
-    chain = np.empty(n)
-    drift = np.empty(n)
-    sigma = np.empty(n)
-    eta = np.empty(n)
-    trial = np.empty(n)
-    link = np.zeros(max(n - 1, 0), dtype=np.bool_)
-    off = np.zeros(max(n - 1, 0))
+    n, c = x.shape
+    wk = _pcd_work(n, c)
+    drift, sigma, psum, trial, eta = wk.drift, wk.sigma, wk.psum, wk.trial, wk.eta
+    amp, chain, near = wk.amp, wk.chain, wk.near
+    rs, link, g, factor, a, scratch = wk.rs, wk.link, wk.g, wk.factor, wk.a, wk.scratch
+    xr, dr, sr, er, tr, off = wk.vec[0], wk.vec[1], wk.vec[2], wk.vec[3], wk.vec[4], wk.vec[5]
+    alpha, ab, top = co.alpha, co.ab, co.mu2 / co.s
     due = next_record(step0 + 1, st, counters)
     for s in range(n_steps):
         counters[STEP] = step0 + s + 1
-        inv_sum = co.n_extra / co.mu2
+        _pcd_modes(x, co, tb.par, wk)
+        _pcd_pair_sums(x, wk)
+        fill_normals_by_replica(streams, eta, wk.ridx, wk.rabs, rs)
         for i in range(n):
-            inv_sum += _inverse_lambda(x[i], co.mu2, co.s)
+            for r in range(c):
+                trial[i, r] = (
+                    x[i, r] + alpha * (drift[i, r] + ab * psum[i, r]) + sigma[i, r] * eta[i, r]
+                )
+        for r in range(c):
+            if not stopped[r]:
+                n_near = 0
+                shared = False
+                for i in range(n - 1):
+                    if near[i, r]:
+                        n_near += 1
+                        shared = shared or (i > 0 and near[i - 1, r])
+                tried = not shared and (n_near == 0 or co.exact_pairs)
+                if tried and n_near:
+                    for w in range(4):
+                        rs[w] = streams[w, r]
+                    for i in range(n - 1):
+                        if near[i, r]:
+                            off[i] = normal(rs)
+                            trial[i, r], trial[i + 1, r] = _pcd_block(
+                                co, off[i], trial[i, r], trial[i + 1, r], amp[i, r],
+                                amp[i + 1, r], chain[i, r], chain[i + 1, r],
+                            )  # fmt: skip
+                    for w in range(4):
+                        streams[w, r] = rs[w]
+                taken = tried
+                for i in range(n - 1):  # strictly ascending (False with a NaN)
+                    taken = taken and trial[i + 1, r] > trial[i, r]
+                if taken and n_near:
+                    counters[PAIR_STEPS] += 1
+                if not taken:  # the links' kicks are reused only if they were drawn
+                    counters[MATRIX_STEPS] += 1
+                    for i in range(n - 1):
+                        link[i] = tried and near[i, r]
+                    for i in range(n):
+                        xr[i], dr[i], sr[i], er[i] = x[i, r], drift[i, r], sigma[i, r], eta[i, r]
+                    for w in range(4):
+                        rs[w] = streams[w, r]
+                    _fill_pcd_coupling(xr, co.mu2, co.s, co.k, g, factor)
+                    _pcd_matrix(xr, co, rs, g, dr, sr, er, link, off, a, scratch, tr)
+                    for w in range(4):
+                        streams[w, r] = rs[w]
+                    for i in range(n):
+                        trial[i, r] = tr[i]
+                finite = True
+                for i in range(n):
+                    finite = finite and trial[i, r] - trial[i, r] == 0.0
+                if not finite:
+                    counters[DIVERGED] = step0 + s + 1
+                    return
+                if trial[0, r] < 0.0 or trial[n - 1, r] >= top:
+                    stopped[r] = step0 + s + 1
+            if stopped[r]:  # it keeps its last state
+                for i in range(n):
+                    trial[i, r] = x[i, r]
         for i in range(n):
-            amp[i], chain[i], drift[i], sigma[i] = _pcd_mode(
-                x[i], co, par[i, 0], par[i, 1], inv_sum
-            )
-        fill_normals(rs, eta)
-        n_near = 0
-        shared = False
-        for i in range(n - 1):
-            link[i] = _pcd_near(x[i + 1] - x[i], co, amp[i], amp[i + 1], chain[i], chain[i + 1])
-            if link[i]:
-                n_near += 1
-                shared = shared or (i > 0 and link[i - 1])
-        tried = not shared and (n_near == 0 or co.exact_pairs)
-        taken = False
-        if tried:
-            for i in range(n):
-                trial[i] = 0.0
-            for i in range(n):  # the pair sums, leaving out the near links
-                acc = 0.0
-                for j in range(i + 1, n):
-                    v = 0.0
-                    if j > i + 1 or not link[i]:
-                        v = _pcd_pair_term(x[i] - x[j], amp[i], amp[j], chain[i], chain[j])
-                    acc += v
-                    trial[j] -= v
-                trial[i] += acc
-            for i in range(n):
-                trial[i] = x[i] + co.alpha * (drift[i] + co.ab * trial[i]) + sigma[i] * eta[i]
-            for i in range(n - 1):
-                if link[i]:
-                    off[i] = normal(rs)
-                    trial[i], trial[i + 1] = _pcd_block(
-                        co,
-                        off[i],
-                        trial[i],
-                        trial[i + 1],
-                        amp[i],
-                        amp[i + 1],
-                        chain[i],
-                        chain[i + 1],
-                    )
-            taken = True
-            for i in range(n - 1):  # strictly ascending (False with a NaN)
-                taken = taken and trial[i + 1] > trial[i]
-            if taken and n_near:
-                counters[PAIR_STEPS] += 1
-        if not taken:
-            if not tried:  # no pair kick drawn: every off-diagonal normal is fresh
-                link[:] = False
-            counters[MATRIX_STEPS] += 1
-            _fill_pcd_coupling(x, co.mu2, co.s, co.k, g, factor)
-            _pcd_matrix(x, co, rs, g, drift, sigma, eta, link, off, a, scratch, trial)
-        finite = True
-        for i in range(n):
-            finite = finite and trial[i] - trial[i] == 0.0
-        if not finite:
-            counters[DIVERGED] = step0 + s + 1
-            break
-        if trial[0] < 0.0 or trial[n - 1] >= co.mu2 / co.s:
-            stopped[0] = step0 + s + 1
-            break
-        for i in range(n):
-            x[i] = trial[i]
-            xc[i, 0] = trial[i]
+            for r in range(c):
+                x[i, r] = trial[i, r]
         if step0 + s + 1 == due:
-            record_step(xc, due, st, bf, counters)
+            record_step(x, due, st, bf, counters, stopped)
             due = next_record(due + 1, st, counters)
-    for w in range(4):
-        streams[w, 0] = rs[w]
 
 
 # ---------------------------------------------------------------------------

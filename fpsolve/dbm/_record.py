@@ -121,11 +121,14 @@ def _spacing_histograms(x, st, bf):
 
 
 @_ijit
-def _replica_sums(x, st, bf):
-    """Per replica: sums of x, x^2 and of the labelled spacings x_j - x_i of the pairs."""
+def _replica_sums(x, st, bf, stopped):
+    """Per replica that has not stopped: sums of x, x^2 and of the labelled spacings
+    x_j - x_i of the pairs."""
     n = x.shape[0]
     sums, spacing, pair_i, pair_j = bf.rep_sums, bf.rep_spacing, st.pair_i, st.pair_j
     for r in range(sums.shape[0]):
+        if stopped[r]:
+            continue
         for i in range(n):
             v = x[i, r]
             sums[r, i, 0] += v
@@ -135,22 +138,44 @@ def _replica_sums(x, st, bf):
 
 
 @_ijit
-def _snapshots(x, step, st, bf, counters):
+def _snapshots(x, step, st, bf, counters, stopped):
+    """The snapshots taken at ``step``; those of stopped replicas stay NaN."""
     pos = counters[SNAP_POS]
     snap_steps, snaps = st.snap_steps, bf.snaps
     n, c = x.shape
     while pos < snap_steps.shape[0] and snap_steps[pos] == step:
         for i in range(n):
             for r in range(c):
-                snaps[pos, i, r] = x[i, r]
+                if not stopped[r]:
+                    snaps[pos, i, r] = x[i, r]
         pos += 1
     counters[SNAP_POS] = pos
+
+
+@_ijit
+def _live_columns(x, stopped):
+    """``x`` (N, C) itself if no replica has stopped, else a copy of the columns of the
+    replicas that have not."""
+    n, c = x.shape
+    live = 0
+    for r in range(c):
+        live += stopped[r] == 0
+    if live == c:
+        return x
+    out = np.empty((n, live))
+    k = 0
+    for r in range(c):
+        if stopped[r] == 0:
+            for i in range(n):
+                out[i, k] = x[i, r]
+            k += 1
+    return out
 
 
 @_kjit
 def snapshot(x, step, st, bf, counters):
     """Copy ``x`` (N, C) into every snapshot taken at ``step``."""
-    _snapshots(x, step, st, bf, counters)
+    _snapshots(x, step, st, bf, counters, np.zeros(x.shape[1], dtype=np.int64))
 
 
 @_ijit
@@ -174,12 +199,17 @@ def next_record(step, st, counters):
 
 
 @_kjit
-def record_step(x, step, st, bf, counters):
+def record_step(x, step, st, bf, counters, stopped):
     """Record the state ``x`` (N, C) after ``step``: statistics if ``step`` is a recorded
-    step (counted in ``counters[N_RECORDED]``), and the snapshots taken at ``step``."""
+    step (counted in ``counters[N_RECORDED]``), and the snapshots taken at ``step``.
+
+    A replica with ``stopped[r] > 0`` (it left the domain at that step) is left out: it
+    enters no statistics and its snapshots stay NaN
+    (:func:`fpsolve.dbm.statistics.recorded_steps` counts its recorded steps)."""
     if _next_statistics(step, st.rec_start, st.every) == step:
-        _moments_and_histograms(x, st, bf)
-        _spacing_histograms(x, st, bf)
-        _replica_sums(x, st, bf)
+        live = _live_columns(x, stopped)
+        _moments_and_histograms(live, st, bf)
+        _spacing_histograms(live, st, bf)
+        _replica_sums(x, st, bf, stopped)
         counters[N_RECORDED] += 1
-    _snapshots(x, step, st, bf, counters)
+    _snapshots(x, step, st, bf, counters, stopped)

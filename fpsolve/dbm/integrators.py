@@ -290,7 +290,8 @@ def _run(
     tot = _total(counters)
     snaps = np.concatenate([b.snaps for b in bufs], axis=2).transpose(0, 2, 1)
     x = np.concatenate([ch.x for ch in chunks], axis=1).T.copy()
-    recorded = recorded_steps(counters, [b - a for a, b in spans])
+    stopped = np.concatenate([ch.stopped for ch in chunks])
+    recorded = recorded_steps(counters, [b - a for a, b in spans], stopped, rec.stats)
     mean, mean_square, spacing = rec.replica_averages(recorded)
     return DBMResult(
         modes=modes,
@@ -312,7 +313,7 @@ def _run(
         boundary_hits=int(tot[BOUNDARY_HITS]),
         matrix_steps=int(tot[MATRIX_STEPS]),
         pair_steps=int(tot[PAIR_STEPS]),
-        left_domain=np.concatenate([ch.stopped for ch in chunks]),
+        left_domain=stopped,
         replica_mean=mean,
         replica_mean_square=mean_square,
         replica_spacing=spacing,
@@ -830,7 +831,7 @@ def _sgd_pcd(
         progress=progress,
         method="sgd",
         params={"alpha": alpha, "batch_size": batch_size, "gt2": gt2, "g2": g2eff, "noise": noise},
-        chunk_size=1,
+        chunk_size=_k.PCD_LANES,
     )
 
 

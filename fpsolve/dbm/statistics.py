@@ -290,8 +290,8 @@ class Recorder:
         snapshot(x, 0, self.stats, bf, counters)
 
     def record(self, x: np.ndarray, step: int, bf: StatBuf, counters: np.ndarray) -> None:
-        """Record the state ``x`` (N, C) after ``step`` into ``bf``."""
-        record_step(x, step, self.stats, bf, counters)
+        """Record the state ``x`` (N, C) after ``step`` into ``bf`` (no replica stops)."""
+        record_step(x, step, self.stats, bf, counters, np.zeros(x.shape[1], dtype=np.int64))
 
     def histograms(self, bufs: list[StatBuf]) -> Histograms:
         """The histograms of all chunks."""
@@ -328,11 +328,18 @@ def _check_recorded(total: int, what: str) -> None:
         )
 
 
-def recorded_steps(counters: list[np.ndarray], sizes: list[int]) -> np.ndarray:
-    """Recorded steps of every replica, from the counters of its chunk."""
-    return np.concatenate(
+def recorded_steps(
+    counters: list[np.ndarray], sizes: list[int], stopped: np.ndarray, stats: Stats
+) -> np.ndarray:
+    """Recorded steps of every replica: those of its chunk (``counters``, ``sizes``
+    replicas each), or for a replica that left the domain at step ``stopped[r] > 0`` the
+    recorded steps before that one (see ``record_step``)."""
+    chunk = np.concatenate(
         [np.full(c, int(k[N_RECORDED])) for k, c in zip(counters, sizes, strict=True)]
     )
+    last = np.asarray(stopped, dtype=np.int64) - 1  # recorded: rec_start + k every (>= 1)
+    before = np.where(last >= stats.rec_start, (last - stats.rec_start) // stats.every + 1, 0)
+    return np.where(stopped > 0, np.minimum(before, chunk), chunk)
 
 
 def _check_pairs(pairs, groups: list[tuple[int, ...]], n: int) -> tuple[tuple[int, int], ...]:

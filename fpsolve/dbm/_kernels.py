@@ -531,12 +531,11 @@ def _pcd_matrix(x, co, s, g, drift, sigma, eta, link, off, a, scratch, trial):
     symmetric_eigenvalues(a, scratch[0], scratch[1], trial)
 
 
-# replicas per chunk of pcd_chunk (see pcd_lanes): its loops run over modes and replicas
-# together and vectorise, with 8 doubles per instruction where the machine has them
+# replicas per chunk of pcd_chunk: its loops over the replicas of a chunk vectorise, with up
+# to 8 doubles per instruction; with fewer than PCD_LANES_MIN replicas in a chunk (a run of
+# fewer replicas) the modes, pair sums and normals are computed replica by replica instead
 PCD_LANES = 32
-
-
-PCD_LANES_MIN = 8  # fewer replicas in a chunk: the pair sums run replica by replica
+PCD_LANES_MIN = 8
 
 
 class PCDWork(NamedTuple):
@@ -601,6 +600,27 @@ def _pcd_modes(x, co, par, wk):
     inv, inv_sum, amp, chain, drift = wk.inv, wk.inv_sum, wk.amp, wk.chain, wk.drift
     sigma, near = wk.sigma, wk.near
     mu2, s = co.mu2, co.s
+    if c < PCD_LANES_MIN:  # replica by replica: the loops over the replicas are short
+        for r in range(c):
+            inv_sum[r] = co.n_extra / mu2
+            for i in range(n):
+                inv[i, r] = _inverse_lambda(x[i, r], mu2, s)
+                inv_sum[r] += inv[i, r]
+            for i in range(n):
+                amp[i, r] = _pcd_amplitude(x[i, r], mu2, s)
+                chain[i, r] = _chain_power(x[i, r], mu2, s, co.k)
+                drift[i, r] = _pcd_drift(x[i, r], co, par[i, 0], par[i, 1], inv[i, r], inv_sum[r])
+                sigma[i, r] = _pcd_sigma(co, amp[i, r], chain[i, r])
+            for i in range(n - 1):
+                near[i, r] = _pcd_near(
+                    x[i + 1, r] - x[i, r],
+                    co,
+                    amp[i, r],
+                    amp[i + 1, r],
+                    chain[i, r],
+                    chain[i + 1, r],
+                )
+        return
     for r in range(c):
         inv_sum[r] = co.n_extra / mu2
     for i in range(n):
@@ -706,7 +726,17 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
         counters[STEP] = step0 + s + 1
         _pcd_modes(x, co, tb.par, wk)
         _pcd_pair_sums(x, wk)
-        fill_normals_by_replica(streams, eta, wk.ridx, wk.rabs, rs)
+        if c < PCD_LANES_MIN:  # replica by replica, through a contiguous row
+            for r in range(c):
+                for w in range(4):
+                    rs[w] = streams[w, r]
+                fill_normals(rs, er)
+                for w in range(4):
+                    streams[w, r] = rs[w]
+                for i in range(n):
+                    eta[i, r] = er[i]
+        else:
+            fill_normals_by_replica(streams, eta, wk.ridx, wk.rabs, rs)
         for i in range(n):
             for r in range(c):
                 trial[i, r] = (

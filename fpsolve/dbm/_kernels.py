@@ -707,8 +707,9 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
     (:func:`_pcd_matrix` with the whole ``G(x)``, ``MATRIX_STEPS``), so the eigenvalues
     stay ascending.  A replica draws its normals in that order from its own stream, so
     its numbers do not depend on the chunk.  A step that leaves ``[0, mu2/s)`` is not
-    taken: the replica stops (``stopped`` holds the step) and records nothing more.  A
-    step with a non-finite value stops the chunk (``DIVERGED``).
+    taken: the replica stops (``stopped`` holds the step) and records nothing more; the
+    chunk returns once all its replicas have stopped.  A step with a non-finite value
+    stops the chunk (``DIVERGED``).
     """
     # the modes are RBM modes (simulate_sgd checks it): par rows (c, kappa, mu2, sigma_h2)
     x, counters, stopped, streams = ch.x, ch.counters, ch.stopped, ch.streams
@@ -742,6 +743,7 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
                 trial[i, r] = (
                     x[i, r] + alpha * (drift[i, r] + ab * psum[i, r]) + sigma[i, r] * eta[i, r]
                 )
+        live = 0
         for r in range(c):
             if not stopped[r]:
                 n_near = 0
@@ -793,12 +795,16 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
             if stopped[r]:  # it keeps its last state
                 for i in range(n):
                     trial[i, r] = x[i, r]
+            else:
+                live += 1
         for i in range(n):
             for r in range(c):
                 x[i, r] = trial[i, r]
         if step0 + s + 1 == due:
             record_step(x, due, st, bf, counters, stopped)
             due = next_record(due + 1, st, counters)
+        if live == 0:  # nothing left to advance
+            return
 
 
 # ---------------------------------------------------------------------------

@@ -62,6 +62,7 @@ def test_results_json_is_strict_and_complete(result, tmp_path):
     assert [r["batch_size"] for r in data["recordings"]] == [8, 32]
 
 
+@pytest.mark.slow  # draws every figure of the report (about 10 s)
 def test_report_is_self_contained(result, tmp_path):
     report = result.write(tmp_path, progress=False)
     text = report.read_text()
@@ -110,6 +111,7 @@ def test_bad_input_is_named(sweep, tmp_path):
         validate(sweep, n_sigma=0)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir(TS_DIR), reason="released teacher-student data absent")
 def test_teacher_student_release_validates(tmp_path):
     from validation.data.importers import load_teacher_student

@@ -611,37 +611,28 @@ def _pcd_modes(x, co, par, wk):
                 chain[i, r] = _chain_power(x[i, r], mu2, s, co.k)
                 drift[i, r] = _pcd_drift(x[i, r], co, par[i, 0], par[i, 1], inv[i, r], inv_sum[r])
                 sigma[i, r] = _pcd_sigma(co, amp[i, r], chain[i, r])
-            for i in range(n - 1):
-                near[i, r] = _pcd_near(
-                    x[i + 1, r] - x[i, r],
-                    co,
-                    amp[i, r],
-                    amp[i + 1, r],
-                    chain[i, r],
-                    chain[i + 1, r],
-                )
-        return
-    for r in range(c):
-        inv_sum[r] = co.n_extra / mu2
-    for i in range(n):
+    else:
         for r in range(c):
-            inv[i, r] = _inverse_lambda(x[i, r], mu2, s)
-    for i in range(n):
-        for r in range(c):
-            inv_sum[r] += inv[i, r]
-    for i in range(n):
-        for r in range(c):
-            amp[i, r] = _pcd_amplitude(x[i, r], mu2, s)
-    for i in range(n):
-        for r in range(c):
-            chain[i, r] = _chain_power(x[i, r], mu2, s, co.k)
-    for i in range(n):
-        ci, kappa = par[i, 0], par[i, 1]
-        for r in range(c):
-            drift[i, r] = _pcd_drift(x[i, r], co, ci, kappa, inv[i, r], inv_sum[r])
-    for i in range(n):
-        for r in range(c):
-            sigma[i, r] = _pcd_sigma(co, amp[i, r], chain[i, r])
+            inv_sum[r] = co.n_extra / mu2
+        for i in range(n):
+            for r in range(c):
+                inv[i, r] = _inverse_lambda(x[i, r], mu2, s)
+        for i in range(n):
+            for r in range(c):
+                inv_sum[r] += inv[i, r]
+        for i in range(n):
+            for r in range(c):
+                amp[i, r] = _pcd_amplitude(x[i, r], mu2, s)
+        for i in range(n):
+            for r in range(c):
+                chain[i, r] = _chain_power(x[i, r], mu2, s, co.k)
+        for i in range(n):
+            ci, kappa = par[i, 0], par[i, 1]
+            for r in range(c):
+                drift[i, r] = _pcd_drift(x[i, r], co, ci, kappa, inv[i, r], inv_sum[r])
+        for i in range(n):
+            for r in range(c):
+                sigma[i, r] = _pcd_sigma(co, amp[i, r], chain[i, r])
     for i in range(n - 1):
         for r in range(c):
             near[i, r] = _pcd_near(

@@ -337,7 +337,7 @@ def recorded_steps(
     chunk = np.concatenate(
         [np.full(c, int(k[N_RECORDED])) for k, c in zip(counters, sizes, strict=True)]
     )
-    last = np.asarray(stopped, dtype=np.int64) - 1  # recorded: rec_start + k every (>= 1)
+    last = np.asarray(stopped, dtype=np.int64) - 1  # the steps recorded: rec_start + k every
     before = np.where(last >= stats.rec_start, (last - stats.rec_start) // stats.every + 1, 0)
     return np.where(stopped > 0, np.minimum(before, chunk), chunk)
 

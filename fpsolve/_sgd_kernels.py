@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import math
 import types
+import typing
 
 import numba
 import numpy as np
 from numba import prange
 
 from fpsolve.dbm._linalg import jacobi_lanes, symmetric_eigenvalues
-from fpsolve.dbm._random import normal, uniform
+from fpsolve.dbm._random import fill_normals_by_replica, normal, uniform
 from fpsolve.jit import jit, pjit
 from fpsolve.products import product
 from fpsolve.streams import fill_normals
@@ -276,11 +277,268 @@ def _check_start(w, data, batch_size, code):
         code[r] = _prepare(w[r].copy(), data, work)
 
 
+# --------------------------------------------------------------------------- RBM in lanes
+MATRIX_LANES = 16
+"""Replicas of the Gaussian RBM that :func:`_rbm_lanes_integrate` steps together (at most)."""
+
+
+@jit
+def _lanes_gram(w, mu2, s, chol):
+    """Lower triangle of ``K = mu2 1 - s W W^T`` for every lane (``w`` ``(N_v, N_h, L)``),
+    summed as :func:`_rbm_prepare` sums it."""
+    n_v, n_h, n_l = w.shape
+    for i in range(n_v):
+        for j in range(i + 1):
+            for l in range(n_l):
+                chol[i, j, l] = w[i, 0, l] * w[j, 0, l]
+            for k in range(1, n_h):
+                for l in range(n_l):
+                    chol[i, j, l] += w[i, k, l] * w[j, k, l]
+            diag = mu2 if i == j else 0.0
+            for l in range(n_l):
+                chol[i, j, l] = diag - s * chol[i, j, l]
+
+
+@jit
+def _lanes_cholesky(chol, inv_d, bad):
+    """In-place lower Cholesky factor of every lane of ``chol`` (``(N_v, N_v, L)``), with
+    ``inv_d = 1 / L_ii``; ``bad[l]`` is set where ``K`` is not positive definite (that
+    lane then goes on with a pivot of 1, and its numbers mean nothing)."""
+    n_v, _, n_l = chol.shape
+    d = np.empty(n_l)
+    for j in range(n_v):
+        for l in range(n_l):
+            d[l] = chol[j, j, l]
+        for k in range(j):
+            for l in range(n_l):
+                d[l] -= chol[j, k, l] * chol[j, k, l]
+        for l in range(n_l):
+            if not d[l] > 0.0:  # also catches NaN
+                bad[l] = True
+                d[l] = 1.0
+            d[l] = math.sqrt(d[l])
+            chol[j, j, l] = d[l]
+            inv_d[j, l] = 1.0 / d[l]
+        for i in range(j + 1, n_v):
+            for k in range(j):
+                for l in range(n_l):
+                    chol[i, j, l] -= chol[i, k, l] * chol[j, k, l]
+            for l in range(n_l):
+                chol[i, j, l] *= inv_d[j, l]
+
+
+class _LanesWork(typing.NamedTuple):
+    """The scratch of one batch of ``L`` lanes (replicas innermost)."""
+
+    w: np.ndarray  # (N_v, N_h, L) the weights
+    g: np.ndarray  # (N_v, N_h, L) the update direction
+    chol: np.ndarray  # (N_v, N_v, L) K, then its lower Cholesky factor
+    inv_d: np.ndarray  # (N_v, L) 1 / L_ii
+    phi: np.ndarray  # (N_v, m, L) the draw T, then L^{-T} T
+    c_hat: np.ndarray  # (N_v, N_v, L) phi phi^T, then sigma_h2 (C_target - C_hat)
+    eta: np.ndarray  # (N_v m, L) normals
+    st: np.ndarray  # (4, L) uint64 the streams
+    ridx: np.ndarray  # (L,) int64 scratch of fill_normals_by_replica
+    rabs: np.ndarray  # (L,) int64
+    tmp: np.ndarray  # (4,) uint64 one stream
+    bad: np.ndarray  # (L,) bool, K not positive definite
+    live: np.ndarray  # (L,) bool, the lane is a running replica
+
+
+@jit
+def _lanes_work(n_v, n_h, m, n_l):
+    return _LanesWork(
+        np.zeros((n_v, n_h, n_l)), np.empty((n_v, n_h, n_l)), np.empty((n_v, n_v, n_l)),
+        np.empty((n_v, n_l)), np.empty((n_v, m, n_l)), np.empty((n_v, n_v, n_l)),
+        np.empty((n_v * m, n_l)), np.empty((4, n_l), dtype=np.uint64),
+        np.empty(n_l, dtype=np.int64), np.empty(n_l, dtype=np.int64),
+        np.empty(4, dtype=np.uint64), np.zeros(n_l, dtype=np.bool_), np.zeros(n_l, dtype=np.bool_),
+    )  # fmt: skip
+
+
+@jit
+def _lanes_draw(lw, batch):
+    """Every lane's :func:`bartlett` draw into ``lw.phi``, from its stream in ``lw.st``."""
+    n_v, m, n_l = lw.phi.shape
+    phi, eta = lw.phi, lw.eta
+    if batch <= n_v:
+        fill_normals_by_replica(lw.st, eta, lw.ridx, lw.rabs, lw.tmp)
+        for i in range(n_v):
+            for b in range(m):
+                for l in range(n_l):
+                    phi[i, b, l] = eta[i * m + b, l]
+        return
+    n_below = n_v * (n_v - 1) // 2
+    fill_normals_by_replica(lw.st, eta[:n_below], lw.ridx, lw.rabs, lw.tmp)
+    k = 0
+    for i in range(n_v):
+        for j in range(n_v):
+            if j < i:
+                for l in range(n_l):
+                    phi[i, j, l] = eta[k, l]
+                k += 1
+            elif j > i:
+                for l in range(n_l):
+                    phi[i, j, l] = 0.0
+    tmp = lw.tmp
+    for l in range(n_l):
+        if lw.live[l]:
+            for w in range(4):
+                tmp[w] = lw.st[w, l]
+            for i in range(n_v):
+                phi[i, i, l] = _chi(tmp, batch - i)
+            for w in range(4):
+                lw.st[w, l] = tmp[w]
+        else:
+            for i in range(n_v):
+                phi[i, i, l] = 1.0
+
+
+@jit
+def _lanes_direction(lw, sigma_h2, c_target, batch):
+    """``lw.g``: :func:`_rbm_direction_of_draw` of every lane, summed in the same order."""
+    w, g, chol, inv_d, phi, c_hat = lw.w, lw.g, lw.chol, lw.inv_d, lw.phi, lw.c_hat
+    n_v, n_h, n_l = w.shape
+    m = phi.shape[1]
+    for i in range(n_v - 1, -1, -1):
+        for k in range(i + 1, n_v):
+            for b in range(m):
+                for l in range(n_l):
+                    phi[i, b, l] -= chol[k, i, l] * phi[k, b, l]
+        for b in range(m):
+            for l in range(n_l):
+                phi[i, b, l] *= inv_d[i, l]
+    inv_b = 1.0 / batch
+    for i in range(n_v):  # phi phi^T is symmetric bit for bit; C_target need not be
+        for j in range(i + 1):
+            for l in range(n_l):
+                c_hat[i, j, l] = phi[i, 0, l] * phi[j, 0, l]
+            for b in range(1, m):
+                for l in range(n_l):
+                    c_hat[i, j, l] += phi[i, b, l] * phi[j, b, l]
+            lower, upper = c_target[i, j], c_target[j, i]
+            for l in range(n_l):
+                v = c_hat[i, j, l] * inv_b
+                c_hat[j, i, l] = sigma_h2 * (upper - v)
+                c_hat[i, j, l] = sigma_h2 * (lower - v)
+    for a in range(n_v):
+        for c in range(n_h):
+            for l in range(n_l):
+                g[a, c, l] = c_hat[0, a, l] * w[0, c, l]
+            for k in range(1, n_v):
+                for l in range(n_l):
+                    g[a, c, l] += c_hat[k, a, l] * w[k, c, l]
+
+
+@jit
+def _lanes_stop(lw, l, r, c, t, w, streams, code, fail_step):
+    """Lane ``l`` (replica ``r``) failed with code ``c`` at step ``t``: write it back, stop it."""
+    n_v, n_h, _ = lw.w.shape
+    for i in range(n_v):
+        for j in range(n_h):
+            w[r, i, j] = lw.w[i, j, l]
+    for k in range(4):
+        streams[r, k] = lw.st[k, l]
+    code[r] = c
+    fail_step[r] = t
+    lw.live[l] = False
+
+
+@jit
+def _rbm_lanes_advance(
+    w, streams, code, fail_step, alpha, batch, data, r0, t0, t1, snap_steps, p, eig, w_out,
+    keep_w, lw,
+):  # fmt: skip
+    """Steps ``t0 + 1 .. t1`` of the running replicas ``r0 .. r0 + L - 1`` (fewer at the end),
+    in lanes; the numbers of :func:`_advance` with the Gaussian RBM's pieces, bit for bit."""
+    mu2, sigma_h2, c_target = data
+    n_rep, n_v, n_h = w.shape
+    n_l = lw.live.shape[0]
+    for l in range(n_l):
+        r = r0 + l
+        lw.live[l] = r < n_rep and code[r] == 0
+        if lw.live[l]:
+            for i in range(n_v):
+                for j in range(n_h):
+                    lw.w[i, j, l] = w[r, i, j]
+            for k in range(4):
+                lw.st[k, l] = streams[r, k]
+        else:  # a zero W (K = mu2 1) and a stream of its own; never written back
+            lw.w[:, :, l] = 0.0
+            for k in range(4):
+                lw.st[k, l] = streams[r0, k] ^ np.uint64(l + 1)
+    _lanes_gram(lw.w, mu2, sigma_h2, lw.chol)
+    _lanes_cholesky(lw.chol, lw.inv_d, lw.bad)
+    x = np.empty((n_v, n_h))
+    spec = (np.empty((n_h, n_h)), np.empty((n_h, n_h)), np.empty(n_h))
+    n_snap = snap_steps.shape[0]
+    for t in range(t0 + 1, t1 + 1):
+        _lanes_draw(lw, batch)
+        _lanes_direction(lw, sigma_h2, c_target, batch)
+        for i in range(n_v):
+            for j in range(n_h):
+                for l in range(n_l):
+                    lw.w[i, j, l] = lw.w[i, j, l] + alpha * lw.g[i, j, l]
+        for l in range(n_l):
+            if lw.live[l]:
+                finite = True
+                for i in range(n_v):
+                    for j in range(n_h):
+                        finite = finite and math.isfinite(lw.w[i, j, l])
+                if not finite:
+                    _lanes_stop(lw, l, r0 + l, NON_FINITE, t, w, streams, code, fail_step)
+        lw.bad[:] = False
+        _lanes_gram(lw.w, mu2, sigma_h2, lw.chol)
+        _lanes_cholesky(lw.chol, lw.inv_d, lw.bad)
+        running = 0
+        for l in range(n_l):
+            if lw.live[l] and lw.bad[l]:
+                _lanes_stop(lw, l, r0 + l, NON_FINITE + 1, t, w, streams, code, fail_step)
+            running += lw.live[l]
+        while p < n_snap and snap_steps[p] == t:
+            for l in range(n_l):
+                if lw.live[l]:
+                    r = r0 + l
+                    for i in range(n_v):
+                        for j in range(n_h):
+                            x[i, j] = lw.w[i, j, l]
+                    _spectrum(x, spec, eig[r, p])
+                    if keep_w:
+                        w_out[r, p] = x
+            p += 1
+        if running == 0:
+            return
+    for l in range(n_l):
+        if lw.live[l]:
+            r = r0 + l
+            for i in range(n_v):
+                for j in range(n_h):
+                    w[r, i, j] = lw.w[i, j, l]
+            for k in range(4):
+                streams[r, k] = lw.st[k, l]
+
+
+@pjit
+def _rbm_lanes_integrate(
+    w, streams, code, fail_step, alpha, batch_size, data, t0, t1, snap_steps, p, eig, w_out, keep_w
+):  # fmt: skip
+    """:func:`_integrate` with the Gaussian RBM's pieces, :data:`MATRIX_LANES` replicas at a
+    time (the same numbers)."""
+    n_rep, n_v, n_h = w.shape
+    m = min(n_v, batch_size)
+    for b in prange(-(-n_rep // MATRIX_LANES)):
+        lw = _lanes_work(n_v, n_h, m, MATRIX_LANES)
+        _rbm_lanes_advance(
+            w, streams, code, fail_step, alpha, batch_size, data, b * MATRIX_LANES, t0, t1,
+            snap_steps, p, eig, w_out, keep_w, lw,
+        )  # fmt: skip
+
+
 class Integrator(types.SimpleNamespace):
     """The integrator compiled against one model's pieces."""
 
 
-_DEFAULT = Integrator(integrate=_integrate, check_start=_check_start)
+_DEFAULT = Integrator(integrate=_rbm_lanes_integrate, check_start=_check_start)
 _BUILT: dict = {}
 _GENERIC = ("_spectrum", "_advance", "_integrate", "_check_start")
 

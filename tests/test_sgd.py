@@ -12,6 +12,7 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import solve_triangular
 
 from fpsolve import sgd
+from fpsolve import _sgd_kernels
 from fpsolve._sgd_kernels import _chi, bartlett
 from fpsolve.sgd import (
     GaussianRBM,
@@ -175,6 +176,38 @@ def test_default_start_is_the_trainers_initial_weights():
         rbm, alpha=0.1, batch_size=4, n_steps=0, n_replicas=3, record_weights=True, rng=5
     )
     np.testing.assert_array_equal(res.weights[:, 0], rec.weights[:, 0])
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "alpha", "n_steps"),
+    [(3, 0.05, 200), (7, 0.05, 200), (2, 0.1, 400), (9, 0.3, 400)],
+    ids=["few samples", "Bartlett draw", "failures, few samples", "failures, Bartlett"],
+)
+def test_rbm_lanes_are_the_generic_integrator_bit_for_bit(monkeypatch, batch_size, alpha, n_steps):
+    """The Gaussian RBM's replicas step in lanes (``_rbm_lanes_integrate``); every number
+    equals that of the generic one-replica integrator: 19 replicas (a partial batch of
+    lanes), runs split into calls of 37 steps, replicas that fail inside a batch."""
+    rbm = GaussianRBM.lattice(6, m2=2.0, mu2=9.0, sigma_h2=0.8, n_h=5)
+    opts = {"alpha": alpha, "batch_size": batch_size, "n_steps": n_steps, "n_replicas": 19}
+    monkeypatch.setattr(sgd, "_CHUNK_STEPS", 37)
+    runs = []
+    for integrate in (_sgd_kernels._integrate, _sgd_kernels._rbm_lanes_integrate):
+        monkeypatch.setattr(
+            _sgd_kernels, "_DEFAULT", _sgd_kernels.Integrator(
+                integrate=integrate, check_start=_sgd_kernels._check_start)
+        )  # fmt: skip
+        runs.append(simulate_sgd_matrix(
+            rbm, w_sigma=0.3, record_every=1, record_weights=True, rng=12, **opts
+        ))  # fmt: skip
+    generic, lanes = runs
+    if alpha > 0.05:
+        assert 0 < generic.failed.sum() < 19
+    else:
+        assert not generic.failed.any()
+    np.testing.assert_array_equal(lanes.eigenvalues, generic.eigenvalues)
+    np.testing.assert_array_equal(lanes.weights, generic.weights)
+    np.testing.assert_array_equal(lanes.failed_step, generic.failed_step)
+    assert lanes.reason == generic.reason
 
 
 def test_results_do_not_depend_on_threads_or_chunks(monkeypatch):

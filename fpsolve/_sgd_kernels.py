@@ -289,42 +289,42 @@ def _lanes_gram(w, mu2, s, chol):
     n_v, n_h, n_l = w.shape
     for i in range(n_v):
         for j in range(i + 1):
-            for l in range(n_l):
-                chol[i, j, l] = w[i, 0, l] * w[j, 0, l]
+            for q in range(n_l):
+                chol[i, j, q] = w[i, 0, q] * w[j, 0, q]
             for k in range(1, n_h):
-                for l in range(n_l):
-                    chol[i, j, l] += w[i, k, l] * w[j, k, l]
+                for q in range(n_l):
+                    chol[i, j, q] += w[i, k, q] * w[j, k, q]
             diag = mu2 if i == j else 0.0
-            for l in range(n_l):
-                chol[i, j, l] = diag - s * chol[i, j, l]
+            for q in range(n_l):
+                chol[i, j, q] = diag - s * chol[i, j, q]
 
 
 @jit
 def _lanes_cholesky(chol, inv_d, bad):
     """In-place lower Cholesky factor of every lane of ``chol`` (``(N_v, N_v, L)``), with
-    ``inv_d = 1 / L_ii``; ``bad[l]`` is set where ``K`` is not positive definite (that
+    ``inv_d = 1 / L_ii``; ``bad[q]`` is set where ``K`` is not positive definite (that
     lane then goes on with a pivot of 1, and its numbers mean nothing)."""
     n_v, _, n_l = chol.shape
     d = np.empty(n_l)
     for j in range(n_v):
-        for l in range(n_l):
-            d[l] = chol[j, j, l]
+        for q in range(n_l):
+            d[q] = chol[j, j, q]
         for k in range(j):
-            for l in range(n_l):
-                d[l] -= chol[j, k, l] * chol[j, k, l]
-        for l in range(n_l):
-            if not d[l] > 0.0:  # also catches NaN
-                bad[l] = True
-                d[l] = 1.0
-            d[l] = math.sqrt(d[l])
-            chol[j, j, l] = d[l]
-            inv_d[j, l] = 1.0 / d[l]
+            for q in range(n_l):
+                d[q] -= chol[j, k, q] * chol[j, k, q]
+        for q in range(n_l):
+            if not d[q] > 0.0:  # also catches NaN
+                bad[q] = True
+                d[q] = 1.0
+            d[q] = math.sqrt(d[q])
+            chol[j, j, q] = d[q]
+            inv_d[j, q] = 1.0 / d[q]
         for i in range(j + 1, n_v):
             for k in range(j):
-                for l in range(n_l):
-                    chol[i, j, l] -= chol[i, k, l] * chol[j, k, l]
-            for l in range(n_l):
-                chol[i, j, l] *= inv_d[j, l]
+                for q in range(n_l):
+                    chol[i, j, q] -= chol[i, k, q] * chol[j, k, q]
+            for q in range(n_l):
+                chol[i, j, q] *= inv_d[j, q]
 
 
 class _LanesWork(typing.NamedTuple):
@@ -365,8 +365,8 @@ def _lanes_draw(lw, batch):
         fill_normals_by_replica(lw.st, eta, lw.ridx, lw.rabs, lw.tmp)
         for i in range(n_v):
             for b in range(m):
-                for l in range(n_l):
-                    phi[i, b, l] = eta[i * m + b, l]
+                for q in range(n_l):
+                    phi[i, b, q] = eta[i * m + b, q]
         return
     n_below = n_v * (n_v - 1) // 2
     fill_normals_by_replica(lw.st, eta[:n_below], lw.ridx, lw.rabs, lw.tmp)
@@ -374,24 +374,24 @@ def _lanes_draw(lw, batch):
     for i in range(n_v):
         for j in range(n_v):
             if j < i:
-                for l in range(n_l):
-                    phi[i, j, l] = eta[k, l]
+                for q in range(n_l):
+                    phi[i, j, q] = eta[k, q]
                 k += 1
             elif j > i:
-                for l in range(n_l):
-                    phi[i, j, l] = 0.0
+                for q in range(n_l):
+                    phi[i, j, q] = 0.0
     tmp = lw.tmp
-    for l in range(n_l):
-        if lw.live[l]:
+    for q in range(n_l):
+        if lw.live[q]:
             for w in range(4):
-                tmp[w] = lw.st[w, l]
+                tmp[w] = lw.st[w, q]
             for i in range(n_v):
-                phi[i, i, l] = _chi(tmp, batch - i)
+                phi[i, i, q] = _chi(tmp, batch - i)
             for w in range(4):
-                lw.st[w, l] = tmp[w]
+                lw.st[w, q] = tmp[w]
         else:
             for i in range(n_v):
-                phi[i, i, l] = 1.0
+                phi[i, i, q] = 1.0
 
 
 @jit
@@ -403,45 +403,45 @@ def _lanes_direction(lw, sigma_h2, c_target, batch):
     for i in range(n_v - 1, -1, -1):
         for k in range(i + 1, n_v):
             for b in range(m):
-                for l in range(n_l):
-                    phi[i, b, l] -= chol[k, i, l] * phi[k, b, l]
+                for q in range(n_l):
+                    phi[i, b, q] -= chol[k, i, q] * phi[k, b, q]
         for b in range(m):
-            for l in range(n_l):
-                phi[i, b, l] *= inv_d[i, l]
+            for q in range(n_l):
+                phi[i, b, q] *= inv_d[i, q]
     inv_b = 1.0 / batch
     for i in range(n_v):  # phi phi^T is symmetric bit for bit; C_target need not be
         for j in range(i + 1):
-            for l in range(n_l):
-                c_hat[i, j, l] = phi[i, 0, l] * phi[j, 0, l]
+            for q in range(n_l):
+                c_hat[i, j, q] = phi[i, 0, q] * phi[j, 0, q]
             for b in range(1, m):
-                for l in range(n_l):
-                    c_hat[i, j, l] += phi[i, b, l] * phi[j, b, l]
+                for q in range(n_l):
+                    c_hat[i, j, q] += phi[i, b, q] * phi[j, b, q]
             lower, upper = c_target[i, j], c_target[j, i]
-            for l in range(n_l):
-                v = c_hat[i, j, l] * inv_b
-                c_hat[j, i, l] = sigma_h2 * (upper - v)
-                c_hat[i, j, l] = sigma_h2 * (lower - v)
+            for q in range(n_l):
+                v = c_hat[i, j, q] * inv_b
+                c_hat[j, i, q] = sigma_h2 * (upper - v)
+                c_hat[i, j, q] = sigma_h2 * (lower - v)
     for a in range(n_v):
         for c in range(n_h):
-            for l in range(n_l):
-                g[a, c, l] = c_hat[0, a, l] * w[0, c, l]
+            for q in range(n_l):
+                g[a, c, q] = c_hat[0, a, q] * w[0, c, q]
             for k in range(1, n_v):
-                for l in range(n_l):
-                    g[a, c, l] += c_hat[k, a, l] * w[k, c, l]
+                for q in range(n_l):
+                    g[a, c, q] += c_hat[k, a, q] * w[k, c, q]
 
 
 @jit
-def _lanes_stop(lw, l, r, c, t, w, streams, code, fail_step):
-    """Lane ``l`` (replica ``r``) failed with code ``c`` at step ``t``: write it back, stop it."""
+def _lanes_stop(lw, q, r, c, t, w, streams, code, fail_step):
+    """Lane ``q`` (replica ``r``) failed with code ``c`` at step ``t``: write it back, stop it."""
     n_v, n_h, _ = lw.w.shape
     for i in range(n_v):
         for j in range(n_h):
-            w[r, i, j] = lw.w[i, j, l]
+            w[r, i, j] = lw.w[i, j, q]
     for k in range(4):
-        streams[r, k] = lw.st[k, l]
+        streams[r, k] = lw.st[k, q]
     code[r] = c
     fail_step[r] = t
-    lw.live[l] = False
+    lw.live[q] = False
 
 
 @jit
@@ -454,19 +454,19 @@ def _rbm_lanes_advance(
     mu2, sigma_h2, c_target = data
     n_rep, n_v, n_h = w.shape
     n_l = lw.live.shape[0]
-    for l in range(n_l):
-        r = r0 + l
-        lw.live[l] = r < n_rep and code[r] == 0
-        if lw.live[l]:
+    for q in range(n_l):
+        r = r0 + q
+        lw.live[q] = r < n_rep and code[r] == 0
+        if lw.live[q]:
             for i in range(n_v):
                 for j in range(n_h):
-                    lw.w[i, j, l] = w[r, i, j]
+                    lw.w[i, j, q] = w[r, i, j]
             for k in range(4):
-                lw.st[k, l] = streams[r, k]
+                lw.st[k, q] = streams[r, k]
         else:  # a zero W (K = mu2 1) and a stream of its own; never written back
-            lw.w[:, :, l] = 0.0
+            lw.w[:, :, q] = 0.0
             for k in range(4):
-                lw.st[k, l] = streams[r0, k] ^ np.uint64(l + 1)
+                lw.st[k, q] = streams[r0, k] ^ np.uint64(q + 1)
     _lanes_gram(lw.w, mu2, sigma_h2, lw.chol)
     _lanes_cholesky(lw.chol, lw.inv_d, lw.bad)
     x = np.empty((n_v, n_h))
@@ -477,45 +477,45 @@ def _rbm_lanes_advance(
         _lanes_direction(lw, sigma_h2, c_target, batch)
         for i in range(n_v):
             for j in range(n_h):
-                for l in range(n_l):
-                    lw.w[i, j, l] = lw.w[i, j, l] + alpha * lw.g[i, j, l]
-        for l in range(n_l):
-            if lw.live[l]:
+                for q in range(n_l):
+                    lw.w[i, j, q] = lw.w[i, j, q] + alpha * lw.g[i, j, q]
+        for q in range(n_l):
+            if lw.live[q]:
                 finite = True
                 for i in range(n_v):
                     for j in range(n_h):
-                        finite = finite and math.isfinite(lw.w[i, j, l])
+                        finite = finite and math.isfinite(lw.w[i, j, q])
                 if not finite:
-                    _lanes_stop(lw, l, r0 + l, NON_FINITE, t, w, streams, code, fail_step)
+                    _lanes_stop(lw, q, r0 + q, NON_FINITE, t, w, streams, code, fail_step)
         lw.bad[:] = False
         _lanes_gram(lw.w, mu2, sigma_h2, lw.chol)
         _lanes_cholesky(lw.chol, lw.inv_d, lw.bad)
         running = 0
-        for l in range(n_l):
-            if lw.live[l] and lw.bad[l]:
-                _lanes_stop(lw, l, r0 + l, NON_FINITE + 1, t, w, streams, code, fail_step)
-            running += lw.live[l]
+        for q in range(n_l):
+            if lw.live[q] and lw.bad[q]:
+                _lanes_stop(lw, q, r0 + q, NON_FINITE + 1, t, w, streams, code, fail_step)
+            running += lw.live[q]
         while p < n_snap and snap_steps[p] == t:
-            for l in range(n_l):
-                if lw.live[l]:
-                    r = r0 + l
+            for q in range(n_l):
+                if lw.live[q]:
+                    r = r0 + q
                     for i in range(n_v):
                         for j in range(n_h):
-                            x[i, j] = lw.w[i, j, l]
+                            x[i, j] = lw.w[i, j, q]
                     _spectrum(x, spec, eig[r, p])
                     if keep_w:
                         w_out[r, p] = x
             p += 1
         if running == 0:
             return
-    for l in range(n_l):
-        if lw.live[l]:
-            r = r0 + l
+    for q in range(n_l):
+        if lw.live[q]:
+            r = r0 + q
             for i in range(n_v):
                 for j in range(n_h):
-                    w[r, i, j] = lw.w[i, j, l]
+                    w[r, i, j] = lw.w[i, j, q]
             for k in range(4):
-                streams[r, k] = lw.st[k, l]
+                streams[r, k] = lw.st[k, q]
 
 
 @pjit

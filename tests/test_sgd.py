@@ -11,8 +11,7 @@ from scipy import stats
 from scipy.integrate import solve_ivp
 from scipy.linalg import solve_triangular
 
-from fpsolve import sgd
-from fpsolve import _sgd_kernels
+from fpsolve import _sgd_kernels, sgd
 from fpsolve._sgd_kernels import _chi, bartlett
 from fpsolve.sgd import (
     GaussianRBM,

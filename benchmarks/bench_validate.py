@@ -20,12 +20,14 @@ before, on the demo's recordings:
 
 Also printed: the PCD eigenvalue map's time per replica-step as the dynamics analysis runs it,
 with its replicas in lanes against the same kernel with one replica per chunk (section
-``pcd``), and on request a profile of validate() (section ``profile``).
+``pcd``); level c's matrix SGD with its replicas in lanes against the generic one-replica
+integrator (section ``levelc``); and on request a profile of validate() (section
+``profile``).
 
 Usage::
 
     python benchmarks/bench_validate.py [--runs 200] [--span 1200] [--out /tmp/bench-validate]
-        [--sections stages pcd baseline report profile]
+        [--sections stages pcd levelc baseline report profile]
 """
 
 from __future__ import annotations
@@ -177,11 +179,11 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--span", type=float, default=1200.0)
     p.add_argument("--out", default="/tmp/bench-validate")
-    sections = ["stages", "pcd", "baseline", "report", "profile"]
+    sections = ["stages", "pcd", "levelc", "baseline", "report", "profile"]
     p.add_argument(
         "--sections",
         nargs="+",
-        default=sections[:4],
+        default=sections[:5],
         choices=sections,
         help="parts after training and validate() (default: all but profile)",
     )
@@ -222,6 +224,9 @@ def main() -> None:
 
     if "pcd" in args.sections:
         _pcd_rate(next(r for r in recs if (r.attrs["alpha"], r.attrs["batch_size"]) == (0.1, 16)))
+
+    if "levelc" in args.sections:
+        _level_c_rate(rec)
 
     if "baseline" in args.sections:
         print("\nside by side (best of 3; ratio = before / now):")
@@ -316,6 +321,40 @@ def _pcd_rate(rec) -> None:
         f"  ratio one per chunk / lanes {per['one'] / per['lanes']:.2f} (same numbers: {same}); "
         f"matrix / 2 x 2 blocks {per['matrix'] / per['lanes']:.2f}"
     )
+
+
+def _level_c_rate(rec) -> None:
+    """Level c as validate() runs it (64 replicas, its window), its replicas in lanes against
+    the generic integrator (one replica at a time, the kernel that any
+    :class:`~fpsolve.sgd.SampledGradientModel` runs): ns per replica-step, the same numbers."""
+    from fpsolve import _sgd_kernels as k
+    from validation.analyses import predict
+
+    default = k._DEFAULT
+    generic = k.Integrator(integrate=k._integrate, check_start=k._check_start)
+
+    def run(integ):
+        k._DEFAULT = integ
+        try:
+            return predict.predict(rec, method="matrix", n_replicas=64, rng=1)
+        finally:
+            k._DEFAULT = default
+
+    print(f"\nlevel c (matrix SGD), alpha = {rec.attrs['alpha']}, |B| = "
+          f"{rec.attrs['batch_size']}, 64 replicas, {numba.get_num_threads()} threads, "
+          "best of 3:")  # fmt: skip
+    per, out = {}, {}
+    names = {"lanes": f"{k.MATRIX_LANES} replicas in lanes", "generic": "one replica at a time"}
+    for key, integ in (("lanes", default), ("generic", generic)):
+        run(integ)
+        t, out[key] = timed(lambda: run(integ), 3)  # noqa: B023
+        per[key] = 1e9 * t / (64 * out[key].params["n_steps"])
+        print(f"  {names[key]:<40s} {t:6.2f} s  {per[key]:6.0f} ns per replica-step")
+    same = all(
+        np.array_equal(getattr(out["lanes"], a), getattr(out["generic"], a))
+        for a in ("mean_x", "std", "spacing", "spacing_ratio", "binder")
+    )
+    print(f"  ratio generic / lanes {per['generic'] / per['lanes']:.2f} (same numbers: {same})")
 
 
 def _profile(recs) -> None:

@@ -37,7 +37,7 @@ from numba import prange
 from fpsolve.dbm._linalg import jacobi_lanes, symmetric_eigenvalues
 from fpsolve.dbm._random import fill_normals_by_replica, normal, uniform
 from fpsolve.jit import jit, pjit
-from fpsolve.products import product
+from fpsolve.products import LANES, lane_subtract, lane_sum, product
 from fpsolve.streams import fill_normals
 
 __all__ = ["build_integrator"]
@@ -278,7 +278,7 @@ def _check_start(w, data, batch_size, code):
 
 
 # --------------------------------------------------------------------------- RBM in lanes
-MATRIX_LANES = 16
+MATRIX_LANES = LANES
 """Replicas of the Gaussian RBM that :func:`_rbm_lanes_integrate` steps together (at most)."""
 
 
@@ -289,11 +289,8 @@ def _lanes_gram(w, mu2, s, chol):
     n_v, n_h, n_l = w.shape
     for i in range(n_v):
         for j in range(i + 1):
-            for q in range(n_l):
-                chol[i, j, q] = w[i, 0, q] * w[j, 0, q]
-            for k in range(1, n_h):
-                for q in range(n_l):
-                    chol[i, j, q] += w[i, k, q] * w[j, k, q]
+            at = (i * n_v + j) * n_l
+            lane_sum(chol, at, w, i * n_h * n_l, n_l, w, j * n_h * n_l, n_l, n_h)
             diag = mu2 if i == j else 0.0
             for q in range(n_l):
                 chol[i, j, q] = diag - s * chol[i, j, q]
@@ -305,24 +302,20 @@ def _lanes_cholesky(chol, inv_d, bad):
     ``inv_d = 1 / L_ii``; ``bad[q]`` is set where ``K`` is not positive definite (that
     lane then goes on with a pivot of 1, and its numbers mean nothing)."""
     n_v, _, n_l = chol.shape
-    d = np.empty(n_l)
     for j in range(n_v):
+        row_j = j * n_v * n_l
+        lane_subtract(chol, row_j + j * n_l, chol, row_j, n_l, chol, row_j, n_l, j)
         for q in range(n_l):
-            d[q] = chol[j, j, q]
-        for k in range(j):
-            for q in range(n_l):
-                d[q] -= chol[j, k, q] * chol[j, k, q]
-        for q in range(n_l):
-            if not d[q] > 0.0:  # also catches NaN
+            d = chol[j, j, q]
+            if not d > 0.0:  # also catches NaN
                 bad[q] = True
-                d[q] = 1.0
-            d[q] = math.sqrt(d[q])
-            chol[j, j, q] = d[q]
-            inv_d[j, q] = 1.0 / d[q]
+                d = 1.0
+            d = math.sqrt(d)
+            chol[j, j, q] = d
+            inv_d[j, q] = 1.0 / d
         for i in range(j + 1, n_v):
-            for k in range(j):
-                for q in range(n_l):
-                    chol[i, j, q] -= chol[i, k, q] * chol[j, k, q]
+            row_i = i * n_v * n_l
+            lane_subtract(chol, row_i + j * n_l, chol, row_i, n_l, chol, row_j, n_l, j)
             for q in range(n_l):
                 chol[i, j, q] *= inv_d[j, q]
 
@@ -400,34 +393,26 @@ def _lanes_direction(lw, sigma_h2, c_target, batch):
     w, g, chol, inv_d, phi, c_hat = lw.w, lw.g, lw.chol, lw.inv_d, lw.phi, lw.c_hat
     n_v, n_h, n_l = w.shape
     m = phi.shape[1]
-    for i in range(n_v - 1, -1, -1):
-        for k in range(i + 1, n_v):
-            for b in range(m):
-                for q in range(n_l):
-                    phi[i, b, q] -= chol[k, i, q] * phi[k, b, q]
+    for i in range(n_v - 1, -1, -1):  # back substitution
         for b in range(m):
+            lane_subtract(
+                phi, (i * m + b) * n_l, chol, ((i + 1) * n_v + i) * n_l, n_v * n_l,
+                phi, ((i + 1) * m + b) * n_l, m * n_l, n_v - 1 - i,
+            )  # fmt: skip
             for q in range(n_l):
                 phi[i, b, q] *= inv_d[i, q]
     inv_b = 1.0 / batch
     for i in range(n_v):  # phi phi^T is symmetric bit for bit; C_target need not be
         for j in range(i + 1):
-            for q in range(n_l):
-                c_hat[i, j, q] = phi[i, 0, q] * phi[j, 0, q]
-            for b in range(1, m):
-                for q in range(n_l):
-                    c_hat[i, j, q] += phi[i, b, q] * phi[j, b, q]
+            lane_sum(c_hat, (i * n_v + j) * n_l, phi, i * m * n_l, n_l, phi, j * m * n_l, n_l, m)
             lower, upper = c_target[i, j], c_target[j, i]
             for q in range(n_l):
                 v = c_hat[i, j, q] * inv_b
                 c_hat[j, i, q] = sigma_h2 * (upper - v)
                 c_hat[i, j, q] = sigma_h2 * (lower - v)
-    for a in range(n_v):
+    for a in range(n_v):  # g = delta W, delta^T W summed as product() sums it
         for c in range(n_h):
-            for q in range(n_l):
-                g[a, c, q] = c_hat[0, a, q] * w[0, c, q]
-            for k in range(1, n_v):
-                for q in range(n_l):
-                    g[a, c, q] += c_hat[k, a, q] * w[k, c, q]
+            lane_sum(g, (a * n_h + c) * n_l, c_hat, a * n_l, n_v * n_l, w, c * n_l, n_h * n_l, n_v)
 
 
 @jit

@@ -200,3 +200,77 @@ def product(out, coef, rows):
 def product_noise(out, coef, rows, scale, sd, z):
     """``out = scale (coef^T rows) + sd z``, the product summed as in :func:`product`."""
     _noisy(out, coef, rows, scale, sd, z)
+
+
+# --------------------------------------------------------------------------- lanes
+LANES = 16
+"""Lanes of :func:`lane_sum` and :func:`lane_subtract`: the replicas of a batch."""
+
+
+def _lane_terms(subtract):
+    """Intrinsic ``(out, o, coef, c0, cs, rows, r0, rs, n)`` over :data:`LANES` lanes.
+
+    With ``a_k = coef[c0 + k cs + q]`` and ``b_k = rows[r0 + k rs + q]`` for lane ``q``
+    (offsets into the arrays' flat C-order data): ``out[o + q] = a_0 b_0 + a_1 b_1 + ...
+    + a_{n-1} b_{n-1}`` (``n >= 1``), or, with ``subtract``, ``out[o + q] = ((out[o + q]
+    - a_0 b_0) - a_1 b_1) - ...`` (``n >= 0``); ``k`` in order, one multiply and one add
+    or subtract per term, the lanes held in four-wide vectors while ``k`` runs.
+    """
+    n_vec = LANES // 4
+
+    def typer(typingctx, out, o, coef, c0, cs, rows, r0, rs, n):
+        arrays = (out, coef, rows)
+        if not all(
+            isinstance(a, types.Array) and a.layout == "C" and a.dtype == types.float64
+            for a in arrays
+        ):
+            return None
+        sig = types.void(out, types.intp, coef, types.intp, types.intp, rows, types.intp,
+                         types.intp, types.intp)  # fmt: skip
+
+        def codegen(context, builder, signature, args):
+            out_a, coef_a, rows_a = (
+                context.make_array(signature.args[i])(context, builder, value=args[i])
+                for i in (0, 2, 5)
+            )
+            o, c0, cs, r0, rs, n = (args[i] for i in (1, 3, 4, 6, 7, 8))
+            vec_ptr = _VEC.as_pointer()
+
+            def load(data, at, v):
+                idx = builder.add(at, ir.Constant(_I64, 4 * v))
+                return builder.load(builder.bitcast(builder.gep(data, [idx]), vec_ptr), align=8)
+
+            def terms(k):
+                c_at = builder.add(c0, builder.mul(k, cs))
+                r_at = builder.add(r0, builder.mul(k, rs))
+                return [
+                    builder.fmul(load(coef_a.data, c_at, v), load(rows_a.data, r_at, v))
+                    for v in range(n_vec)
+                ]
+
+            acc = [cgutils.alloca_once(builder, _VEC) for _ in range(n_vec)]
+            if subtract:
+                start = ir.Constant(_I64, 0)
+                for v in range(n_vec):
+                    builder.store(load(out_a.data, o, v), acc[v])
+            else:
+                start = ir.Constant(_I64, 1)
+                for a, t in zip(acc, terms(ir.Constant(_I64, 0)), strict=True):
+                    builder.store(t, a)
+            with cgutils.for_range_slice(builder, start, n, ir.Constant(_I64, 1)) as (k, _):
+                for a, t in zip(acc, terms(k), strict=True):
+                    old = builder.load(a)
+                    builder.store(builder.fsub(old, t) if subtract else builder.fadd(old, t), a)
+            for v in range(n_vec):
+                idx = builder.add(o, ir.Constant(_I64, 4 * v))
+                ptr = builder.bitcast(builder.gep(out_a.data, [idx]), vec_ptr)
+                builder.store(builder.load(acc[v]), ptr, align=8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return intrinsic(typer)
+
+
+lane_sum = _lane_terms(subtract=False)
+lane_subtract = _lane_terms(subtract=True)

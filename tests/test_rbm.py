@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import pytest
 from scipy import stats
 
 from fpsolve.analytic import marchenko_pastur, sample_laguerre
 from fpsolve.models import RBMModel, lattice_scalar_spectrum
-from fpsolve.products import product, product_noise
+from fpsolve.products import LANES, lane_subtract, lane_sum, product, product_noise
 from fpsolve.streams import normals, stream
 from validation.training import rbm
 from validation.training._kernels import _gibbs_sweeps, _train_run
@@ -106,6 +107,37 @@ def test_products_sum_in_order(n_out, n_c, n_k):
     out = np.full((n_out, n_c), np.nan)
     product_noise(out, coef, rows, 0.7, 1.3, z)
     np.testing.assert_array_equal(out, 0.7 * expected + 1.3 * z)
+
+
+@numba.njit
+def _lane_calls(out, coef, rows, n, subtract):
+    """lane_sum / lane_subtract at element (1, 2) of ``out`` ``(3, 4, LANES)``, the terms
+    ``coef[k, 2]`` and ``rows[1 + k, 0]`` of ``(n, 3, LANES)`` and ``(n + 1, 2, LANES)``."""
+    n_l = out.shape[2]
+    if subtract:
+        lane_subtract(out, (1 * 4 + 2) * n_l, coef, 2 * n_l, 3 * n_l, rows, 2 * n_l, 2 * n_l, n)
+    else:
+        lane_sum(out, (1 * 4 + 2) * n_l, coef, 2 * n_l, 3 * n_l, rows, 2 * n_l, 2 * n_l, n)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7])
+def test_lane_sums_in_order(n):
+    """Each lane of lane_sum / lane_subtract is the in-order loop of that lane, exactly, and
+    nothing else of ``out`` is written."""
+    rng = np.random.default_rng(n)
+    coef = rng.standard_normal((n, 3, LANES))
+    rows = rng.standard_normal((n + 1, 2, LANES))
+    start = rng.standard_normal((3, 4, LANES))
+    for subtract in (False, True) if n > 0 else (True,):
+        out = start.copy()
+        _lane_calls(out, coef, rows, n, subtract)
+        expected = start.copy()
+        acc = start[1, 2].copy() if subtract else coef[0, 2] * rows[1, 0]
+        for k in range(0 if subtract else 1, n):
+            term = coef[k, 2] * rows[1 + k, 0]
+            acc = acc - term if subtract else acc + term
+        expected[1, 2] = acc
+        np.testing.assert_array_equal(out, expected)
 
 
 def test_target_matrix_spectrum():

@@ -657,6 +657,7 @@ print(json.dumps({"hash": h.hexdigest(), "chunks": 0}))
 """
 
 
+@pytest.mark.slow  # two fresh processes; in the fast set, the in-process test above
 def test_thread_count_invariance():
     """Same seed, NUMBA_NUM_THREADS=1 and =2: identical bits (per-chunk random streams)."""
     out = []

@@ -274,3 +274,47 @@ def _lane_terms(subtract):
 
 lane_sum = _lane_terms(subtract=False)
 lane_subtract = _lane_terms(subtract=True)
+
+
+def _lane_rotation():
+    """Intrinsic ``(a, i, j, c, s)``: rows ``i`` and ``j`` of ``a`` (``(rows, LANES)``) become
+    ``c a_i - s a_j`` and ``s a_i + c a_j``, lane by lane (``c``, ``s`` of shape ``(LANES,)``)."""
+
+    def typer(typingctx, a, i, j, c, s):
+        if not all(
+            isinstance(x, types.Array) and x.layout == "C" and x.dtype == types.float64
+            for x in (a, c, s)
+        ):
+            return None
+        sig = types.void(a, types.intp, types.intp, c, s)
+
+        def codegen(context, builder, signature, args):
+            a_a, c_a, s_a = (
+                context.make_array(signature.args[k])(context, builder, value=args[k])
+                for k in (0, 3, 4)
+            )
+            vec_ptr = _VEC.as_pointer()
+            lanes = ir.Constant(_I64, LANES)
+            at_i = builder.mul(args[1], lanes)
+            at_j = builder.mul(args[2], lanes)
+
+            def ptr(data, at, v):
+                idx = builder.add(at, ir.Constant(_I64, 4 * v))
+                return builder.bitcast(builder.gep(data, [idx]), vec_ptr)
+
+            zero = ir.Constant(_I64, 0)
+            for v in range(LANES // 4):
+                cv = builder.load(ptr(c_a.data, zero, v), align=8)
+                sv = builder.load(ptr(s_a.data, zero, v), align=8)
+                pi, pj = ptr(a_a.data, at_i, v), ptr(a_a.data, at_j, v)
+                x, y = builder.load(pi, align=8), builder.load(pj, align=8)
+                builder.store(builder.fsub(builder.fmul(cv, x), builder.fmul(sv, y)), pi, align=8)
+                builder.store(builder.fadd(builder.fmul(sv, x), builder.fmul(cv, y)), pj, align=8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return intrinsic(typer)
+
+
+lane_rotate = _lane_rotation()

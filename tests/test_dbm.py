@@ -297,6 +297,7 @@ def test_jacobi_lanes_match_eigvalsh_and_do_not_depend_on_the_batch():
     bound of the stopping rule, and bit for bit those it gets alone; the strict upper
     triangle is never read."""
     from fpsolve.dbm._linalg import jacobi_lanes
+    from fpsolve.products import LANES
 
     gen = np.random.default_rng(2)
     for n in (1, 2, 3, 10):
@@ -333,8 +334,10 @@ def test_jacobi_lanes_match_eigvalsh_and_do_not_depend_on_the_batch():
             return out
 
         together = solve(mats)
+        full = solve(np.concatenate([mats] * 3)[:LANES])  # the rotations' vector path
         for k, a in enumerate(mats):
             np.testing.assert_array_equal(solve(a[None]), together[k : k + 1])
+            np.testing.assert_array_equal(full[k : k + 1], together[k : k + 1])
             # Weyl: stopping at off-diagonal mass 1e-24 of the diagonal's moves an
             # eigenvalue by at most sqrt(2e-24) ||a||_F; round-off n eps ||a||_F
             norm = np.linalg.norm(a)

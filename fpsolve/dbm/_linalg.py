@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from fpsolve.jit import jit
+from fpsolve.products import LANES, lane_rotate
 
 __all__ = ["jacobi_eigenvalues", "jacobi_lanes", "symmetric_eigenvalues"]
 
@@ -113,11 +114,14 @@ def jacobi_lanes(a, n, out, work):
                     if r != p and r != q:  # noqa: PLR1714 (numba)
                         irp = r * n + p if r > p else p * n + r
                         irq = r * n + q if r > q else q * n + r
-                        for k in range(n_lanes):
-                            arp = a[irp, k]
-                            arq = a[irq, k]
-                            a[irp, k] = c[k] * arp - s[k] * arq
-                            a[irq, k] = s[k] * arp + c[k] * arq
+                        if n_lanes == LANES:
+                            lane_rotate(a, irp, irq, c, s)
+                        else:
+                            for k in range(n_lanes):
+                                arp = a[irp, k]
+                                arq = a[irq, k]
+                                a[irp, k] = c[k] * arp - s[k] * arq
+                                a[irq, k] = s[k] * arp + c[k] * arq
     for k in range(n_lanes):
         for i in range(n):
             out[k, i] = a[i * n + i, k]

@@ -588,6 +588,44 @@ def _aligned_matrix(x, z, batch, alpha, sigma_h2, mu2, inv_kappa, work, lanes, k
 
 
 @jit
+def _aligned_lanes_matrices(x, batch, alpha, sigma_h2, mu2, inv_kappa, lw, lanes):
+    """:func:`_aligned_matrix` of every lane at once, the same numbers.
+
+    The draw (:func:`_lanes_draw`) goes to ``lw.phi``; ``lw.inv_d`` holds
+    ``1 / sqrt(lambda)``, ``lw.c_hat`` the sample part ``|B| C_hat`` and ``lw.w`` the
+    matrix ``Y``.  A lane that is not running (``lw.live``) is built as if at ``x = 0``:
+    a zero matrix, which :func:`~fpsolve.dbm._linalg.jacobi_lanes` leaves alone.
+    """
+    n_l, n_h = x.shape
+    n_v, m, _ = lw.phi.shape
+    scale, zs, c_hat, y = lw.inv_d, lw.phi, lw.c_hat, lw.w
+    rate = alpha * sigma_h2
+    inv_b = 1.0 / batch
+    _lanes_draw(lw, batch)
+    for i in range(n_v):
+        for q in range(n_l):
+            xi = x[q, i] if i < n_h and lw.live[q] else 0.0
+            scale[i, q] = 1.0 / math.sqrt(mu2 - sigma_h2 * xi) if i < n_h else 1.0 / math.sqrt(mu2)
+        for b in range(m):
+            for q in range(n_l):
+                zs[i, b, q] = zs[i, b, q] * scale[i, q]
+    for i in range(n_v):  # the lower triangle of the columns j < N_h (symmetric bit for bit)
+        for j in range(min(i + 1, n_h)):
+            lane_sum(c_hat, (i * n_v + j) * n_l, zs, i * m * n_l, n_l, zs, j * m * n_l, n_l, m)
+    for i in range(n_v):
+        for j in range(n_h):
+            at = (i, j) if j <= i else (j, i)
+            eye, ik = (1.0, inv_kappa[i]) if i == j else (0.0, 0.0)
+            for q in range(n_l):
+                mij = ik - c_hat[at[0], at[1], q] * inv_b
+                xj = x[q, j] if lw.live[q] else 0.0
+                y[i, j, q] = (eye + rate * mij) * math.sqrt(xj)
+    for i in range(n_h):
+        for j in range(i + 1):
+            lane_sum(lanes, (i * n_h + j) * n_l, y, i * n_l, n_h * n_l, y, j * n_l, n_h * n_l, n_v)
+
+
+@jit
 def _aligned_code(x, sigma_h2, mu2):
     """0 if ``x`` (ascending) is inside the domain, else the failure code."""
     n_h = x.shape[0]
@@ -629,18 +667,28 @@ def _aligned_advance(
     lanes = np.empty((n_h * n_h, n_lanes))
     vals = np.empty((n_lanes, n_h))
     scratch = np.empty((5, n_lanes))
+    in_lanes = n_lanes == LANES  # the matrices built in lanes (the same numbers)
+    lw = _lanes_work(n_v, n_h, m, n_lanes if in_lanes else 0)
+    if in_lanes:
+        for k in range(n_lanes):
+            lw.live[k] = code[k] == 0
+            lw.st[:, k] = streams[k]
     n_snap = snap_steps.shape[0]
     for t in range(t0 + 1, t1 + 1):
         running = 0
         for k in range(n_lanes):
-            if code[k] == 0:
-                bartlett(streams[k], z, batch)
-                _aligned_matrix(x[k], z, batch, alpha, sigma_h2, mu2, inv_kappa, work, lanes, k)
-                running += 1
-            else:  # a zero matrix: converged before the first sweep
-                lanes[:, k] = 0.0
+            running += code[k] == 0
         if running == 0:
-            return
+            break
+        if in_lanes:
+            _aligned_lanes_matrices(x, batch, alpha, sigma_h2, mu2, inv_kappa, lw, lanes)
+        else:
+            for k in range(n_lanes):
+                if code[k] == 0:
+                    bartlett(streams[k], z, batch)
+                    _aligned_matrix(x[k], z, batch, alpha, sigma_h2, mu2, inv_kappa, work, lanes, k)
+                else:  # a zero matrix: converged before the first sweep
+                    lanes[:, k] = 0.0
         jacobi_lanes(lanes, n_h, vals, scratch)
         for k in range(n_lanes):
             if code[k] == 0:
@@ -649,11 +697,18 @@ def _aligned_advance(
                 if c != 0:
                     code[k] = c
                     fail_step[k] = t
+                    if in_lanes:  # its stream as it stopped
+                        lw.live[k] = False
+                        streams[k] = lw.st[:, k]
         while p < n_snap and snap_steps[p] == t:
             for k in range(n_lanes):
                 if code[k] == 0:
                     eig[k, p] = x[k]
             p += 1
+    if in_lanes:
+        for k in range(n_lanes):
+            if code[k] == 0:
+                streams[k] = lw.st[:, k]
 
 
 def aligned_batch_size(n_replicas: int, n_threads: int) -> int:

@@ -141,14 +141,26 @@ def test_aligned_kernel_matches_numpy_reference(batch_size):
         np.testing.assert_allclose(res.eigenvalues[r], ref, rtol=1e-12, atol=1e-13)
 
 
-def test_aligned_failures_leave_the_other_replicas_of_a_batch_unchanged():
+@pytest.mark.parametrize(
+    ("batch_size", "alpha", "n_replicas"), [(2, 0.2, 6), (2, 0.2, 19), (9, 0.4, 19)]
+)
+def test_aligned_failures_leave_the_other_replicas_of_a_batch_unchanged(
+    monkeypatch, batch_size, alpha, n_replicas
+):
     """Replicas step in batches: those that fail stop, and every path up to its failure is
-    the numpy reference's of that replica alone."""
+    the numpy reference's of that replica alone.  On one thread, 19 replicas go in a batch
+    of 16 (its matrices built in lanes) and one of 3; in batches of 5 (built one by one)
+    every number is the same."""
     rbm = GaussianRBM(kappa=[3.0, 5.0, 4.0, 7.5, 6.0], mu2=8.0, sigma_h2=1.3, n_h=3)
-    opts = {"alpha": 0.2, "batch_size": 2, "n_steps": 300}
-    res = simulate_sgd_aligned(rbm, n_replicas=6, record_every=1, rng=3, **opts)
-    assert 0 < res.failed.sum() < 6
-    for r in range(6):
+    opts = {"alpha": alpha, "batch_size": batch_size, "n_steps": 300}
+    run = {"n_replicas": n_replicas, "record_every": 1, "rng": 3, "n_threads": 1}
+    res = simulate_sgd_aligned(rbm, **run, **opts)
+    assert 0 < res.failed.sum() < n_replicas
+    monkeypatch.setattr(_sgd_kernels, "ALIGNED_LANES", 5)
+    fives = simulate_sgd_aligned(rbm, **run, **opts)
+    np.testing.assert_array_equal(fives.eigenvalues, res.eigenvalues)
+    np.testing.assert_array_equal(fives.failed_step, res.failed_step)
+    for r in range(n_replicas):
         stop = res.failed_step[r] if res.failed[r] else opts["n_steps"] + 1
         ref = _reference_aligned(
             rbm, rbm.x_stable, _stream(3, r), **{**opts, "n_steps": stop - 1}

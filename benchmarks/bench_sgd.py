@@ -8,7 +8,10 @@ eigenvalue map ``fpsolve.sgd.simulate_sgd_aligned``.  Both run side by side with
 they were computed before as the baselines: level c with the whole ``(N_v, |B|)`` block of
 normals per step instead of the Bartlett factor of ``z z^T`` (the generic integrator with
 the pieces below), the aligned map in addition with each replica on its own and
-``np.linalg.eigvalsh`` of every step's ``Y^T Y``.  Now and before draw different random
+``np.linalg.eigvalsh`` of every step's ``Y^T Y``.  Also timed, with the same numbers as
+now: level c one replica at a time (the generic integrator) instead of 16 in lanes, and
+the aligned map with its matrices built one by one (batches of 15) instead of in lanes of
+16.  Now and before draw different random
 numbers; they are compared by the mean and standard deviation of the eigenvalues over
 the second half of the runs (z-scores over the runs).  Printed: seconds, run-updates per
 second and the ratio of the rates (above 1: the prediction is cheaper than the training).
@@ -22,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import time
@@ -134,6 +138,20 @@ def _late_stats(eig):
     return [(v.mean(0), v.std(0, ddof=1) / root_n) for v in (mean, sd)]
 
 
+@contextlib.contextmanager
+def _one_by_one():
+    """Level c on the generic integrator (one replica at a time) and the aligned map in
+    batches of 15 (matrices built one by one, rotations not in vectors): the numbers of the
+    lanes, computed as before them."""
+    default, lanes = _k._DEFAULT, _k.ALIGNED_LANES
+    _k._DEFAULT = _k.Integrator(integrate=_k._integrate, check_start=_k._check_start)
+    _k.ALIGNED_LANES = _k.MATRIX_LANES - 1
+    try:
+        yield
+    finally:
+        _k._DEFAULT, _k.ALIGNED_LANES = default, lanes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=256)
@@ -177,18 +195,32 @@ def main() -> None:
             lambda s=setting: simulate_sgd_aligned(rbm, n_replicas=runs, **s, **common)
         )
         t_b0, eig_b0 = timed(lambda b=before: aligned_before(rbm, n_replicas=runs, **b))
+        with _one_by_one():
+            t_c1, res_c1 = timed(
+                lambda s=setting: simulate_sgd_matrix(rbm, n_replicas=runs, **s, **common)
+            )
+            t_b1, res_b1 = timed(
+                lambda s=setting: simulate_sgd_aligned(rbm, n_replicas=runs, **s, **common)
+            )
         n = runs * steps
         print(f"|B| = {batch}:")
         for name, t in (
             ("trainer (PCD)", t_train),
             ("matrix SGD", t_c),
+            ("matrix, one by one", t_c1),
             ("matrix before", t_c0),
             ("aligned map", t_b),
+            ("aligned, one by one", t_b1),
             ("aligned before", t_b0),
         ):
-            print(f"  {name:14s} {t:8.2f} s  {n / t:12,.0f} run-updates/s")
+            print(f"  {name:19s} {t:8.2f} s  {n / t:12,.0f} run-updates/s")
         print(f"  ratio matrix SGD / trainer (rates): {t_train / t_c:.2f}x")
         print(f"  ratio aligned map / trainer (rates): {t_train / t_b:.2f}x")
+        for level, t0, t1, now, one in (("matrix SGD", t_c, t_c1, res, res_c1),
+                                        ("aligned map", t_b, t_b1, res_b, res_b1)):  # fmt: skip
+            same = np.array_equal(now.eigenvalues, one.eigenvalues, equal_nan=True)
+            print(f"  {level}, one by one / in lanes (time): {t1 / t0:.2f}x "
+                  f"(same numbers: {same})")  # fmt: skip
         print(f"  matrix SGD, before / now (time): {t_c0 / t_c:.2f}x")
         print(f"  aligned map, before / now (time): {t_b0 / t_b:.2f}x")
         for level, now, old in (("matrix", res.eigenvalues, res_c0.eigenvalues),

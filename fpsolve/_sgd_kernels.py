@@ -17,6 +17,13 @@ pieces, module globals here that default to the Gaussian RBM's:
 integrator against another model's pieces (without the on-disk cache, as
 ``fpsolve._dbm_kernels.build_kernels`` does for user drift models).
 
+The Gaussian RBM itself runs on :func:`_rbm_lanes_integrate`, which steps
+:data:`MATRIX_LANES` replicas together with each replica in a lane of every array (the
+replicas innermost, summed by :func:`fpsolve.products.lane_sum`): each lane does the
+arithmetic of :func:`_integrate` with the RBM's pieces in the same order, so every number
+is the same, bit for bit.  The aligned map builds the matrices of a batch of
+:data:`MATRIX_LANES` replicas the same way (:func:`_aligned_lanes_matrices`).
+
 Randomness: replica ``r`` owns the stream ``streams[r]`` (``fpsolve.streams``) and
 everything it draws comes from it in a fixed order, so a replica's trajectory does
 not depend on how replicas are split over threads, nor on how the steps are split

@@ -21,6 +21,13 @@ rows) is a block shifted back so that it ends at the edge, which recomputes a fe
 values identically instead of falling back to scalar code.  Only matrices with fewer
 than four columns (or no terms) use a plain loop.
 
+The same holds for the sums over lanes: :func:`lane_sum` and :func:`lane_subtract` add up
+(or subtract) ``n`` products ``coef[k] * rows[k]`` for :data:`LANES` independent lanes at
+once, the lanes held in four-wide vectors while ``k`` runs, and :func:`lane_rotate` applies a
+plane rotation to two rows of lanes.  The kernels that step :data:`LANES` replicas together
+(levels b and c of :mod:`fpsolve.sgd`) keep each replica's entries next to each other, so that
+each lane is one replica doing exactly the arithmetic it does alone.
+
 All arrays must be C-contiguous float64 matrices with ``coef`` of shape
 ``(n_k, n_out)``, ``rows`` and ``z`` of shape ``(n_k, n_cols)`` and ``(n_out, n_cols)``,
 and ``out`` of shape ``(n_out, n_cols)``, distinct from ``coef``, ``rows`` and ``z``.
@@ -37,7 +44,7 @@ from numba.extending import intrinsic
 
 from fpsolve.jit import jit
 
-__all__ = ["product", "product_noise"]
+__all__ = ["LANES", "lane_rotate", "lane_subtract", "lane_sum", "product", "product_noise"]
 
 _F64 = ir.DoubleType()
 _I32 = ir.IntType(32)
@@ -204,7 +211,8 @@ def product_noise(out, coef, rows, scale, sd, z):
 
 # --------------------------------------------------------------------------- lanes
 LANES = 16
-"""Lanes of :func:`lane_sum` and :func:`lane_subtract`: the replicas of a batch."""
+"""Lanes of :func:`lane_sum`, :func:`lane_subtract` and :func:`lane_rotate`: the replicas of a
+batch."""
 
 
 def _lane_terms(subtract):

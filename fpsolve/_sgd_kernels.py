@@ -423,14 +423,20 @@ def _lanes_direction(lw, sigma_h2, c_target, batch):
 
 
 @jit
-def _lanes_stop(lw, q, r, c, t, w, streams, code, fail_step):
-    """Lane ``q`` (replica ``r``) failed with code ``c`` at step ``t``: write it back, stop it."""
+def _lanes_write_back(lw, q, r, w, streams):
+    """Lane ``q``'s weights and stream into replica ``r`` of ``w`` and ``streams``."""
     n_v, n_h, _ = lw.w.shape
     for i in range(n_v):
         for j in range(n_h):
             w[r, i, j] = lw.w[i, j, q]
     for k in range(4):
         streams[r, k] = lw.st[k, q]
+
+
+@jit
+def _lanes_stop(lw, q, r, c, t, w, streams, code, fail_step):
+    """Lane ``q`` (replica ``r``) failed with code ``c`` at step ``t``: write it back, stop it."""
+    _lanes_write_back(lw, q, r, w, streams)
     code[r] = c
     fail_step[r] = t
     lw.live[q] = False
@@ -502,12 +508,7 @@ def _rbm_lanes_advance(
             return
     for q in range(n_l):
         if lw.live[q]:
-            r = r0 + q
-            for i in range(n_v):
-                for j in range(n_h):
-                    w[r, i, j] = lw.w[i, j, q]
-            for k in range(4):
-                streams[r, k] = lw.st[k, q]
+            _lanes_write_back(lw, q, r0 + q, w, streams)
 
 
 @pjit
@@ -555,7 +556,7 @@ def build_integrator(work, prepare, direction) -> Integrator:
 
 
 # --------------------------------------------------------------------------- aligned map
-ALIGNED_LANES = 16
+ALIGNED_LANES = LANES
 """Replicas of the aligned map whose eigenvalue problems are solved together (at most)."""
 
 

@@ -52,10 +52,12 @@ _I64 = ir.IntType(64)
 _VEC = ir.VectorType(_F64, 4)
 
 
+def _is_c_float(a):
+    return isinstance(a, types.Array) and a.layout == "C" and a.dtype == types.float64
+
+
 def _is_c_matrix(a):
-    return (
-        isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" and a.dtype == types.float64
-    )
+    return _is_c_float(a) and a.ndim == 2
 
 
 def _block(mr, nv, noise):
@@ -227,11 +229,7 @@ def _lane_terms(subtract):
     n_vec = LANES // 4
 
     def typer(typingctx, out, o, coef, c0, cs, rows, r0, rs, n):
-        arrays = (out, coef, rows)
-        if not all(
-            isinstance(a, types.Array) and a.layout == "C" and a.dtype == types.float64
-            for a in arrays
-        ):
+        if not all(_is_c_float(a) for a in (out, coef, rows)):
             return None
         sig = types.void(out, types.intp, coef, types.intp, types.intp, rows, types.intp,
                          types.intp, types.intp)  # fmt: skip
@@ -280,8 +278,22 @@ def _lane_terms(subtract):
     return intrinsic(typer)
 
 
-lane_sum = _lane_terms(subtract=False)
-lane_subtract = _lane_terms(subtract=True)
+_lane_sum = _lane_terms(subtract=False)
+_lane_subtract = _lane_terms(subtract=True)
+
+
+@jit(inline="always")
+def lane_sum(out, o, coef, c0, cs, rows, r0, rs, n):
+    """``out[o + q] = sum_k coef[c0 + k cs + q] rows[r0 + k rs + q]`` for every lane ``q <
+    LANES``, ``k = 0 .. n - 1`` in order (``n >= 1``); offsets into the flat C-order data."""
+    _lane_sum(out, o, coef, c0, cs, rows, r0, rs, n)
+
+
+@jit(inline="always")
+def lane_subtract(out, o, coef, c0, cs, rows, r0, rs, n):
+    """``out[o + q] -= coef[c0 + k cs + q] rows[r0 + k rs + q]`` for ``k = 0 .. n - 1`` in
+    order (``n >= 0``), every lane ``q < LANES``, one term at a time."""
+    _lane_subtract(out, o, coef, c0, cs, rows, r0, rs, n)
 
 
 def _lane_rotation():
@@ -289,10 +301,7 @@ def _lane_rotation():
     ``c a_i - s a_j`` and ``s a_i + c a_j``, lane by lane (``c``, ``s`` of shape ``(LANES,)``)."""
 
     def typer(typingctx, a, i, j, c, s):
-        if not all(
-            isinstance(x, types.Array) and x.layout == "C" and x.dtype == types.float64
-            for x in (a, c, s)
-        ):
+        if not all(_is_c_float(x) for x in (a, c, s)):
             return None
         sig = types.void(a, types.intp, types.intp, c, s)
 
@@ -325,4 +334,11 @@ def _lane_rotation():
     return intrinsic(typer)
 
 
-lane_rotate = _lane_rotation()
+_lane_rotate = _lane_rotation()
+
+
+@jit(inline="always")
+def lane_rotate(a, i, j, c, s):
+    """Rows ``i``, ``j`` of ``a`` (``(rows, LANES)``) become ``c a_i - s a_j`` and
+    ``s a_i + c a_j``, lane by lane."""
+    _lane_rotate(a, i, j, c, s)

@@ -279,6 +279,28 @@ def test_pcd_coupling_scalars():
         np.testing.assert_array_equal(noise.chain_factor, np.triu(fac) + np.triu(fac, 1).T)
 
 
+def test_chain_powers_in_lanes_are_the_scalar_powers_bit_for_bit():
+    """The chain powers rho^k of a row of replicas (the PCD map's lanes) are numba's
+    ``float ** int`` of each entry exactly, also past 2**16 where numba calls pow."""
+    from numba import njit
+
+    from fpsolve.models._rbm import _chain_power, _chain_powers
+
+    @njit
+    def both(x, mu2, s, k):
+        lanes, rho = np.empty_like(x), np.empty_like(x)
+        _chain_powers(x, mu2, s, k, rho, lanes)
+        scalar = np.array([_chain_power(v, mu2, s, k) for v in x])
+        return lanes, scalar
+
+    x = np.random.default_rng(4).uniform(0.0, 6.9, size=37)  # rho up to 0.997
+    for k in (0, 1, 2, 3, 5, 8, 13, 0x10000, 0x10001):
+        lanes, scalar = both(x, 9.0, 1.3, k)
+        np.testing.assert_array_equal(lanes, scalar, err_msg=f"k={k}")
+        if 0 < k < 20:
+            np.testing.assert_allclose(scalar, (1.3 * x / 9.0) ** k, rtol=1e-13)
+
+
 def test_pcd_noise_model():
     modes = Modes.rbm([8.0, 6.0, 4.0], 9.0, 1.2, convention="training")
     x = np.array([0.5, 2.0, 4.0])

@@ -67,6 +67,7 @@ from fpsolve.models._noise import _fill_pcd_coupling, _inverse_lambda, _second_o
 from fpsolve.models._rbm import (
     _chain_factor_parts,
     _chain_power,
+    _chain_powers,
     _pcd_amplitude,
     rbm_drift,
     rbm_potential,
@@ -548,11 +549,12 @@ class PCDWork(NamedTuple):
     drift: np.ndarray  # (N, C) drift per unit alpha
     sigma: np.ndarray  # (N, C) noise amplitude
     near: np.ndarray  # (N, C) bool: mode and the next one closer than NEAR kicks
-    terms: np.ndarray  # (N, C) the pair terms of one row
-    acc: np.ndarray  # (C,) their sum
+    rho: np.ndarray  # (C,) scratch of the chain powers
+    acc: np.ndarray  # (C,) the sum of the pair terms of one row
     psum: np.ndarray  # (N, C) pair sums
     eta: np.ndarray  # (N, C) diagonal normals
     trial: np.ndarray  # (N, C) the step
+    plain: np.ndarray  # (C,) bool: the step is taken as it is (no near link, in order)
     ridx: np.ndarray  # (C,) int64 scratch of the normals (rejected ziggurat layers)
     rabs: np.ndarray  # (C,) int64 their abscissa bits
     rs: np.ndarray  # (4,) uint64 one replica's stream
@@ -575,11 +577,12 @@ def _pcd_work(n, c):
         np.empty((n, c)),
         np.empty((n, c)),
         np.zeros((n, c), dtype=np.bool_),
-        np.empty((n, c)),
+        np.empty(c),
         np.empty(c),
         np.empty((n, c)),
         np.empty((n, c)),
         np.empty((n, c)),
+        np.zeros(c, dtype=np.bool_),
         np.empty(c, dtype=np.int64),
         np.empty(c, dtype=np.int64),
         np.empty(4, dtype=np.uint64),
@@ -624,8 +627,7 @@ def _pcd_modes(x, co, par, wk):
             for r in range(c):
                 amp[i, r] = _pcd_amplitude(x[i, r], mu2, s)
         for i in range(n):
-            for r in range(c):
-                chain[i, r] = _chain_power(x[i, r], mu2, s, co.k)
+            _chain_powers(x[i], mu2, s, co.k, wk.rho, chain[i])
         for i in range(n):
             ci, kappa = par[i, 0], par[i, 1]
             for r in range(c):
@@ -645,7 +647,7 @@ def _pcd_pair_sums(x, wk):
     """The pair sums of every replica, leaving out its near links: row ``i`` adds its terms
     in the order of ``j`` and each term is subtracted from row ``j`` as it comes."""
     n, c = x.shape
-    amp, chain, near, terms, acc, psum = wk.amp, wk.chain, wk.near, wk.terms, wk.acc, wk.psum
+    amp, chain, near, acc, psum = wk.amp, wk.chain, wk.near, wk.acc, wk.psum
     for i in range(n):
         for r in range(c):
             psum[i, r] = 0.0
@@ -664,21 +666,24 @@ def _pcd_pair_sums(x, wk):
                 psum[i, r] += total
         return
     for i in range(n - 1):
-        for j in range(i + 1, n):
-            for r in range(c):
-                terms[j, r] = _pcd_pair_term(
-                    x[i, r] - x[j, r], amp[i, r], amp[j, r], chain[i, r], chain[j, r]
-                )
-        for r in range(c):
-            if near[i, r]:
-                terms[i + 1, r] = 0.0
         for r in range(c):
             acc[r] = 0.0
         for j in range(i + 1, n):
-            for r in range(c):
-                acc[r] += terms[j, r]
-            for r in range(c):
-                psum[j, r] -= terms[j, r]
+            if j == i + 1:  # a near link adds nothing
+                for r in range(c):
+                    v = _pcd_pair_term(
+                        x[i, r] - x[j, r], amp[i, r], amp[j, r], chain[i, r], chain[j, r]
+                    )
+                    v = 0.0 if near[i, r] else v
+                    acc[r] += v
+                    psum[j, r] -= v
+            else:
+                for r in range(c):
+                    v = _pcd_pair_term(
+                        x[i, r] - x[j, r], amp[i, r], amp[j, r], chain[i, r], chain[j, r]
+                    )
+                    acc[r] += v
+                    psum[j, r] -= v
         for r in range(c):
             psum[i, r] += acc[r]
 
@@ -709,7 +714,7 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
     n, c = x.shape
     wk = _pcd_work(n, c)
     drift, sigma, psum, trial, eta = wk.drift, wk.sigma, wk.psum, wk.trial, wk.eta
-    amp, chain, near = wk.amp, wk.chain, wk.near
+    amp, chain, near, plain = wk.amp, wk.chain, wk.near, wk.plain
     rs, link, g, factor, a, scratch = wk.rs, wk.link, wk.g, wk.factor, wk.a, wk.scratch
     xr, dr, sr, er, tr, off = wk.vec[0], wk.vec[1], wk.vec[2], wk.vec[3], wk.vec[4], wk.vec[5]
     alpha, ab, top = co.alpha, co.ab, co.mu2 / co.s
@@ -734,8 +739,17 @@ def pcd_chunk(ch, co, tb, st, bf, n_steps, step0):
                 trial[i, r] = (
                     x[i, r] + alpha * (drift[i, r] + ab * psum[i, r]) + sigma[i, r] * eta[i, r]
                 )
+        # most steps need nothing more: no near link, in order (so finite) and inside
+        for r in range(c):
+            plain[r] = not stopped[r] and trial[0, r] >= 0.0 and trial[n - 1, r] < top
+        for i in range(n - 1):
+            for r in range(c):
+                plain[r] = plain[r] and trial[i + 1, r] > trial[i, r] and not near[i, r]
         live = 0
         for r in range(c):
+            if plain[r]:
+                live += 1
+                continue
             if not stopped[r]:
                 n_near = 0
                 shared = False

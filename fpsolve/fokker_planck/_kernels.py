@@ -42,6 +42,7 @@ class LineWork(NamedTuple):
     tmp: np.ndarray
     tmp2: np.ndarray
     cp: np.ndarray
+    pivot: np.ndarray
 
 
 class AdiRates(NamedTuple):
@@ -66,7 +67,7 @@ class AdiWork(NamedTuple):
 
 def line_work(n: int) -> LineWork:
     """Work arrays for a line of ``n`` nodes."""
-    return LineWork(np.empty(n), np.empty(n), np.empty(n))
+    return LineWork(np.empty(n), np.empty(n), np.empty(n), np.empty(n))
 
 
 def adi_work(n0: int, n1: int) -> AdiWork:
@@ -115,14 +116,13 @@ def _apply_line(right, left, p, out):  # pragma: no cover - compiled
 
 
 @jit
-def _solve_line(right, left, tau, rhs, out, cp):  # pragma: no cover - compiled
-    """Solve (I - tau A) out = rhs (Thomas; I - tau A is column diagonally dominant)."""
-    n = rhs.shape[0]
+def _factor_line(right, left, tau, cp, pivot):  # pragma: no cover - compiled
+    """The Thomas factorisation of ``I - tau A`` (column diagonally dominant): the pivots
+    and the scaled super-diagonal ``cp``, for :func:`_solve_line`."""
+    n = cp.shape[0]
     # row i: -tau*right[i-1] * x[i-1] + (1 + tau*(right[i] + left[i-1])) x[i] - tau*left[i] x[i+1]
-    b0 = 1.0 + tau * (right[0] if n > 1 else 0.0)
-    c0 = -tau * left[0] if n > 1 else 0.0
-    cp[0] = c0 / b0
-    out[0] = rhs[0] / b0
+    pivot[0] = 1.0 + tau * (right[0] if n > 1 else 0.0)
+    cp[0] = (-tau * left[0] if n > 1 else 0.0) / pivot[0]
     for i in range(1, n):
         a = -tau * right[i - 1]
         b = 1.0 + tau * left[i - 1]
@@ -131,9 +131,17 @@ def _solve_line(right, left, tau, rhs, out, cp):  # pragma: no cover - compiled
             c = -tau * left[i]
         else:
             c = 0.0
-        m = b - a * cp[i - 1]
-        cp[i] = c / m
-        out[i] = (rhs[i] - a * out[i - 1]) / m
+        pivot[i] = b - a * cp[i - 1]
+        cp[i] = c / pivot[i]
+
+
+@jit
+def _solve_line(right, tau, rhs, out, cp, pivot):  # pragma: no cover - compiled
+    """Solve ``(I - tau A) out = rhs`` with the factorisation of :func:`_factor_line`."""
+    n = rhs.shape[0]
+    out[0] = rhs[0] / pivot[0]
+    for i in range(1, n):
+        out[i] = (rhs[i] - (-tau * right[i - 1]) * out[i - 1]) / pivot[i]
     for i in range(n - 2, -1, -1):
         out[i] -= cp[i] * out[i + 1]
 
@@ -141,8 +149,9 @@ def _solve_line(right, left, tau, rhs, out, cp):  # pragma: no cover - compiled
 @jit
 def backward_euler_line(rates, p, dt, n_steps, work):  # pragma: no cover - compiled
     """Advance ``p`` in place by ``n_steps`` backward-Euler steps of ``dt`` (non-negative)."""
+    _factor_line(rates.right, rates.left, dt, work.cp, work.pivot)
     for _ in range(n_steps):
-        _solve_line(rates.right, rates.left, dt, p, work.tmp, work.cp)
+        _solve_line(rates.right, dt, p, work.tmp, work.cp, work.pivot)
         p[:] = work.tmp
 
 
@@ -153,14 +162,15 @@ def crank_nicolson_line(rates, p, dt, n_steps, n_euler, work):  # pragma: no cov
     n = p.shape[0]
     right, left = rates.right, rates.left
     tmp, tmp2 = work.tmp, work.tmp2
+    _factor_line(right, left, 0.5 * dt, work.cp, work.pivot)  # the same for every step
     for _ in range(n_euler):
-        _solve_line(right, left, 0.5 * dt, p, tmp, work.cp)
+        _solve_line(right, 0.5 * dt, p, tmp, work.cp, work.pivot)
         p[:] = tmp
     for _ in range(n_steps):
         _apply_line(right, left, p, tmp)
         for i in range(n):
             tmp[i] = p[i] + 0.5 * dt * tmp[i]
-        _solve_line(right, left, 0.5 * dt, tmp, tmp2, work.cp)
+        _solve_line(right, 0.5 * dt, tmp, tmp2, work.cp, work.pivot)
         p[:] = tmp2
 
 

@@ -103,6 +103,31 @@ def _chain_power(x, mu2, s, k):
     return (s * x / mu2) ** k if k > 0 else 0.0
 
 
+@jit(inline="always")
+def _chain_powers(x, mu2, s, k, rho, out):
+    """:func:`_chain_power` of every entry of ``x`` (1-d) into ``out``, bit for bit, with
+    the entries in the innermost loops so that they vectorise; ``rho`` is scratch like
+    ``x``.  An integer power up to ``2**16`` is numba's exponentiation by squaring, here
+    applied to all entries at once in the same order of multiplications."""
+    c = x.shape[0]
+    if k <= 0 or k > 0x10000:  # no power, or numba's pow beyond 2**16
+        for r in range(c):
+            out[r] = _chain_power(x[r], mu2, s, k)
+        return
+    for r in range(c):
+        out[r] = 1.0
+        rho[r] = s * x[r] / mu2
+    e = k
+    while e != 0:
+        if e & 1:
+            for r in range(c):
+                out[r] *= rho[r]
+        e >>= 1
+        if e:
+            for r in range(c):
+                rho[r] *= rho[r]
+
+
 @jit
 def _chain_factor_parts(ca, cb):
     """Numerator and denominator of ``f_ab = (1 + c)/(1 - c)``, ``c = ca cb`` from

@@ -323,6 +323,48 @@ def test_scaling_detects_wrong_exponent(rng):
     )
 
 
+def test_spacing_errors_equal_refit_jackknife(rng):
+    """<S> and <S^2>/<S>^2 from per-run sums: the value and error of refitting every
+    leave-one-block-out sample, up to rounding."""
+    from validation.analyses.stats import run_jackknife
+
+    rec = toy_recording(rng, n_runs=230, n_snap=5)
+    res = spacings(rec, burn_in=0)
+    s = np.abs(rec.eigenvalues[:, :, [2, 4]] - rec.eigenvalues[:, :, [1, 3]])
+    mean = run_jackknife(lambda d: d.mean(axis=(0, 1)), s)
+    ratio = run_jackknife(lambda d: (d**2).mean(axis=(0, 1)) / d.mean(axis=(0, 1)) ** 2, s)
+    np.testing.assert_allclose(res.mean, mean.value, rtol=1e-13)
+    np.testing.assert_allclose(res.mean_error, mean.error, rtol=1e-9)
+    np.testing.assert_allclose(res.ratio, ratio.value, rtol=1e-13)
+    np.testing.assert_allclose(res.ratio_error, ratio.error, rtol=1e-9)
+
+
+def test_scaling_reuses_measured_spacings_and_one_point_fits(rng):
+    """Given each recording's spacings and one-point fits (with its single modes too), the
+    scaling is the same as measuring them again; measurements of other pairs or snapshots
+    are refused."""
+    recs = []
+    for b in (8, 32):  # two snapshots, so that burn_in selects one of them
+        one = _rbm_like(rng, 0.1, b, 0.3, n_runs=60)
+        eig = np.concatenate([one.eigenvalues, one.eigenvalues[::-1]], axis=1)
+        recs.append(Recording(eig, np.array([0, 1000]), one.attrs))
+    measured = [(spacings(r), one_point(r)) for r in recs]
+    again, reused = scaling(recs), scaling(recs, measured=measured)
+    for name in ("mean_s", "mean_s_error", "sigma", "sigma_error", "n_eff", "v"):
+        np.testing.assert_array_equal(getattr(reused, name), getattr(again, name), err_msg=name)
+    assert reused.a_fit == again.a_fit
+    with pytest.raises(ValueError, match=r"measured must hold one .* per recording \(2\)"):
+        scaling(recs, measured=measured[:1])
+    with pytest.raises(TypeError, match=r"measured\[1\] must be a \(Spacings, OnePoint\) pair"):
+        scaling(recs, measured=[measured[0], measured[1][0]])
+    other = (spacings(recs[1], groups=[(1, 2)]), measured[1][1])
+    with pytest.raises(ValueError, match=r"measured\[1\] must measure the pairs"):
+        scaling(recs, measured=[measured[0], other])
+    early = (spacings(recs[1], burn_in=0), one_point(recs[1], burn_in=0))
+    with pytest.raises(ValueError, match=r"measured\[1\] must use the snapshots"):
+        scaling(recs, measured=[measured[0], early])
+
+
 # --------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("groups", "error", "match"),

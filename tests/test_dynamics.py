@@ -299,3 +299,36 @@ def test_initial_values_outside_domain_name_the_run():
     eig[1, 0, 0] = -1e-3
     with pytest.raises(ValueError, match="run 1, index 0"):
         dynamics(Recording(eig, rec.steps, rec.attrs))
+
+
+def test_moments_and_their_covariance_equal_the_direct_computation():
+    """The jackknife of mean and width from per-run powers equals refitting every
+    leave-one-block-out sample, and the covariance of the estimates over snapshots is
+    that of the per-run values (np.cov) divided by the runs."""
+    from validation.analyses.dynamics import _corr_of_estimates, _log_median_slopes, _moments
+    from validation.analyses.stats import run_jackknife
+
+    rng = np.random.default_rng(8)
+    x = 5.0 + 0.1 * rng.normal(size=(230, 7, 3)).cumsum(axis=1)  # correlated over snapshots
+    refit = run_jackknife(lambda y: np.stack([y.mean(axis=0), y.std(axis=0, ddof=1)]), x)
+    mean, mean_err, width, width_err = _moments(x)
+    np.testing.assert_allclose(mean, refit.value[0], rtol=1e-13)
+    np.testing.assert_allclose(width, refit.value[1], rtol=1e-10)
+    np.testing.assert_allclose(mean_err, refit.error[0], rtol=1e-9)
+    np.testing.assert_allclose(width_err, refit.error[1], rtol=1e-8)
+    r = x.shape[0]
+    for a in range(3):
+        np.testing.assert_allclose(
+            _corr_of_estimates(x, "mean")[:, :, a], np.cov(x[:, :, a].T) / r, rtol=1e-12
+        )
+        sq = (x[:, :, a] - x[:, :, a].mean(axis=0)) ** 2
+        np.testing.assert_allclose(
+            _corr_of_estimates(x, "width")[:, :, a], np.cov(sq.T) / r, rtol=1e-12
+        )
+    # the escape slope of each sample: log median against t; NaN where a median is <= 0
+    t = np.linspace(0.0, 3.0, 7)
+    y = np.stack([np.exp(0.4 * t + 0.01 * rng.normal(size=(50, 7))), -np.ones((50, 7))])
+    slopes = _log_median_slopes(y, t)
+    assert slopes[0] == pytest.approx(np.polyfit(t, np.log(np.median(y[0], axis=0)), 1)[0])
+    assert slopes[0] == pytest.approx(0.4, abs=0.01)
+    assert math.isnan(slopes[1])

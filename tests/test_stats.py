@@ -67,6 +67,24 @@ def test_run_jackknife_keeps_runs_together(rng):
     np.testing.assert_allclose(vec.error, 1 / np.sqrt(300), rtol=0.3)
 
 
+@pytest.mark.parametrize(("n_runs", "n_blocks"), [(57, None), (230, None), (230, 7), (2, None)])
+def test_run_jackknife_batched_evaluates_the_same_samples(rng, n_runs, n_blocks):
+    """A statistic of stacked samples, called once, gives the value and error of calling it
+    per leave-one-block-out sample (a median: exactly; a fitted slope: to rounding)."""
+    x = rng.lognormal(size=(n_runs, 6))
+    t = np.arange(6.0)
+    one = run_jackknife(lambda y: np.median(y, axis=0), x, n_blocks=n_blocks)
+    many = run_jackknife(lambda y: np.median(y, axis=1), x, n_blocks=n_blocks, batched=True)
+    np.testing.assert_array_equal(many.value, one.value)
+    np.testing.assert_array_equal(many.error, one.error)
+    one = run_jackknife(lambda y: np.polyfit(t, y.mean(axis=0), 1)[0], x, n_blocks=n_blocks)
+    many = run_jackknife(
+        lambda y: np.polyfit(t, y.mean(axis=1).T, 1)[0], x, n_blocks=n_blocks, batched=True
+    )
+    assert many.value == pytest.approx(one.value, rel=1e-12)
+    assert many.error == pytest.approx(one.error, rel=1e-9)
+
+
 def test_run_jackknife_errors():
     with pytest.raises(ValueError, match="at least 2 runs"):
         run_jackknife(np.mean, [1.0])

@@ -71,7 +71,7 @@ from fpsolve.dbm import Record, simulate_sgd
 from fpsolve.models import Model, Modes, PCDNoise, RBMModel, rbm_pcd_noise, sgd_g2
 from validation._typing import Groups, RNGLike
 from validation.analyses.levels import LEVELS
-from validation.analyses.stats import Entry, run_jackknife
+from validation.analyses.stats import Entry, jackknife_sums, run_jackknife
 from validation.data.recording import Recording
 from validation.data.setting import sgd_rate
 
@@ -579,13 +579,19 @@ def _check_window(escape_window) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------------------ pieces
-def _mean_width(x):
-    """Mean and standard deviation over axis 0 of ``x`` (runs, S, N): shape (2, S, N)."""
-    return np.stack([x.mean(axis=0), x.std(axis=0, ddof=1)])
-
-
 def _moments(x) -> tuple[np.ndarray, ...]:
-    est = run_jackknife(_mean_width, x)
+    """Mean and standard deviation (``ddof=1``) over the runs of ``x`` (runs, S, N) at
+    every snapshot and index, each with its jackknife error over runs (in one pass, from
+    per-run powers about the overall mean: :func:`jackknife_sums`)."""
+    shift = x.mean(axis=0)
+    d = x - shift
+    per_run = np.stack([np.ones_like(d), d, d * d], axis=1)  # (runs, 3, S, N)
+
+    def finish(tot):
+        n, s1, s2 = tot[:, 0], tot[:, 1], tot[:, 2]
+        return np.stack([shift + s1 / n, np.sqrt((s2 - s1 * s1 / n) / (n - 1))], axis=1)
+
+    est = jackknife_sums(per_run, finish)
     value, error = np.asarray(est.value), np.asarray(est.error)
     return value[0], error[0], value[1], error[1]
 
@@ -597,7 +603,8 @@ def _corr_of_estimates(x, kind: str) -> np.ndarray:
     if kind == "width":
         d = d**2
         d = d - d.mean(axis=0)
-    return np.einsum("rsa,rta->sta", d, d) / ((r - 1) * r)
+    per_mode = np.ascontiguousarray(d.transpose(2, 1, 0))  # (N, S, R): one product per mode
+    return (per_mode @ per_mode.transpose(0, 2, 1)).transpose(1, 2, 0) / ((r - 1) * r)
 
 
 def _chi2(m, dm, p, dp, cov_m, cov_p) -> tuple[np.ndarray, np.ndarray]:
@@ -626,12 +633,13 @@ def _inside(x, modes: Modes) -> np.ndarray:
     return ok
 
 
-def _log_median_slope(x, t):
-    """Least-squares slope of log(median over axis 0 of x) against t; x (r, k)."""
-    med = np.median(x, axis=0)
-    if np.any(med <= 0):
-        return math.nan
-    return float(np.polyfit(t, np.log(med), 1)[0])
+def _log_median_slopes(x, t):
+    """Least-squares slope of log(median over the runs) against t of each sample of x
+    (m, runs, k); NaN where a median is not positive."""
+    med = np.median(x, axis=1)
+    bad = np.any(med <= 0, axis=1)
+    slope = np.polyfit(t, np.log(np.where(bad[:, None], 1.0, med)).T, 1)[0]
+    return np.where(bad, math.nan, slope)
 
 
 def _window_points(med: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -662,7 +670,7 @@ def _escape(x, t, windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             continue
         sub = x[:, pts, a]
         tt = t[pts]
-        est = run_jackknife(lambda y, tt=tt: _log_median_slope(y, tt), sub)
+        est = run_jackknife(lambda y, tt=tt: _log_median_slopes(y, tt), sub, batched=True)
         rate[a], err[a] = est.value, est.error
     return rate, err, npts
 
@@ -687,12 +695,15 @@ def _hfp_escape(modes: Modes, g2: np.ndarray):
     return pred, asym, pos
 
 
-def _fpe_curves(modes: Modes, g2: np.ndarray, x0: np.ndarray, t: np.ndarray, n_grid: int):
+def _fpe_curves(
+    modes: Modes, g2: np.ndarray, x0: np.ndarray, t: np.ndarray, n_grid: int, tau: np.ndarray
+):
     """Mean and width of the one-mode FPE of each index from its recorded start.
 
-    Times beyond 30 slowest relaxation times :math:`1/(2E_1)` are evaluated as the
-    stationary state (the remainder is below :math:`e^{-30}`); Crank-Nicolson steps are
-    ``0.05 / max|V''|`` over the model's fixed points.
+    Times beyond 30 slowest relaxation times :math:`1/(2E_1)` (``tau``, NaN where not yet
+    known) are evaluated as the stationary state (the remainder is below
+    :math:`e^{-30}`); Crank-Nicolson steps are ``0.05 / max|V''|`` over the model's
+    fixed points.
     """
     from fpsolve.fokker_planck import evolve, grid
     from fpsolve.hfp import hfp_spectrum
@@ -703,8 +714,10 @@ def _fpe_curves(modes: Modes, g2: np.ndarray, x0: np.ndarray, t: np.ndarray, n_g
     for a, m in enumerate(modes):
         x = grid(m, float(g2[a]), n=n_grid)
         p0 = _cloud_in_cell(x0[:, a], x, index=a)
-        tau = hfp_spectrum(m, float(g2[a]), 2).relaxation_time
-        late = t > 30.0 * tau
+        slowest = (
+            tau[a] if math.isfinite(tau[a]) else hfp_spectrum(m, float(g2[a]), 2).relaxation_time
+        )
+        late = t > 30.0 * slowest
         t_eval = np.append(t[~late], np.inf) if late.any() else t
         scale = max((abs(fp.curvature) for fp in m.fixed_points()), default=0.0)
         dt = 0.05 / scale if scale > 0 else None
@@ -936,7 +949,7 @@ def dynamics(
         )
     fpe_mean = fpe_width = None
     if fpe:
-        fpe_mean, fpe_width = _fpe_curves(modes, g2, x0, t, fpe_n)
+        fpe_mean, fpe_width = _fpe_curves(modes, g2, x0, t, fpe_n, pred)
 
     return Dynamics(
         steps=steps,

@@ -690,25 +690,32 @@ def spacings(
     spacing = np.stack([np.abs(data[:, :, j] - data[:, :, i]) for i, j in pairs], axis=-1)
     if np.any(np.all(spacing == 0, axis=(0, 1))):
         raise ValueError("a pair has spacing 0 at every selected snapshot; cannot normalise")
-    mean = run_jackknife(lambda s: np.mean(s, axis=(0, 1)), spacing)
-    ratio = run_jackknife(
-        lambda s: np.mean(s**2, axis=(0, 1)) / np.mean(s, axis=(0, 1)) ** 2, spacing
-    )
+    # <S> and <S^2>/<S>^2 of each pair, jackknife over runs in one pass over per-run sums
+    count = np.full((r, spacing.shape[2]), float(t))
+    per_run = np.stack([count, spacing.sum(axis=1), (spacing**2).sum(axis=1)], axis=1)
+
+    def finish(tot):  # (m, 3, pairs) -> (m, 2, pairs)
+        m1, m2 = tot[:, 1] / tot[:, 0], tot[:, 2] / tot[:, 0]
+        return np.stack([m1, m2 / (m1 * m1)], axis=1)
+
+    est = jackknife_sums(per_run, finish)
+    value, error = np.asarray(est.value), np.asarray(est.error)
+    mean, ratio, mean_error, ratio_error = value[0], value[1], error[0], error[1]
     tau = np.array([_tau(spacing[:, :, p]) for p in range(len(pairs))])
     n_eff = r * t / tau
-    s = (spacing / mean.value).reshape(-1)
+    s = (spacing / mean).reshape(-1)
     return Spacings(
         pairs=pairs,
         snapshots=idx,
         steps=np.asarray(rec.steps)[idx],
         n_runs=r,
         spacing=spacing,
-        mean=np.atleast_1d(mean.value),
-        mean_error=np.atleast_1d(mean.error),
-        sigma=np.atleast_1d(mean.value) / math.sqrt(math.pi),
-        sigma_error=np.atleast_1d(mean.error) / math.sqrt(math.pi),
-        ratio=np.atleast_1d(ratio.value),
-        ratio_error=np.atleast_1d(ratio.error),
+        mean=mean,
+        mean_error=mean_error,
+        sigma=mean / math.sqrt(math.pi),
+        sigma_error=mean_error / math.sqrt(math.pi),
+        ratio=ratio,
+        ratio_error=ratio_error,
         tau=tau,
         n_eff=n_eff,
         s=s,

@@ -21,9 +21,10 @@ from validation.analyses._common import (
     _check_recording,
     _new_figure,
     _resolve_groups,
+    _select,
     _setting_labels,
 )
-from validation.analyses.pairs import one_point, spacings
+from validation.analyses.pairs import OnePoint, Spacings, one_point, spacings
 from validation.analyses.stats import Entry
 from validation.data.recording import Recording
 
@@ -381,6 +382,32 @@ def _log_ticks(axis) -> None:
         a.set_minor_formatter(NullFormatter())
 
 
+def _measured(item, rec, groups, idx, k: int) -> tuple[Spacings, OnePoint]:
+    """``measured[k]`` of :func:`scaling`, checked against the recording's pairs and
+    snapshots."""
+    name = f"measured[{k}]"
+    if not (
+        isinstance(item, tuple)
+        and len(item) == 2
+        and isinstance(item[0], Spacings)
+        and isinstance(item[1], OnePoint)
+    ):
+        raise TypeError(f"{name} must be a (Spacings, OnePoint) pair, got {item!r}")
+    sp, op = item
+    pairs = tuple(g for g in groups if len(g) == 2)
+    if sp.pairs != pairs or not set(pairs) <= set(op.groups):
+        raise ValueError(
+            f"{name} must measure the pairs {pairs} of recordings[{k}], got spacings of "
+            f"{sp.pairs} and one-point fits of {op.groups}"
+        )
+    if not (np.array_equal(sp.snapshots, idx) and np.array_equal(op.snapshots, idx)):
+        raise ValueError(
+            f"{name} must use the snapshots that burn_in and snapshots select in "
+            f"recordings[{k}] ({idx.size} from index {idx[0]})"
+        )
+    return sp, op
+
+
 def scaling(
     recordings: Recording | Iterable[Recording],
     *,
@@ -389,6 +416,7 @@ def scaling(
     snapshots: ArrayLike | None = None,
     variable: Callable[[Recording, Sequence[int]], float] | None = None,
     predicted_a: tuple[float, float] | None = None,
+    measured: Sequence[tuple[Spacings, OnePoint]] | None = None,
 ) -> Scaling:
     r"""Linear scaling of spacings and widths across a sweep, and the one-parameter fit.
 
@@ -430,6 +458,10 @@ def scaling(
         :func:`default_scaling_variable`.
     predicted_a : tuple of float, optional
         ``(value, error)`` of a prediction of ``a_fit`` for a verdict.
+    measured : sequence of (Spacings, OnePoint), optional
+        For each recording, its :func:`spacings` and :func:`one_point` with these
+        ``groups``, ``burn_in`` and ``snapshots`` (the one-point fit may hold other
+        groups too), used instead of measuring them again.
 
     Returns
     -------
@@ -455,6 +487,11 @@ def scaling(
     rows: dict[str, list] = {
         k: [] for k in ("rec", "pair", "alpha", "b", "eps", "v", "s", "ds", "sig", "dsig", "ne")
     }
+    if measured is not None and len(measured) != len(recs):
+        raise ValueError(
+            f"measured must hold one (Spacings, OnePoint) per recording ({len(recs)}), "
+            f"got {len(measured)}"
+        )
     settings = []
     for k, rec in enumerate(recs):
         name = f"recordings[{k}]"
@@ -462,13 +499,12 @@ def scaling(
         for key in ("alpha", "batch_size"):
             if key not in rec.attrs:
                 raise ValueError(f"{name} has no attribute {key!r} needed for the scaling")
-        sp = spacings(
-            rec,
-            groups=_resolve_groups(rec, groups, name=f"groups of {name}"),
-            burn_in=burn_in,
-            snapshots=snapshots,
-        )
-        op = one_point(rec, groups=sp.pairs, burn_in=burn_in, snapshots=snapshots)
+        rec_groups = _resolve_groups(rec, groups, name=f"groups of {name}")
+        if measured is None:
+            sp = spacings(rec, groups=rec_groups, burn_in=burn_in, snapshots=snapshots)
+            op = one_point(rec, groups=sp.pairs, burn_in=burn_in, snapshots=snapshots)
+        else:
+            sp, op = _measured(measured[k], rec, rec_groups, _select(rec, burn_in, snapshots), k)
         settings.append(
             {key: rec.attrs[key] for key in _SERIES_KEYS if key in rec.attrs} | _setting_labels(rec)
         )
@@ -487,8 +523,8 @@ def scaling(
                     v,
                     sp.mean[p],
                     sp.mean_error[p],
-                    op.sigma[p],
-                    op.sigma_error[p],
+                    op.sigma[op.groups.index(pair)],
+                    op.sigma_error[op.groups.index(pair)],
                     sp.n_eff[p],
                 ),
                 strict=True,

@@ -23,6 +23,7 @@ scaling variable :math:`\alpha/|B|` to expose systematic deviations.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable
@@ -308,6 +309,7 @@ def run_jackknife(
     samples: ArrayLike,
     *,
     n_blocks: int | None = None,
+    batched: bool = False,
 ) -> Estimate:
     r"""Jackknife over independent runs of any statistic of the data.
 
@@ -324,6 +326,10 @@ def run_jackknife(
         Number of delete-one blocks of contiguous runs, ``2 <= n_blocks <= R``
         (default ``min(R, 100)``).  Runs beyond a multiple of ``n_blocks`` are
         used in the value but not in the error.
+    batched : bool, optional
+        ``statistic`` maps a stack of samples ``(m, r, ...)`` to one value per sample,
+        ``(m, ...)``, and is called once for all leave-one-block-out samples (they are
+        held together: ``n_blocks - 1`` times the data) and once for all runs.
 
     Returns
     -------
@@ -340,6 +346,10 @@ def run_jackknife(
     if data.ndim < 1 or data.shape[0] < 2:
         raise ValueError(f"samples must hold at least 2 runs along axis 0, got shape {data.shape}")
     edges = _blocks(data.shape[0], n_blocks)
+    if batched:
+        every = np.arange(edges[-1])
+        keep = np.stack([np.delete(every, np.s_[a:b]) for a, b in itertools.pairwise(edges)])
+        return _jackknife_estimate(statistic(data[None])[0], statistic(data[keep]))
     mask = np.ones(data.shape[0], dtype=bool)
     loo = []
     for b in range(len(edges) - 1):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numba
 
-__all__ = ["jit", "pjit"]
+__all__ = ["jit", "pjit", "threading_layer"]
 
 _OPTIONS = {"cache": True, "nogil": True, "fastmath": False}
 
@@ -27,3 +27,33 @@ def jit(func=None, **overrides):
 def pjit(func=None, **overrides):
     """``numba.njit(parallel=True)`` with the package's options."""
     return jit(func, parallel=True, **overrides)
+
+
+@pjit
+def _parallel_region(n):
+    """The sum of ``0 .. n - 1`` in a parallel loop (starts numba's threading layer)."""
+    total = 0
+    for i in numba.prange(n):
+        total += i
+    return total
+
+
+def threading_layer() -> str:
+    """The threading layer of numba's parallel kernels: ``"tbb"``, ``"omp"`` or
+    ``"workqueue"``.
+
+    Numba chooses it when the first parallel kernel runs (a tiny one is run here if none
+    has).  ``"workqueue"`` (neither TBB nor OpenMP installed) cannot run parallel kernels
+    from two threads at once; the others can.
+
+    Examples
+    --------
+    >>> from fpsolve.jit import threading_layer
+    >>> threading_layer() in ("tbb", "omp", "workqueue")
+    True
+    """
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel kernel has run in this process yet
+        _parallel_region(2)
+        return numba.threading_layer()

@@ -98,6 +98,43 @@ def test_subset_and_non_rbm_recordings(sweep):
     assert {"initial_spectrum", "predictions", "dynamics", "scaling", "repulsion"} <= reasons
 
 
+def test_recordings_analysed_together_give_the_same_numbers(sweep, tmp_path):
+    """Two recordings at a time, each in a thread with the caller's numba threads, or one
+    at a time: the same report, bit for bit (each recording has its own generator)."""
+    import numba
+
+    from fpsolve.jit import threading_layer
+    from validation.report.pipeline import _run_jobs
+
+    if threading_layer() == "workqueue":
+        pytest.skip("numba's workqueue layer runs one parallel kernel at a time")
+    keys = ["initial_spectrum", "dynamics"]  # two of the analyses that draw random numbers
+    texts = [
+        validate(sweep, analyses=keys, rng=3, progress=False, workers=w)
+        .write_json(tmp_path / f"{w}.json")
+        .read_text()
+        for w in (1, 2)
+    ]
+    assert texts[0] == texts[1]
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        assert _run_jobs([numba.get_num_threads] * 3, 2) == [1, 1, 1]
+    finally:
+        numba.set_num_threads(threads)
+
+
+def test_workers_are_checked(sweep, monkeypatch):
+    from validation.report import pipeline
+
+    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
+        validate(sweep, workers=0)
+    monkeypatch.setattr(pipeline, "threading_layer", lambda: "workqueue")
+    assert pipeline._check_workers(None) == 1
+    with pytest.raises(ValueError, match="workers must be 1 with numba's workqueue"):
+        validate(sweep, workers=2)
+
+
 def test_bad_input_is_named(sweep, tmp_path):
     with pytest.raises(ValueError, match="analyses must be among"):
         validate(sweep, analyses=["spacing"])

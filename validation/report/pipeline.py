@@ -11,17 +11,22 @@ errors), plus the figures.  :meth:`Validation.write` produces ``report.html``
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import numba
 import numpy as np
 
-from fpsolve.checks import as_rng, check_positive
+from fpsolve.checks import as_rng, check_int, check_positive
+from fpsolve.jit import threading_layer
 from fpsolve.progress import progress_bar
 from validation._typing import Groups, PathLike, RNGLike
 from validation.analyses.stats import N_SIGMA, VERDICTS, Entry, run_jackknife
@@ -475,6 +480,7 @@ def validate(
     n_sigma: float = N_SIGMA,
     rng: RNGLike = None,
     progress: bool | None = None,
+    workers: int | None = None,
 ) -> Validation:
     r"""Compare recorded eigenvalue dynamics with every prediction of the theory.
 
@@ -509,6 +515,13 @@ def validate(
     progress : bool or None, optional
         Report progress over the analyses (:func:`fpsolve.progress.progress_bar`:
         a bar in a terminal, plain lines otherwise); None means on, False silent.
+    workers : int, optional
+        Recordings analysed at the same time, each in a thread whose simulations use
+        numba's threads (:func:`numba.get_num_threads`).  Default 2 where numba has two
+        threads or more and its threading layer runs parallel kernels from two threads
+        at once (:func:`fpsolve.jit.threading_layer` is not ``"workqueue"``), else 1.
+        Each recording has its own generator, spawned from ``rng``: the numbers are the
+        same for any ``workers``.
 
     Returns
     -------
@@ -522,7 +535,7 @@ def validate(
     >>> result = validate(["alpha0.1_B16.h5", "alpha0.1_B32.h5"], rng=1)  # doctest: +SKIP
     >>> result.write("report")                              # doctest: +SKIP
     """
-    from validation.analyses import compare, dynamics, predict, repulsion
+    from validation.analyses import compare, repulsion
 
     if isinstance(recordings, (Recording, str, os.PathLike)):
         recordings = [recordings]
@@ -534,6 +547,7 @@ def validate(
     if unknown:
         raise ValueError(f"analyses must be among {tuple(ANALYSES)}, got {unknown}")
     n_sigma = check_positive("n_sigma", n_sigma)
+    workers = _check_workers(workers)
     used: set = set()
     labels = tuple(_label(r, used) for r in recs)
     gens = as_rng(rng).spawn(len(recs))
@@ -555,64 +569,54 @@ def validate(
 
     with bar:
         stationary_kw: dict[str, Any] = {"groups": groups, "burn_in": burn_in}
+        lock = threading.Lock()
+
+        def stage(desc: str | None) -> None:  # an analysis starts (desc) or ends (None)
+            with lock:
+                if desc is None:
+                    bar.update(1)
+                else:
+                    bar.set_description(f"validate: {desc}")
+
+        jobs = [
+            functools.partial(
+                _per_recording, rec, label, gen, per_recording, stationary_kw, inner, stage
+            )
+            for label, rec, gen in zip(labels, recs, gens, strict=True)
+        ]
+        done = _run_jobs(jobs, workers)
         unequilibrated = {}
-        for label, rec, gen in zip(labels, recs, gens, strict=True):
-            is_rbm = rec.attrs.get("model") == "gaussian_rbm"
-            pairs = groups is not None or _has_groups(rec)
-            drifting = _drifting_modes(rec, burn_in)
-            if drifting:
-                unequilibrated[label] = drifting
-            for key in per_recording:
-                bar.set_description(f"validate: {SHORT_NAMES[key]} {label}")
-                if key == "initial_spectrum":
-                    if not is_rbm:
-                        skipped.append((key, label, "needs the initialisation of a Gaussian-RBM"))
-                    elif rec.steps[0] != 0:
-                        skipped.append((key, label, "the first snapshot is not step 0"))
-                    else:
-                        add(key, label, compare.initial_spectrum(rec, rng=gen))
-                elif key in ("one_point", "spacings"):
-                    if not pairs:
-                        skipped.append((key, label, "no degenerate groups known"))
-                    else:
-                        add(key, label, getattr(compare, key)(rec, **stationary_kw))
-                elif key == "predictions":
-                    if not is_rbm:
-                        skipped.append(
-                            (key, label, "parameter-free predictions need RBM attributes")
-                        )
-                    else:
-                        pred = _best_prediction(rec, label, gen, inner, skipped)
-                        predictions[label] = pred
-                        add(key, label, predict.compare_predictions(rec, pred, **stationary_kw))
-                elif key == "dynamics":
-                    if not is_rbm or len(rec.steps) < 3:
-                        skipped.append((key, label, "needs an RBM recording with >= 3 snapshots"))
-                    else:
-                        add(key, label, dynamics.dynamics(rec, rng=gen, progress=inner))
-                bar.update(1)
+        for label, d in zip(labels, done, strict=True):  # in the order of the recordings
+            if d.drifting:
+                unequilibrated[label] = d.drifting
+            for key, res in d.results:
+                add(key, label, res)
+            skipped.extend(d.skipped)
+            if d.prediction is not None:
+                predictions[label] = d.prediction
 
         sweep_label = SWEEP_LABEL
         if "scaling" in keys:
-            bar.set_description("validate: scaling")
-            with_pairs = [r for r in recs if groups is not None or _has_groups(r)]
+            stage("scaling")
+            paired = [k for k, r in enumerate(recs) if groups is not None or _has_groups(r)]
+            with_pairs = [recs[k] for k in paired]
             if len({_setting_key(r) for r in with_pairs}) >= 2:
-                add(
-                    "scaling",
-                    sweep_label,
-                    compare.scaling(
-                        with_pairs,
-                        **stationary_kw,
-                        predicted_a=repulsion.predicted_a_fit(with_pairs),
-                    ),
+                found = [dict(done[k].results) for k in paired]  # reused where both ran
+                both = all("spacings" in f and "one_point" in f for f in found)
+                scaled = compare.scaling(
+                    with_pairs,
+                    **stationary_kw,
+                    predicted_a=repulsion.predicted_a_fit(with_pairs),
+                    measured=[(f["spacings"], f["one_point"]) for f in found] if both else None,
                 )
+                add("scaling", sweep_label, scaled)
             else:
                 skipped.append(
                     ("scaling", sweep_label, "needs >= 2 settings with degenerate pairs")
                 )
-            bar.update(1)
+            stage(None)
         if "repulsion" in keys:
-            bar.set_description("validate: repulsion")
+            stage("repulsion")
             rbm = [
                 (lab, r)
                 for lab, r in zip(labels, recs, strict=True)
@@ -634,12 +638,96 @@ def validate(
                 )
             else:
                 skipped.append(("repulsion", sweep_label, "needs >= 2 RBM settings"))
-            bar.update(1)
+            stage(None)
         bar.set_description("validate")
 
     order = {k: i for i, k in enumerate(ANALYSES)}
     sections.sort(key=lambda s: order[s.key])
     return Validation(labels, recs, tuple(sections), n_sigma, tuple(skipped), unequilibrated)
+
+
+def _check_workers(workers: int | None) -> int:
+    """The recordings :func:`validate` analyses at the same time (its ``workers``)."""
+    if workers is not None:
+        workers = check_int("workers", workers, minimum=1)
+        if workers == 1:
+            return 1
+    concurrent = threading_layer() != "workqueue"
+    if workers is None:
+        return 2 if concurrent and numba.get_num_threads() >= 2 else 1
+    if not concurrent:
+        raise ValueError(
+            f"workers must be 1 with numba's workqueue threading layer, which cannot run "
+            f"parallel kernels from two threads at once (install tbb), got {workers}"
+        )
+    return workers
+
+
+def _run_jobs(jobs: Sequence[Callable[[], Any]], workers: int) -> list:
+    """``[job() for job in jobs]`` with up to ``workers`` jobs at a time, each in a thread
+    with the caller's numba threads; pending jobs are cancelled when one fails."""
+    if workers == 1:
+        return [job() for job in jobs]
+    threads = numba.get_num_threads()
+
+    def run(job):
+        numba.set_num_threads(threads)  # numba's setting belongs to each thread
+        return job()
+
+    pool = ThreadPoolExecutor(min(workers, len(jobs)))
+    try:
+        futures = [pool.submit(run, job) for job in jobs]
+        return [f.result() for f in futures]
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+@dataclass
+class _PerRecording:
+    """What :func:`validate` found for one recording, in the order of the analyses."""
+
+    results: list[tuple[str, Any]] = field(default_factory=list)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    prediction: Any = None
+    drifting: Any = None
+
+
+def _per_recording(rec, label, gen, keys, stationary_kw, inner, stage) -> _PerRecording:
+    """The analyses ``keys`` of one recording, in order, with its generator ``gen``."""
+    from validation.analyses import compare, dynamics, predict
+
+    out = _PerRecording(drifting=_drifting_modes(rec, stationary_kw["burn_in"]))
+    is_rbm = rec.attrs.get("model") == "gaussian_rbm"
+    pairs = stationary_kw["groups"] is not None or _has_groups(rec)
+    for key in keys:
+        stage(f"{SHORT_NAMES[key]} {label}")
+        if key == "initial_spectrum":
+            if not is_rbm:
+                out.skipped.append((key, label, "needs the initialisation of a Gaussian-RBM"))
+            elif rec.steps[0] != 0:
+                out.skipped.append((key, label, "the first snapshot is not step 0"))
+            else:
+                out.results.append((key, compare.initial_spectrum(rec, rng=gen)))
+        elif key in ("one_point", "spacings"):
+            if not pairs:
+                out.skipped.append((key, label, "no degenerate groups known"))
+            else:
+                out.results.append((key, getattr(compare, key)(rec, **stationary_kw)))
+        elif key == "predictions":
+            if not is_rbm:
+                out.skipped.append((key, label, "parameter-free predictions need RBM attributes"))
+            else:
+                out.prediction = _best_prediction(rec, label, gen, inner, out.skipped)
+                out.results.append(
+                    (key, predict.compare_predictions(rec, out.prediction, **stationary_kw))
+                )
+        elif key == "dynamics":
+            if not is_rbm or len(rec.steps) < 3:
+                out.skipped.append((key, label, "needs an RBM recording with >= 3 snapshots"))
+            else:
+                out.results.append((key, dynamics.dynamics(rec, rng=gen, progress=inner)))
+        stage(None)
+    return out
 
 
 BEST_REPLICAS = 64

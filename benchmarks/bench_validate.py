@@ -8,9 +8,16 @@ the ratio validate / training is printed.
 Side by side in the same process, the changed parts against the way they were computed
 before, on the demo's recordings:
 
-* jackknife errors of the stationary statistics (mean, std, pair statistics) and of the
-  one-point fits: one pass over per-run sums (and all two-mode refits together) against a
-  refit of every leave-one-block-out sample;
+* validate() with its recordings analysed two at a time (its default on two threads)
+  against one at a time, with the process's CPU time and a check that results.json is the
+  same (section ``workers``);
+* jackknife errors of the stationary statistics (mean, std, pair statistics), of the
+  one-point fits, of the dynamics' mean and width and of the spacings: one pass over per-run
+  sums (and all two-mode refits together) against a refit of every leave-one-block-out
+  sample; the covariance of the dynamics' estimates over snapshots (one matrix product per
+  index against einsum) and its escape slopes (all leave-one-out samples in one call);
+* Crank-Nicolson on a line of 2000 cells (the dynamics' one-mode FPE curves): the
+  tridiagonal factorisation once per call against once per step;
 * the matrix step of the PCD eigenvalue map: Householder + QL against cyclic Jacobi with
   full row and column updates (the kernel used before), per 10 x 10 matrix;
 * level c of the predictions with its window (10 tau burn-in, then as many steps as the
@@ -27,7 +34,7 @@ integrator (section ``levelc``); and on request a profile of validate() (section
 Usage::
 
     python benchmarks/bench_validate.py [--runs 200] [--span 1200] [--out /tmp/bench-validate]
-        [--sections stages pcd levelc baseline report profile]
+        [--sections workers stages pcd levelc baseline report profile]
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import numba
 import numpy as np
 
 from fpsolve.dbm._linalg import symmetric_eigenvalues
+from fpsolve.fokker_planck._kernels import crank_nicolson_line
 from fpsolve.sgd import GaussianRBM
 
 TARGET = 0.2  # validate() / training
@@ -165,6 +173,104 @@ def _matrix_steps(n_mats: int = 100_000, n: int = 10):
     return np.ascontiguousarray(np.eye(n) * d + (e + np.swapaxes(e, 1, 2)) / 2)
 
 
+@numba.njit(cache=True)
+def _cn_refactor(rates, p, dt, n_steps, work):
+    """Crank-Nicolson steps of a line, one kernel call per step: the tridiagonal matrix is
+    factored in every step, as before (the same numbers)."""
+    for _ in range(n_steps):
+        crank_nicolson_line(rates, p, dt, 1, 0, work)
+
+
+def _crank_nicolson(n: int = 2000, n_steps: int = 2000) -> tuple[float, float, bool]:
+    """ns per cell and step of Crank-Nicolson on a line of ``n`` cells (the one-mode FPE
+    curves of the dynamics): factored in every step against once per call."""
+    from fpsolve.fokker_planck import _kernels as fk
+
+    gen = np.random.default_rng(0)
+    right, left = gen.uniform(0.5, 2.0, n - 1) * n, gen.uniform(0.5, 2.0, n - 1) * n
+    p0 = gen.uniform(size=n)
+    dt = 1e-4
+    work = fk.line_work(n)
+    rates = fk.LineRates(right, left)
+    old, new = p0.copy(), p0.copy()
+    _cn_refactor(rates, old, dt, 2, work)
+    crank_nicolson_line(rates, new, dt, 2, 0, work)
+    t_old, _ = timed(lambda: _cn_refactor(rates, old, dt, n_steps, work), 3)
+    t_new, _ = timed(lambda: crank_nicolson_line(rates, new, dt, n_steps, 0, work), 3)
+    return t_old * 1e9 / (n * n_steps), t_new * 1e9 / (n * n_steps), np.array_equal(old, new)
+
+
+def _dynamics_statistics(rec) -> None:
+    """The jackknife errors of the dynamics analysis and of the spacings: the refit of
+    every leave-one-block-out sample against one pass over per-run sums, and the
+    covariance of the estimates over snapshots (einsum against one matrix product per
+    index); the escape slopes per sample against all samples at once."""
+    from validation.analyses import dynamics as dyn
+    from validation.analyses.compare import spacings
+    from validation.analyses.stats import run_jackknife
+
+    x = np.asarray(rec.eigenvalues)
+    r = x.shape[0]
+
+    def moments_refit():
+        est = run_jackknife(lambda y: np.stack([y.mean(axis=0), y.std(axis=0, ddof=1)]), x)
+        return np.asarray(est.value), np.asarray(est.error)
+
+    def moments_sums():
+        m, dm, w, dw = dyn._moments(x)
+        return np.stack([m, w]), np.stack([dm, dw])
+
+    def corr_einsum():
+        d = x - x.mean(axis=0)
+        return np.einsum("rsa,rta->sta", d, d) / ((r - 1) * r)
+
+    sub = x[:, : min(40, x.shape[1]), -1]
+    t = np.arange(sub.shape[1], dtype=np.float64)
+
+    def slope_one(y):
+        med = np.median(y, axis=0)
+        return math.nan if np.any(med <= 0) else float(np.polyfit(t, np.log(med), 1)[0])
+
+    pairs = [tuple(g) for g in rec.mode_groups() if len(g) == 2]
+    idx = rec.steps >= rec.steps[-1] / 2
+    s = np.stack([np.abs(x[:, idx, j] - x[:, idx, i]) for i, j in pairs], axis=-1)
+
+    def spacings_refit():
+        mean = run_jackknife(lambda d: d.mean(axis=(0, 1)), s)
+        ratio = run_jackknife(lambda d: (d**2).mean(axis=(0, 1)) / d.mean(axis=(0, 1)) ** 2, s)
+        return [mean.value, mean.error, ratio.value, ratio.error]
+
+    def spacings_sums():
+        sp = spacings(rec)
+        return [sp.mean, sp.mean_error, sp.ratio, sp.ratio_error]
+
+    rows = [
+        ("dynamics mean and width, refit / one pass", moments_refit, moments_sums, 1e-8),
+        ("covariance over snapshots, einsum / matmul", corr_einsum,
+         lambda: dyn._corr_of_estimates(x, "mean"), 1e-12),
+        ("escape slope, per sample / all at once",
+         lambda: run_jackknife(slope_one, sub),
+         lambda: run_jackknife(lambda y: dyn._log_median_slopes(y, t), sub, batched=True), 1e-9),
+        ("spacings <S> and ratio, refit / one pass", spacings_refit, spacings_sums, 1e-9),
+    ]  # fmt: skip
+    for name, old, new, rtol in rows:
+        t_old, a = timed(old, 3)
+        t_new, b = timed(new, 3)
+        same = all(np.allclose(p, q, rtol=0, atol=rtol * np.nanmax(np.abs(p)), equal_nan=True)
+                   for p, q in zip(_flat(a), _flat(b), strict=True))  # fmt: skip
+        print(f"  {name:<44s} {t_old:7.3f} s / {t_new:7.4f} s, ratio {t_old / t_new:6.1f} "
+              f"(equal to {rtol:g} of the largest: {same})")  # fmt: skip
+
+
+def _flat(v):
+    """The arrays of an estimate, a tuple of arrays or an array, as a list."""
+    if hasattr(v, "value"):
+        return [np.asarray(v.value), np.asarray(v.error)]
+    if isinstance(v, (tuple, list)):
+        return [np.asarray(u) for u in v]
+    return [np.asarray(v)]
+
+
 # --------------------------------------------------------------------------- main
 def main() -> None:
     from validation.analyses import compare, dynamics, predict
@@ -179,11 +285,11 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--span", type=float, default=1200.0)
     p.add_argument("--out", default="/tmp/bench-validate")
-    sections = ["stages", "pcd", "levelc", "baseline", "report", "profile"]
+    sections = ["workers", "stages", "pcd", "levelc", "baseline", "report", "profile"]
     p.add_argument(
         "--sections",
         nargs="+",
-        default=sections[:5],
+        default=sections[:6],
         choices=sections,
         help="parts after training and validate() (default: all but profile)",
     )
@@ -201,10 +307,13 @@ def main() -> None:
     recs = [read(path) for path in res.paths]
     rec = max(recs, key=lambda r: r.steps[-1])
     validate(recs[:1], rng=1, progress=False)  # every kernel compiled or loaded
-    t_val, result = timed(lambda: validate(recs, rng=1, progress=False))
+    t_val, result = timed(lambda: validate(recs, rng=1, progress=False), 2)
     print(f"train the sweep ({len(recs)} settings x {args.runs} runs)  {t_train:8.1f} s")
-    print(f"validate(), whole sweep                       {t_val:8.1f} s")
+    print(f"validate(), whole sweep (best of 2)           {t_val:8.1f} s")
     print(f"ratio validate / training = {t_val / t_train:.2f} (target <= {TARGET})")
+
+    if "workers" in args.sections:
+        _workers(recs)
 
     if "stages" in args.sections:
         stages = {
@@ -248,6 +357,11 @@ def main() -> None:
         print(f"  level c, {old.params['n_steps']} steps (second half kept) {t_old:6.2f} s, "
               f"{new.params['n_steps']} steps (burn-in 10 tau = {new.params['burn_in']}) "
               f"{t_new:6.2f} s, ratio {t_old / t_new:4.2f}")  # fmt: skip
+        _dynamics_statistics(rec)
+        cn_old, cn_new, same = _crank_nicolson()
+        print(f"  Crank-Nicolson line (2000 cells), factored every step {cn_old:5.2f} ns, once "
+              f"{cn_new:5.2f} ns per cell-step, ratio {cn_old / cn_new:4.2f} (same numbers: "
+              f"{same})")  # fmt: skip
         mats = _matrix_steps()
         t_old, t_new = _per_matrix(_loop_jacobi, _loop_ql, mats)
         print(f"  matrix step (10 x 10), Jacobi {t_old:5.2f} us, Householder + QL "
@@ -268,6 +382,29 @@ def main() -> None:
 
     if "profile" in args.sections:
         _profile(recs)
+
+
+def _workers(recs) -> None:
+    """validate() with its recordings one at a time against two at a time (the default on
+    two threads or more), alternating, best of 2 each; CPU time of the process; the same
+    numbers."""
+    import tempfile
+
+    from validation.report.pipeline import validate
+
+    best, cpu, text = {1: math.inf, 2: math.inf}, {}, {}
+    for _ in range(2):
+        for w in (1, 2):
+            c0, t0 = os.times(), time.perf_counter()
+            res = validate(recs, rng=1, progress=False, workers=w)
+            c1, t = os.times(), time.perf_counter() - t0
+            if t < best[w]:
+                best[w], cpu[w] = t, (c1.user - c0.user) + (c1.system - c0.system)
+            with tempfile.TemporaryDirectory() as tmp:
+                text[w] = res.write_json(os.path.join(tmp, "r.json")).read_text()
+    print(f"\nvalidate(), recordings one at a time {best[1]:6.2f} s ({cpu[1]:.1f} s CPU), two at "
+          f"a time {best[2]:6.2f} s ({cpu[2]:.1f} s CPU), ratio {best[1] / best[2]:.2f} "
+          f"(same results.json: {text[1] == text[2]})")  # fmt: skip
 
 
 def _pcd_rate(rec) -> None:

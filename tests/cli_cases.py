@@ -189,6 +189,7 @@ def _cases() -> list[tuple[str, list[str]]]:
     add("validate-output-not-empty", "validate", "rec.h5", "-o", "full")
     add("validate-output-parent-file", "validate", "rec.h5", "-o", "text.txt/rep")
     add("validate-analyses", "validate", "rec.h5", "-o", "rep", "--analyses", "everything")
+    add("validate-workers=0", "validate", "rec.h5", "-o", "rep", "--workers", "0")
     for v in ("-1", "abc"):
         add(f"validate-burn-in={v}", "validate", "rec.h5", "-o", "rep", "--burn-in", v)
     for v in ("0", "-1", "nan", "abc"):

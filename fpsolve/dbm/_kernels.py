@@ -68,6 +68,7 @@ from fpsolve.models._rbm import (
     _chain_factor_parts,
     _chain_power,
     _chain_powers,
+    _drift_of,
     _pcd_amplitude,
     rbm_drift,
     rbm_potential,
@@ -469,7 +470,7 @@ def _pcd_drift(xi, co, c, kappa, inv, inv_sum):
     ``c``, target ``kappa``; ``inv`` its ``1/lambda`` and ``inv_sum`` of
     :func:`fpsolve.models._noise._second_order_drift_of`)."""
     d = _second_order_drift_of(xi, co.s, inv, inv_sum)
-    return rbm_drift(xi, c, kappa, co.mu2, co.s) + co.d_weight * d
+    return _drift_of(xi, c, kappa, inv) + co.d_weight * d
 
 
 @_ijit

@@ -57,7 +57,13 @@ def rbm_drift(x, c, kappa, mu2, s):
     >>> rbm_drift(5.0, 1.0, 4.0, 9.0, 1.0)  # zero at the stable point (mu2 - kappa)/s
     0.0
     """
-    return c * x * (1.0 / kappa - 1.0 / (mu2 - s * x))
+    return _drift_of(x, c, kappa, 1.0 / (mu2 - s * x))
+
+
+@jit
+def _drift_of(x, c, kappa, inv_lam):
+    """:func:`rbm_drift` from ``inv_lam = 1/(mu2 - s x)`` (for kernels that have it)."""
+    return c * x * (1.0 / kappa - inv_lam)
 
 
 @jit

@@ -66,6 +66,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seed of the simulations behind the predictions (default: fresh)",
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="recordings analysed at the same time, each on all of numba's threads (default: "
+        "2 with two threads or more; the numbers do not depend on it)",
+    )
+    p.add_argument(
         "--overwrite", action="store_true", help="write into an output directory that holds files"
     )
     add_output_options(p)
@@ -88,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         n_sigma=args.n_sigma,
         rng=args.seed,
         progress=progress,
+        workers=args.workers,
     )
     report = result.write(args.output, progress=progress)
     print_summary(result, quiet=args.quiet, verbose=args.verbose)

@@ -782,6 +782,7 @@ def test_a_diverging_run_raises(modes, g2, dt, scheme):
     assert ("or use scheme='safe'" in msg) == (scheme == "em")  # the explicit scheme's hint
 
 
+@pytest.mark.slow  # 3000 steps of the safe scheme at values near 1e16 (about 3 s)
 def test_a_run_that_runs_away_raises():
     """dt = 3 with curvature 1: the explicit drift multiplies the distance to the stable
     point by -2 per step.  "safe" keeps the values finite (its ordering redo; near 1e16 by

@@ -87,6 +87,7 @@ def test_rbm_numba_callables_agree():
         assert m.numba_potential(x) == pytest.approx(float(m.potential(x)), rel=1e-14)
 
 
+@pytest.mark.slow  # compiles the callables of four clones (about 2 s)
 def test_numba_callables_are_built_once_per_model():
     """Each access returns the same dispatcher (compiled once); a copy or pickle carries
     the parameters only and builds its own."""

@@ -88,6 +88,7 @@ def test_failures_are_rows_not_nan(sweep_dir):
     json.dumps(res.to_dict(), allow_nan=False)
 
 
+@pytest.mark.slow  # the whole command three times, with its figures (about 1.5 s)
 def test_command_line_writes_table_json_and_figures(sweep_dir, tmp_path, capsys):
     out = tmp_path / "out"
     assert main([str(sweep_dir), "-o", str(out), "--levels", "a", "-q"]) == 0

@@ -370,6 +370,7 @@ def test_spectra_evolution_and_report(tmp_path, rng):
     assert len(per.groups) == 4
 
 
+@pytest.mark.slow  # the whole command with its report figures (about 2 s)
 def test_cli_spectra(tmp_path, rng, capsys):
     from fpsolve.cli import main
 

@@ -46,6 +46,11 @@ def threading_layer() -> str:
     has).  ``"workqueue"`` (neither TBB nor OpenMP installed) cannot run parallel kernels
     from two threads at once; the others can.
 
+    Returns
+    -------
+    str
+        :func:`numba.threading_layer` once a parallel kernel has run.
+
     Examples
     --------
     >>> from fpsolve.jit import threading_layer

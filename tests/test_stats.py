@@ -85,6 +85,14 @@ def test_run_jackknife_batched_evaluates_the_same_samples(rng, n_runs, n_blocks)
     assert many.error == pytest.approx(one.error, rel=1e-9)
 
 
+def test_run_jackknife_batched_refuses_samples_beyond_memory():
+    """All 99 leave-one-block-out copies of 100 x 3e6 values (about 240 GB) are refused
+    before any is made (the data itself is a broadcast view)."""
+    data = np.broadcast_to(0.0, (100, 3_000_000))
+    with pytest.raises(ValueError, match="n_blocks=100 needs about"):
+        run_jackknife(lambda y: y.mean(axis=1), data, batched=True)
+
+
 def test_run_jackknife_errors():
     with pytest.raises(ValueError, match="at least 2 runs"):
         run_jackknife(np.mean, [1.0])

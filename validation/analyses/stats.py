@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fpsolve.analytic import Estimate
-from fpsolve.checks import check_int, check_positive
+from fpsolve.checks import check_int, check_memory, check_positive
 
 __all__ = [
     "KINDS",
@@ -329,7 +329,8 @@ def run_jackknife(
     batched : bool, optional
         ``statistic`` maps a stack of samples ``(m, r, ...)`` to one value per sample,
         ``(m, ...)``, and is called once for all leave-one-block-out samples (they are
-        held together: ``n_blocks - 1`` times the data) and once for all runs.
+        held together: ``n_blocks - 1`` times the data, refused if that exceeds the
+        memory available) and once for all runs.
 
     Returns
     -------
@@ -347,6 +348,8 @@ def run_jackknife(
         raise ValueError(f"samples must hold at least 2 runs along axis 0, got shape {data.shape}")
     edges = _blocks(data.shape[0], n_blocks)
     if batched:
+        n = len(edges) - 1
+        check_memory("n_blocks", n, (n - 1) * data.size, f"{n} leave-one-block-out samples")
         every = np.arange(edges[-1])
         keep = np.stack([np.delete(every, np.s_[a:b]) for a, b in itertools.pairwise(edges)])
         return _jackknife_estimate(statistic(data[None])[0], statistic(data[keep]))

@@ -666,7 +666,7 @@ def _check_workers(workers: int | None) -> int:
 def _run_jobs(jobs: Sequence[Callable[[], Any]], workers: int) -> list:
     """``[job() for job in jobs]`` with up to ``workers`` jobs at a time, each in a thread
     with the caller's numba threads; pending jobs are cancelled when one fails."""
-    if workers == 1:
+    if workers == 1 or len(jobs) == 1:
         return [job() for job in jobs]
     threads = numba.get_num_threads()
 

@@ -88,6 +88,32 @@ def test_failures_are_rows_not_nan(sweep_dir):
     json.dumps(res.to_dict(), allow_nan=False)
 
 
+def test_settings_analysed_together_give_the_same_table(sweep_dir, monkeypatch):
+    """Two settings at a time, each in a thread, or one at a time: the same table, bit for
+    bit (each setting has its own generator); workers are checked."""
+    from fpsolve.jit import threading_layer
+    from validation.report import _jobs
+
+    if threading_layer() == "workqueue":
+        pytest.skip("numba's workqueue layer runs one parallel kernel at a time")
+    paths = sorted(sweep_dir.glob("*.h5"))
+    texts = [
+        json.dumps(
+            reproduce(
+                paths, levels=["a", "b", "c"], n_replicas=4, rng=2, progress=False, workers=w
+            ).to_dict(),
+            sort_keys=True,
+        )  # fmt: skip
+        for w in (1, 2)
+    ]
+    assert texts[0] == texts[1]
+    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
+        reproduce(paths, workers=0)
+    monkeypatch.setattr(_jobs, "threading_layer", lambda: "workqueue")
+    with pytest.raises(ValueError, match="workers must be 1 with numba's workqueue"):
+        reproduce(paths, workers=2)
+
+
 @pytest.mark.slow  # the whole command three times, with its figures (about 1.5 s)
 def test_command_line_writes_table_json_and_figures(sweep_dir, tmp_path, capsys):
     out = tmp_path / "out"

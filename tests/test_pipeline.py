@@ -104,7 +104,7 @@ def test_recordings_analysed_together_give_the_same_numbers(sweep, tmp_path):
     import numba
 
     from fpsolve.jit import threading_layer
-    from validation.report.pipeline import _run_jobs
+    from validation.report._jobs import run_jobs
 
     if threading_layer() == "workqueue":
         pytest.skip("numba's workqueue layer runs one parallel kernel at a time")
@@ -119,18 +119,18 @@ def test_recordings_analysed_together_give_the_same_numbers(sweep, tmp_path):
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        assert _run_jobs([numba.get_num_threads] * 3, 2) == [1, 1, 1]
+        assert run_jobs([numba.get_num_threads] * 3, 2) == [1, 1, 1]
     finally:
         numba.set_num_threads(threads)
 
 
 def test_workers_are_checked(sweep, monkeypatch):
-    from validation.report import pipeline
+    from validation.report import _jobs
 
     with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
         validate(sweep, workers=0)
-    monkeypatch.setattr(pipeline, "threading_layer", lambda: "workqueue")
-    assert pipeline._check_workers(None) == 1
+    monkeypatch.setattr(_jobs, "threading_layer", lambda: "workqueue")
+    assert _jobs.check_workers(None) == 1
     with pytest.raises(ValueError, match="workers must be 1 with numba's workqueue"):
         validate(sweep, workers=2)
 

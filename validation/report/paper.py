@@ -36,9 +36,11 @@ writes ``paper.txt`` (the table and the summary), ``paper.json``, ``paper.png``
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,7 @@ import numpy as np
 from validation._typing import PathLike, RNGLike
 from validation.analyses.levels import LADDER, LEVELS
 from validation.data.recording import Recording, read
+from validation.report._jobs import check_workers, run_jobs
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -297,6 +300,7 @@ def reproduce(
     n_replicas: int = 64,
     rng: RNGLike = None,
     progress: bool | None = None,
+    workers: int | None = None,
 ) -> PaperReproduction:
     r"""The decomposition table, the targets, the asymptotic test and :math:`a_{fit}`.
 
@@ -318,7 +322,15 @@ def reproduce(
     rng : int, numpy.random.Generator or None
         Seed of the simulations (one stream per setting and level).
     progress : bool or None, optional
-        Progress over the settings (:func:`fpsolve.progress.track`); None means on.
+        Progress over the settings (:func:`fpsolve.progress.progress_bar`); None means
+        on.
+    workers : int, optional
+        Settings analysed at the same time, each in a thread whose simulations use
+        numba's threads (:func:`numba.get_num_threads`).  Default 2 where numba has two
+        threads or more and its threading layer runs parallel kernels from two threads
+        at once (:func:`fpsolve.jit.threading_layer` is not ``"workqueue"``), else 1.
+        Each setting has its own generator, spawned from ``rng``: the numbers are the
+        same for any ``workers``.
 
     Returns
     -------
@@ -327,12 +339,13 @@ def reproduce(
     Raises
     ------
     ValueError
-        Fewer than 2 recordings, a recording that is not a Gaussian-RBM recording, or
-        an unknown level.
+        Fewer than 2 recordings, a recording that is not a Gaussian-RBM recording,
+        an unknown level, or ``workers`` below 1 (or above 1 with numba's workqueue
+        threading layer).
     """
     from fpsolve.checks import as_rng
-    from fpsolve.progress import track
-    from validation.analyses import compare, predict
+    from fpsolve.progress import progress_bar
+    from validation.analyses import compare
     from validation.analyses.repulsion import predicted_a_fit
     from validation.analyses.stats import ratio_trend
 
@@ -349,52 +362,23 @@ def reproduce(
     bad = [i for i, r in enumerate(recs) if r.attrs.get("model") != "gaussian_rbm"]
     if bad:
         raise ValueError(f"recordings must be Gaussian-RBM recordings; not so: indices {bad}")
+    workers = check_workers(workers)
     gens = as_rng(rng).spawn(len(recs))
-    rows: list[dict] = []
-    failures: list[dict] = []
     quiet = False if progress is False else None
-    for rec, gen in track(list(zip(recs, gens, strict=True)), desc="paper: settings",
-                          unit="setting", enabled=progress):  # fmt: skip
-        st = rec.rbm_setting()
-        measured = predict.measure_stationary(rec, burn_in=burn_in)
-        kappa = st.learned_kappa
-        base = {"alpha": st.alpha, "batch_size": st.batch_size, "alpha_over_b": st.alpha_over_b}
-        here = [
-            {**base, "quantity": "<S>", "index": list(pair), "kappa": float(kappa[pair[0]]),
-             "v": st.alpha_over_b * (st.mu2 - kappa[pair[0]]),
-             "value": float(measured.spacing[q]), "error": float(measured.spacing_error[q])}
-            for q, pair in enumerate(measured.pairs)
-        ] + [
-            {**base, "quantity": "std", "index": a, "kappa": float(kappa[a]),
-             "v": st.alpha_over_b * (st.mu2 - kappa[a]),
-             "value": float(measured.std[a]), "error": float(measured.std_error[a])}
-            for a in range(len(kappa))
-        ]  # fmt: skip
-        burn = None if burn_in is None else math.ceil(burn_in)
-        for m, g in zip(methods, gen.spawn(len(methods)), strict=True):
-            key = LEVELS[m][0]
-            try:
-                p = predict.predict(
-                    rec, method=m, n_replicas=n_replicas, burn_in=burn, rng=g, progress=quiet
-                )
-            except predict.PredictionFailure as exc:
-                failures.append({**base, "level": key, "fraction": exc.fraction,
-                                 "reason": exc.reason})  # fmt: skip
-                p = None
-            for r in here:
-                if p is None:
-                    r.update({f"pred_{key}": None, f"pred_{key}_error": None,
-                              f"ratio_{key}": None, f"ratio_{key}_error": None})  # fmt: skip
-                    continue
-                if r["quantity"] == "<S>":
-                    q = p.pairs.index(tuple(r["index"]))
-                    pv, pe = float(p.spacing[q]), float(p.spacing_error[q])
-                else:
-                    pv, pe = float(p.std[r["index"]]), float(p.std_error[r["index"]])
-                ratio, ratio_e = _ratio(r["value"], r["error"], pv, pe)
-                r.update({f"pred_{key}": pv, f"pred_{key}_error": pe,
-                          f"ratio_{key}": ratio, f"ratio_{key}_error": ratio_e})  # fmt: skip
-        rows += here
+    lock = threading.Lock()
+    with progress_bar(len(recs), desc="paper: settings", unit="setting",
+                      enabled=progress) as bar:  # fmt: skip
+
+        def job(rec, gen):
+            out = _setting_rows(rec, gen, methods, burn_in, n_replicas, quiet)
+            with lock:
+                bar.update(1)
+            return out
+
+        done = run_jobs([functools.partial(job, r, g) for r, g in zip(recs, gens, strict=True)],
+                        workers)  # fmt: skip
+    rows = [r for here, _, _ in done for r in here]
+    failures = [f for _, fails, _ in done for f in fails]
     trends = {}
     labels = dict.fromkeys(f"{r['quantity']} {r['index']}" for r in rows)
     if len({r["alpha_over_b"] for r in rows}) >= 2:
@@ -405,8 +389,60 @@ def reproduce(
                 trends[label] = ratio_trend(
                     v, [r["ratio_a"] for r in sel], [r["ratio_a_error"] for r in sel]
                 )
-    fit = compare.scaling(recs, burn_in=burn_in, predicted_a=predicted_a_fit(recs))
+    fit = compare.scaling(recs, burn_in=burn_in, predicted_a=predicted_a_fit(recs),
+                          measured=[m for _, _, m in done])  # fmt: skip
     return PaperReproduction(rows, tuple(methods), failures, fit, trends)
+
+
+def _setting_rows(rec, gen, methods, burn_in, n_replicas, quiet) -> tuple[list, list, tuple]:
+    """The rows (measured and every level), the failed levels, and the spacings and
+    one-point fits of the scaling analysis (:func:`validation.analyses.compare.scaling`)
+    of one setting."""
+    from validation.analyses import compare, predict
+
+    failures: list[dict] = []
+    spacings = compare.spacings(rec, groups=rec.mode_groups(), burn_in=burn_in)
+    one_point = compare.one_point(rec, groups=spacings.pairs, burn_in=burn_in)
+    st = rec.rbm_setting()
+    measured = predict.measure_stationary(rec, burn_in=burn_in)
+    kappa = st.learned_kappa
+    base = {"alpha": st.alpha, "batch_size": st.batch_size, "alpha_over_b": st.alpha_over_b}
+    here = [
+        {**base, "quantity": "<S>", "index": list(pair), "kappa": float(kappa[pair[0]]),
+         "v": st.alpha_over_b * (st.mu2 - kappa[pair[0]]),
+         "value": float(measured.spacing[q]), "error": float(measured.spacing_error[q])}
+        for q, pair in enumerate(measured.pairs)
+    ] + [
+        {**base, "quantity": "std", "index": a, "kappa": float(kappa[a]),
+         "v": st.alpha_over_b * (st.mu2 - kappa[a]),
+         "value": float(measured.std[a]), "error": float(measured.std_error[a])}
+        for a in range(len(kappa))
+    ]  # fmt: skip
+    burn = None if burn_in is None else math.ceil(burn_in)
+    for m, g in zip(methods, gen.spawn(len(methods)), strict=True):
+        key = LEVELS[m][0]
+        try:
+            p = predict.predict(
+                rec, method=m, n_replicas=n_replicas, burn_in=burn, rng=g, progress=quiet
+            )
+        except predict.PredictionFailure as exc:
+            failures.append({**base, "level": key, "fraction": exc.fraction,
+                             "reason": exc.reason})  # fmt: skip
+            p = None
+        for r in here:
+            if p is None:
+                r.update({f"pred_{key}": None, f"pred_{key}_error": None,
+                          f"ratio_{key}": None, f"ratio_{key}_error": None})  # fmt: skip
+                continue
+            if r["quantity"] == "<S>":
+                q = p.pairs.index(tuple(r["index"]))
+                pv, pe = float(p.spacing[q]), float(p.spacing_error[q])
+            else:
+                pv, pe = float(p.std[r["index"]]), float(p.std_error[r["index"]])
+            ratio, ratio_e = _ratio(r["value"], r["error"], pv, pe)
+            r.update({f"pred_{key}": pv, f"pred_{key}_error": pe,
+                      f"ratio_{key}": ratio, f"ratio_{key}_error": ratio_e})  # fmt: skip
+    return here, failures, (spacings, one_point)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -428,6 +464,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--replicas", type=int, default=64, help="replicas per simulated level")
     parser.add_argument("--seed", type=int, default=2407, help="seed of the simulations")
+    parser.add_argument(
+        "--workers", type=int, default=None,
+        help="settings analysed at the same time (default 2 on two threads or more)",
+    )  # fmt: skip
     parser.add_argument("--overwrite", action="store_true", help="write into a non-empty OUTPUT")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress")
     args = parser.parse_args(argv)
@@ -438,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_output_dir(args.output, overwrite=args.overwrite)
         result = reproduce(
             paths, burn_in=args.burn_in, levels=args.levels, n_replicas=args.replicas,
-            rng=args.seed, progress=False if args.quiet else None,
+            rng=args.seed, progress=False if args.quiet else None, workers=args.workers,
         )  # fmt: skip
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,21 +16,19 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import numba
 import numpy as np
 
-from fpsolve.checks import as_rng, check_int, check_positive
-from fpsolve.jit import threading_layer
+from fpsolve.checks import as_rng, check_positive
 from fpsolve.progress import progress_bar
 from validation._typing import Groups, PathLike, RNGLike
 from validation.analyses.stats import N_SIGMA, VERDICTS, Entry, run_jackknife
 from validation.data.recording import Recording, read
+from validation.report._jobs import check_workers, run_jobs
 from validation.report.conclusions import Conclusions, conclusions, entry_setting, format_value
 
 if TYPE_CHECKING:
@@ -547,7 +545,7 @@ def validate(
     if unknown:
         raise ValueError(f"analyses must be among {tuple(ANALYSES)}, got {unknown}")
     n_sigma = check_positive("n_sigma", n_sigma)
-    workers = _check_workers(workers)
+    workers = check_workers(workers)
     used: set = set()
     labels = tuple(_label(r, used) for r in recs)
     gens = as_rng(rng).spawn(len(recs))
@@ -584,7 +582,7 @@ def validate(
             )
             for label, rec, gen in zip(labels, recs, gens, strict=True)
         ]
-        done = _run_jobs(jobs, workers)
+        done = run_jobs(jobs, workers)
         unequilibrated = {}
         for label, d in zip(labels, done, strict=True):  # in the order of the recordings
             if d.drifting:
@@ -644,42 +642,6 @@ def validate(
     order = {k: i for i, k in enumerate(ANALYSES)}
     sections.sort(key=lambda s: order[s.key])
     return Validation(labels, recs, tuple(sections), n_sigma, tuple(skipped), unequilibrated)
-
-
-def _check_workers(workers: int | None) -> int:
-    """The recordings :func:`validate` analyses at the same time (its ``workers``)."""
-    if workers is not None:
-        workers = check_int("workers", workers, minimum=1)
-        if workers == 1:
-            return 1
-    concurrent = threading_layer() != "workqueue"
-    if workers is None:
-        return 2 if concurrent and numba.get_num_threads() >= 2 else 1
-    if not concurrent:
-        raise ValueError(
-            f"workers must be 1 with numba's workqueue threading layer, which cannot run "
-            f"parallel kernels from two threads at once (install tbb), got {workers}"
-        )
-    return workers
-
-
-def _run_jobs(jobs: Sequence[Callable[[], Any]], workers: int) -> list:
-    """``[job() for job in jobs]`` with up to ``workers`` jobs at a time, each in a thread
-    with the caller's numba threads; pending jobs are cancelled when one fails."""
-    if workers == 1 or len(jobs) == 1:
-        return [job() for job in jobs]
-    threads = numba.get_num_threads()
-
-    def run(job):
-        numba.set_num_threads(threads)  # numba's setting belongs to each thread
-        return job()
-
-    pool = ThreadPoolExecutor(min(workers, len(jobs)))
-    try:
-        futures = [pool.submit(run, job) for job in jobs]
-        return [f.result() for f in futures]
-    finally:
-        pool.shutdown(cancel_futures=True)
 
 
 @dataclass

@@ -74,18 +74,24 @@ def parts(recs, replicas: int) -> dict[str, float]:
     from validation.analyses.levels import LADDER
     from validation.analyses.repulsion import predicted_a_fit
 
-    sums = dict.fromkeys(["measured statistics", *LADDER, "scaling fit"], 0.0)
+    names = ["measured statistics", "spacings, one-point fits", *LADDER, "scaling fit"]
+    sums = dict.fromkeys(names, 0.0)
+    measured = []
     for rec in recs:
         t = time.perf_counter()
         predict.measure_stationary(rec)
         sums["measured statistics"] += time.perf_counter() - t
+        t = time.perf_counter()
+        sp = compare.spacings(rec, groups=rec.mode_groups())
+        measured.append((sp, compare.one_point(rec, groups=sp.pairs)))
+        sums["spacings, one-point fits"] += time.perf_counter() - t
         for m in LADDER:
             t = time.perf_counter()
             with contextlib.suppress(predict.PredictionFailure):
                 predict.predict(rec, method=m, n_replicas=replicas, rng=1, progress=False)
             sums[m] += time.perf_counter() - t
     t = time.perf_counter()
-    compare.scaling(recs, predicted_a=predicted_a_fit(recs))
+    compare.scaling(recs, predicted_a=predicted_a_fit(recs), measured=measured)
     sums["scaling fit"] = time.perf_counter() - t
     return sums
 

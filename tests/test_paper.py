@@ -88,7 +88,7 @@ def test_failures_are_rows_not_nan(sweep_dir):
     json.dumps(res.to_dict(), allow_nan=False)
 
 
-def test_settings_analysed_together_give_the_same_table(sweep_dir, monkeypatch):
+def test_settings_analysed_together_give_the_same_table(sweep_dir, monkeypatch, tmp_path, capsys):
     """Two settings at a time, each in a thread, or one at a time: the same table, bit for
     bit (each setting has its own generator); workers are checked."""
     from fpsolve.jit import threading_layer
@@ -103,12 +103,14 @@ def test_settings_analysed_together_give_the_same_table(sweep_dir, monkeypatch):
                 paths, levels=["a", "b", "c"], n_replicas=4, rng=2, progress=False, workers=w
             ).to_dict(),
             sort_keys=True,
-        )  # fmt: skip
+        )
         for w in (1, 2)
     ]
     assert texts[0] == texts[1]
     with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
         reproduce(paths, workers=0)
+    assert main([str(sweep_dir), "-o", str(tmp_path / "out"), "--workers", "0", "-q"]) == 2
+    assert "error: workers must be >= 1, got 0" in capsys.readouterr().err
     monkeypatch.setattr(_jobs, "threading_layer", lambda: "workqueue")
     with pytest.raises(ValueError, match="workers must be 1 with numba's workqueue"):
         reproduce(paths, workers=2)

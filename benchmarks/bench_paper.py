@@ -9,9 +9,10 @@ takes at most 10% of the time that trained the sweep; the ratio is printed.
 Side by side in the same process: ``reproduce`` with its settings analysed two at a time
 (its default on two threads or more) against one at a time, with the process's CPU time and
 a check that the table is the same; with ``--parts`` also the time of every part (the
-measured statistics, each level, the scaling fit) summed over the settings.
+measured statistics, the scaling fit's spacings and one-point fits, each level, the fit
+itself) summed over the settings.
 
-Training the default sweep takes about 20 minutes on two cores.  Its time is written next to
+Training the default sweep takes about 15 minutes on two cores.  Its time is written next to
 the recordings (``training.json``); ``--reuse`` times the paper runner on recordings an
 earlier run of this script made on the same machine, against the training time it measured.
 

@@ -325,12 +325,10 @@ def reproduce(
         Progress over the settings (:func:`fpsolve.progress.progress_bar`); None means
         on.
     workers : int, optional
-        Settings analysed at the same time, each in a thread whose simulations use
-        numba's threads (:func:`numba.get_num_threads`).  Default 2 where numba has two
-        threads or more and its threading layer runs parallel kernels from two threads
-        at once (:func:`fpsolve.jit.threading_layer` is not ``"workqueue"``), else 1.
-        Each setting has its own generator, spawned from ``rng``: the numbers are the
-        same for any ``workers``.
+        Settings analysed at the same time, as the recordings of
+        :func:`validation.validate` (the same threads and default).  Each setting has
+        its own generator, spawned from ``rng``: the numbers are the same for any
+        ``workers``.
 
     Returns
     -------

@@ -1,21 +1,37 @@
-"""Benchmark of fpsolve.dbm against a reference Numba kernel of the same update that draws
-from numba's ``np.random.Generator``, the normal-number limit of the project's streams, a
-vectorised numpy integrator, sdeint and the matrix-level (eigvalsh) approach; cost table;
-accuracy of the schemes against exact Coulomb-gas samples.
+"""Benchmark of fpsolve.dbm against its implementation on numba's ``np.random.Generator``,
+a reference Numba kernel of the same update on that generator, the normal-number limit of
+the project's streams, a vectorised numpy integrator, sdeint and the matrix-level (eigvalsh)
+approach; cost table; accuracy of the schemes against exact Coulomb-gas samples.
 
-Run: ``python benchmarks/bench_dbm.py [--quick | --smoke] [--sections ensemble ...]``.
-Everything is measured side by side in one process; each timing is the best of a few
-repeats (after a warm-up call that compiles).  ``--smoke`` runs every section at tiny sizes
-(a check that the script works; its numbers mean nothing).
+Run: ``python benchmarks/bench_dbm.py [--quick | --smoke] [--sections ensemble ...]
+[--baseline REV]``.  Everything is measured side by side in one process; each timing is the
+best of a few repeats (after a warm-up call that compiles).  ``--smoke`` runs every section
+at tiny sizes (a check that the script works; its numbers mean nothing).
+
+The implementation on numba's ``Generator`` is ``fpsolve.dbm`` as it was at ``--baseline``
+(default :data:`BASELINE`, the last revision that drew from one ``Generator`` per chunk of
+replicas), taken from the repository's git history and imported beside the current package
+under the name ``fpsolve_baseline`` (a temporary copy, removed at exit); without git or that
+revision it is skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import importlib
+import io
 import math
 import platform
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import NamedTuple
 
 import numba
@@ -58,6 +74,49 @@ SIZES = {
 # the chunking of fpsolve.dbm's replicas: one kernel call per chunk of about 512 replicas
 _CHUNK, _MAX_CHUNKS = 512, 4096
 _NO_STATISTICS = dbm.Record(statistics=False)  # pure integration: only the final state
+
+BASELINE = "e0e4b1e78cf22293b4d2c533db4a1cb89cb2e9f5"
+"""The last revision whose ``fpsolve.dbm`` drew its normals from numba's ``Generator``."""
+
+
+def baseline_rev(module):
+    """The revision a module loaded by :func:`load_baseline` came from."""
+    return getattr(module, "_BASELINE_REV", "?")
+
+
+def load_baseline(rev):
+    """``(dbm, models)`` of the package ``fpsolve`` at git revision ``rev``, imported as
+    ``fpsolve_baseline`` from a temporary copy; ``(None, reason)`` if that is not possible."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        tar = subprocess.run(
+            ["git", "-C", str(root), "archive", rev, "fpsolve"], capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        err = getattr(exc, "stderr", b"") or b""
+        return None, f"git archive {rev} failed: {err.decode().strip() or exc}"
+    tmp = Path(tempfile.mkdtemp(prefix="fpsolve-baseline-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        archive.extractall(tmp, **safe)
+    pkg = tmp / "fpsolve_baseline"
+    (tmp / "fpsolve").rename(pkg)
+    # numba takes two named tuples of the same name and fields for one type and then
+    # dispatches every call through its slow path: the baseline's get other names
+    files = {path: path.read_text() for path in pkg.rglob("*.py")}
+    tuples = {
+        m for text in files.values() for m in re.findall(r"^class (\w+)\(NamedTuple", text, re.M)
+    }
+    names = re.compile(rf"\b({'|'.join(sorted(tuples))})\b") if tuples else None
+    imports = re.compile(r"^(\s*)(from|import) fpsolve\b", re.MULTILINE)
+    for path, text in files.items():
+        renamed = imports.sub(r"\1\2 fpsolve_baseline", text)
+        path.write_text(names.sub(r"\1Baseline", renamed) if names else renamed)
+    sys.path.insert(0, str(tmp))
+    old_dbm = importlib.import_module("fpsolve_baseline.dbm")
+    old_dbm._BASELINE_REV = rev
+    return old_dbm, importlib.import_module("fpsolve_baseline.models")
 
 
 def _chunks(n_replicas):
@@ -219,7 +278,8 @@ def numpy_em_loop(x, n_steps, dt, omega, g2, rng):
     return x
 
 
-def section_ensemble(sizes):
+def section_ensemble(sizes, baseline):
+    """The ensemble throughput; ``baseline``: :func:`load_baseline`'s result."""
     (r_rep, n_steps), n, dt = sizes.ensemble, 10, 1e-3
     modes = Modes.harmonic(np.ones(n))
     updates = r_rep * n * n_steps
@@ -238,10 +298,24 @@ def section_ensemble(sizes):
     def fp(scheme, record=_NO_STATISTICS):
         return dbm.simulate(modes, 1.0, x0, n_steps=n_steps, scheme=scheme, record=record, **kw)
 
+    old_dbm, old_models = baseline
+    if old_dbm is not None:
+        old_modes = old_models.Modes.harmonic(np.ones(n))
+        old_record = old_dbm.Record(burn_in=n_steps)  # statistics off in that version
+
+        def old(scheme, steps=n_steps):
+            return old_dbm.simulate(
+                old_modes, 1.0, x0, n_steps=steps, scheme=scheme, record=old_record, **kw
+            )
+
+        for scheme in ("em", "safe"):  # compile
+            old(scheme, 2)
     # best of 5 of each, interleaved: the speed of a shared machine drifts within seconds
     timed = {
         "em": lambda: fp("em"),
         "safe": lambda: fp("safe"),
+        "old_em": (lambda: old("em")) if old_dbm is not None else None,
+        "old_safe": (lambda: old("safe")) if old_dbm is not None else None,
         "rec": lambda: fp("safe", dbm.Record(burn_in=0)),
         "ref": lambda: reference_em(x0, r_rep, n_steps, dt, 1.0, 1),
         "ref_st": lambda: reference_em(x0, r_rep, n_steps, dt, 1.0, 1, streams=True),
@@ -251,8 +325,9 @@ def section_ensemble(sizes):
     t = dict.fromkeys(timed, math.inf)
     for _ in range(5):
         for k, fn in timed.items():
-            t[k] = min(t[k], best(fn, repeat=1))
-    t_em, t_safe, t_rec, t_ref, t_ref_st, t_limit, t_gen = t.values()
+            if fn is not None:
+                t[k] = min(t[k], best(fn, repeat=1))
+    t_em, t_safe, t_old_em, t_old_safe, t_rec, t_ref, t_ref_st, t_limit, t_gen = t.values()
     gen = np.random.default_rng(2)
     xs = np.repeat(x0[:, None], r_rep, axis=1)
     np_steps = max(2, n_steps // 5)
@@ -261,6 +336,8 @@ def section_ensemble(sizes):
     rows = [
         ("fpsolve em (xoshiro256++ streams)", t_em),
         ("fpsolve safe", t_safe),
+        ("fpsolve em, Generator implementation", t_old_em),
+        ("fpsolve safe, Generator implementation", t_old_safe),
         ("fpsolve safe + moments and histograms", t_rec),
         ("reference kernel, numba Generator", t_ref),
         ("reference kernel, xoshiro256++ streams", t_ref_st),
@@ -268,12 +345,22 @@ def section_ensemble(sizes):
         ("normals only: numba Generator, same chunks", t_gen),
         ("numpy EM (loop over modes)", t_np),
     ]
+    if old_dbm is None:
+        print(f"  (the Generator implementation is skipped: {old_models})")
+    else:
+        print(f"  (the Generator implementation: fpsolve.dbm at {baseline_rev(old_dbm)})")
     for name, t in rows:
+        if math.isfinite(t):
+            print(
+                f"  {name:42s} {t:8.3f} s  {updates / t / 1e6:8.1f} M updates/s "
+                f"{t / updates * 1e9:7.2f} ns/update"
+            )
+    if old_dbm is not None:
         print(
-            f"  {name:42s} {t:8.3f} s  {updates / t / 1e6:8.1f} M updates/s "
-            f"{t / updates * 1e9:7.2f} ns/update"
+            f"  fpsolve em / Generator implementation : {t_old_em / t_em:6.2f}x   (target >= 2x; "
+            f"safe: {t_old_safe / t_safe:.2f}x)"
         )
-    print(f"  fpsolve em / reference (speed)        : {t_ref / t_em:6.2f}x   (target >= 2x)")
+    print(f"  fpsolve em / reference kernel (speed) : {t_ref / t_em:6.2f}x")
     print(
         f"  fpsolve em / normal-number limit      : {t_limit / t_em * 100:6.0f}%   "
         f"(target >= 60%; safe: {t_limit / t_safe * 100:.0f}%)"
@@ -510,6 +597,12 @@ def main():
         default=list(_SECTIONS),
         help="sections to run (default: all; sdeint and matrix need ensemble)",
     )
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE,
+        metavar="REV",
+        help="git revision of the Generator implementation ('' skips it; default: %(default)s)",
+    )
     args = parser.parse_args()
     print(
         f"# fpsolve.dbm benchmark: {platform.machine()}, Python {platform.python_version()}, "
@@ -518,7 +611,11 @@ def main():
     )
     sizes = SIZES["smoke" if args.smoke else "quick" if args.quick else "full"]
     run = set(args.sections)
-    ens = section_ensemble(sizes) if run & {"ensemble", "sdeint", "matrix"} else None
+    ens = None
+    if run & {"ensemble", "sdeint", "matrix"}:
+        ens = section_ensemble(
+            sizes, load_baseline(args.baseline) if args.baseline else (None, "--baseline ''")
+        )
     if "sdeint" in run:
         section_sdeint(ens)
     if "matrix" in run:

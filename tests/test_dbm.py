@@ -18,7 +18,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fpsolve import dbm
-from fpsolve.dbm import _counters, _pairs, _random, _setup, integrators
+from fpsolve.dbm import _counters, _ordering, _pairs, _random, _setup, integrators
 from fpsolve.dbm import _kernels as _k
 from fpsolve.dbm._implicit import implicit_pair_solve as _implicit_pair_solve
 from fpsolve.models import HarmonicModel, Modes, PCDNoise, PotentialModel
@@ -556,6 +556,41 @@ def test_normals_by_replica_are_each_streams_normals():
         s = stream(np.random.SeedSequence(4, spawn_key=(r,)))
         normals(s, steps * n)
         np.testing.assert_array_equal(st[:, r], s)
+
+
+def test_the_start_order_is_the_stable_argsort():
+    """``sorted_order`` (insertion sort per replica) is ``np.argsort(kind="stable")``, ties in
+    index order included, and ``any_outside`` is the numpy test it replaces."""
+    rng = np.random.default_rng(3)
+    for x in (
+        rng.normal(size=(7, 300)),
+        rng.integers(0, 3, size=(6, 200)).astype(float),  # many ties
+        np.sort(rng.normal(size=(5, 50)), axis=0),  # sorted: the common start
+        np.sort(rng.normal(size=(5, 50)), axis=0)[::-1].copy(),  # reversed: every swap
+        np.zeros((1, 4)),
+    ):
+        np.testing.assert_array_equal(
+            _ordering.sorted_order(x), np.argsort(x, axis=0, kind="stable")
+        )
+        for lo, hi in ((-1.0, 1.0), (-10.0, 10.0), (0.5, 0.6), (x.max(), x.max())):
+            want = bool(np.any((x < lo) | (x > hi)))
+            assert _ordering.any_outside(x, lo, hi) is want
+
+
+@pytest.mark.parametrize("scheme", ["em", "safe"])
+def test_the_state_after_n_steps_is_the_snapshot_of_a_longer_run(scheme):
+    """A run of n steps ends in the state that a longer run passes at step n (the explicit
+    scheme's two state arrays swap places every step: odd and even n)."""
+    four = Modes.harmonic([1.0, 1.0, 2.0, 3.0])
+    kw = {"dt": 0.05, "n_replicas": 40, "scheme": scheme, "rng": 2}
+    long = dbm.simulate(
+        four, 1.0, n_steps=6, record=dbm.Record(snapshots=range(7), statistics=False), **kw
+    )
+    for n_steps in range(1, 6):
+        res = dbm.simulate(four, 1.0, n_steps=n_steps, **kw)
+        np.testing.assert_array_equal(res.x, long.snapshots[n_steps])
+    # every path of the step: replicas out of index order (em), steps redone (safe)
+    assert (long.pair_crossings if scheme == "em" else long.redo_steps) > 0
 
 
 def _runs(seed=5):

@@ -11,10 +11,22 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from fpsolve.dbm._counters import BOUNDARY_HITS
 from fpsolve.jit import jit
 
-__all__ = ["NATURAL", "REFLECTING", "WALL", "is_identity", "ordered", "reflect", "resort"]
+__all__ = [
+    "NATURAL",
+    "REFLECTING",
+    "WALL",
+    "any_outside",
+    "is_identity",
+    "ordered",
+    "reflect",
+    "resort",
+    "sorted_order",
+]
 
 _kjit = jit(error_model="numpy")
 _ijit = jit(error_model="numpy", inline="always")
@@ -96,6 +108,35 @@ def resort(xn, perm, r, n):
             swaps += 1
         perm[m + 1, r] = p
     return swaps
+
+
+@_kjit
+def sorted_order(x):
+    """The order ``perm`` (int64, the shape of ``x``) of every replica of ``x`` (N, C):
+    ``perm[:, r]`` lists the modes of replica ``r`` in ascending order of ``x[:, r]``,
+    ties in index order (``np.argsort(x, axis=0, kind="stable")``, for finite ``x``)."""
+    n, c = x.shape
+    perm = np.empty((n, c), dtype=np.int64)
+    for r in range(c):
+        for k in range(n):  # insertion sort: n - 1 comparisons for a sorted replica
+            v = x[k, r]
+            m = k - 1
+            while m >= 0 and x[perm[m, r], r] > v:
+                perm[m + 1, r] = perm[m, r]
+                m -= 1
+            perm[m + 1, r] = k
+    return perm
+
+
+@_kjit
+def any_outside(x, lo, hi):
+    """Whether any value of ``x`` (N, C) is below ``lo`` or above ``hi``."""
+    n, c = x.shape
+    for i in range(n):
+        for r in range(c):
+            if x[i, r] < lo or x[i, r] > hi:
+                return True
+    return False
 
 
 @_ijit

@@ -29,6 +29,7 @@ from fpsolve.dbm._counters import (
     REDO_STEPS,
     STEP,
 )
+from fpsolve.dbm._ordering import any_outside, sorted_order
 from fpsolve.dbm._pairs import PAIR_BLOCKS_MIN_N, pair_blocks
 from fpsolve.dbm.statistics import Histograms, Record, Recorder, recorded_steps
 from fpsolve.models import Modes, PCDNoise, RBMModel, sgd_g2
@@ -217,7 +218,9 @@ def _run(
 
     ``work(c, blocks, by_mode)`` allocates the scratch of a chunk of ``c`` replicas (None
     for kernels without; ``by_mode``: the pair sum of a run of fewer than 8 replicas runs
-    over the modes of each replica); ``chunk_size`` fixes the replicas per kernel call.
+    over the modes of each replica), once per chunk size and pool thread, as the kernels
+    keep nothing in it from one call to the next; ``chunk_size`` fixes the replicas per
+    kernel call.
     Replica ``r`` draws from the stream ``stream(SeedSequence(seed, spawn_key=(r,)))``.
     """
     n_replicas, n = x0.shape
@@ -234,7 +237,7 @@ def _run(
         chunks.append(
             _k.Chunk(
                 x=x,
-                perm=np.ascontiguousarray(np.argsort(x, axis=0, kind="stable")),
+                perm=sorted_order(x),
                 streams=st,
                 counters=np.zeros(N_COUNTERS, dtype=np.int64),
                 cross=np.zeros(b - a, dtype=np.int64),
@@ -244,7 +247,16 @@ def _run(
     bufs = [rec.buffers(a, b) for a, b in spans]
     blocks = len(coef.bounds) - 1 if blocked else 0
     by_mode = n_replicas < 8
-    works = None if work is None else [work(b - a, blocks, by_mode) for a, b in spans]
+    scratch = threading.local()  # the kernels keep nothing in their scratch between calls
+
+    def work_of(c: int) -> _k.Work:
+        """The scratch of a chunk of ``c`` replicas, one per size and pool thread."""
+        assert work is not None
+        works = scratch.__dict__.setdefault("works", {})
+        if c not in works:
+            works[c] = work(c, blocks, by_mode)
+        return works[c]
+
     for ch, bf in zip(chunks, bufs, strict=True):
         rec.start(ch.x, bf, ch.counters)
     far = _runaway_bounds(modes, x0, g2eff)
@@ -255,10 +267,11 @@ def _run(
 
     def advance(k: int, step0: int, steps: int) -> None:
         try:
-            if works is None:
+            if work is None:
                 kernel(chunks[k], coef, table, rec.stats, bufs[k], steps, step0)
             else:
-                kernel(chunks[k], coef, table, rec.stats, bufs[k], works[k], steps, step0)
+                wk = work_of(chunks[k].x.shape[1])
+                kernel(chunks[k], coef, table, rec.stats, bufs[k], wk, steps, step0)
         except np.linalg.LinAlgError as exc:
             step = int(chunks[k].counters[STEP])
             raise np.linalg.LinAlgError(
@@ -283,13 +296,15 @@ def _run(
             if bad:
                 raise FloatingPointError(_divergence(modes, method, dt, min(bad)))
             step0 += steps
-            if far is not None and any(np.any((ch.x < far[0]) | (ch.x > far[1])) for ch in chunks):
+            if far is not None and any(any_outside(ch.x, *far) for ch in chunks):
                 raise FloatingPointError(_divergence(modes, method, dt, step0, by=True))
             bar.update(steps)
     counters = [ch.counters for ch in chunks]
     tot = _total(counters)
     snaps = np.concatenate([b.snaps for b in bufs], axis=2).transpose(0, 2, 1)
-    x = np.concatenate([ch.x for ch in chunks], axis=1).T.copy()
+    x = np.empty((n_replicas, n))
+    for (a, b), ch in zip(spans, chunks, strict=True):
+        x[a:b] = ch.x.T
     stopped = np.concatenate([ch.stopped for ch in chunks])
     recorded = recorded_steps(counters, [b - a for a, b in spans], stopped, rec.stats)
     mean, mean_square, spacing = rec.replica_averages(recorded)

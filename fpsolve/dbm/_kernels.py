@@ -281,31 +281,6 @@ def _combine(x, amp, force, psum, eta, gval, g2, xn):
 
 
 @_kjit
-def _explicit_step(x, dt, kind, par, amp, psum, eta, gval, g2, xn, ident, quiet):
-    """``xn = x + dt K(x) + s psum + amp g eta`` (:func:`_combine`, the drift computed in
-    the same pass, the same numbers) and ``quiet[r]``: replica ``r`` is in index order
-    (``ident``) and its step kept that order; returns whether every value is finite."""
-    n, c = x.shape
-    finite = True
-    for r in range(c):
-        quiet[r] = ident[r]
-    for i in range(n):
-        a = amp[i]
-        for r in range(c):
-            v = (
-                x[i, r]
-                + dt * _drift(i, x[i, r], kind, par)
-                + pair_scale(g2, i, r) * psum[i, r]
-                + a * noise_at(gval, i, r) * eta[i, r]
-            )
-            xn[i, r] = v
-            finite = finite & (v - v == 0.0)  # v - v is NaN for inf and NaN
-            if i > 0 and not xn[i - 1, r] < v:
-                quiet[r] = 0
-    return finite
-
-
-@_kjit
 def _forces_and_normals(x, streams, dt, kind, par, nkind, force, eta, gval, g2, ridx, rabs, tmp):
     """``force = dt K(x)``, the noise values (:func:`_noise_values`) and the normals
     (one per mode from each replica's stream ``streams[:, r]``)."""
@@ -330,9 +305,20 @@ def _start(x, perm, prc, pmat, plink, ident):
 
 
 @_kjit
+def _quiet_ordered(xn, ident, quiet):
+    """``quiet[r]``: replica ``r`` is in index order and its step kept that order."""
+    n, c = xn.shape
+    for r in range(c):
+        quiet[r] = ident[r]
+    for k in range(n - 1):
+        for r in range(c):
+            if not xn[k, r] < xn[k + 1, r]:
+                quiet[r] = 0
+
+
+@_kjit
 def _quiet_sound(x, xn, plink, g2, ident, quiet):
-    """``quiet[r]``: replica ``r`` is in index order, its step kept that order and no link
-    started stiff."""
+    """``quiet[r]``: as :func:`_quiet_ordered`, and no link started stiff."""
     n, c = xn.shape
     for r in range(c):
         quiet[r] = ident[r]
@@ -374,7 +360,7 @@ def em_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
     stopped = ch.stopped  # never set by this kernel
     dt, amp, prc, pmat, bounds = co.dt, co.amp, co.prc, co.pmat, co.bounds
     kind, par, nkind, lo, hi, lok, hik = tb
-    psum, eta, gval, g2 = wk.psum, wk.eta, wk.gval, wk.g2
+    force, psum, eta, gval, g2 = wk.force, wk.psum, wk.eta, wk.gval, wk.g2
     xcol, psum_t, partial = wk.xcol, wk.psum_t, wk.partial
     ident, quiet, plink = wk.ident, wk.quiet, wk.plink
     ridx, rabs, tmp = wk.ridx, wk.rabs, wk.tmp
@@ -385,12 +371,13 @@ def em_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
     prepass = _start(x, perm, prc, pmat, plink, ident) and not bounded
     for s in range(n_steps):
         counters[STEP] = step0 + s + 1
-        _noise_values(x, nkind, gval, g2)
-        fill_normals_by_replica(streams, eta, ridx, rabs, tmp)
+        _forces_and_normals(x, streams, dt, kind, par, nkind, force, eta, gval, g2, ridx, rabs, tmp)
         pair_sum(x, prc, pmat, bounds, psum, xcol, psum_t, partial)
-        if not _explicit_step(x, dt, kind, par, amp, psum, eta, gval, g2, xn, ident, quiet):
+        if not _combine(x, amp, force, psum, eta, gval, g2, xn):
             counters[DIVERGED] = step0 + s + 1
             break
+        if prepass:
+            _quiet_ordered(xn, ident, quiet)
         for r in range(c):
             if prepass and quiet[r]:
                 continue
@@ -403,7 +390,7 @@ def em_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
                 counters[PAIR_CROSSINGS] += resort(xn, perm, r, n)
                 if prepass:
                     ident[r] = is_identity(perm, r, n)
-        if counters[DIVERGED] != 0:
+        if counters[DIVERGED] == step0 + s + 1:
             break
         x, xn = xn, x
         swapped = not swapped
@@ -967,7 +954,6 @@ def mala_chunk(ch, mc, tb):
 # ---------------------------------------------------------------------------
 _MODEL_FUNCS = (
     "_noise_values",
-    "_explicit_step",
     "_forces_and_normals",
     "em_chunk",
     "safe_chunk",

@@ -79,14 +79,9 @@ BASELINE = "e0e4b1e78cf22293b4d2c533db4a1cb89cb2e9f5"
 """The last revision whose ``fpsolve.dbm`` drew its normals from numba's ``Generator``."""
 
 
-def baseline_rev(module):
-    """The revision a module loaded by :func:`load_baseline` came from."""
-    return getattr(module, "_BASELINE_REV", "?")
-
-
 def load_baseline(rev):
     """``(dbm, models)`` of the package ``fpsolve`` at git revision ``rev``, imported as
-    ``fpsolve_baseline`` from a temporary copy; ``(None, reason)`` if that is not possible."""
+    ``fpsolve_baseline`` from a temporary copy; ``RuntimeError`` if git cannot give it."""
     root = Path(__file__).resolve().parent.parent
     try:
         tar = subprocess.run(
@@ -94,7 +89,7 @@ def load_baseline(rev):
         ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         err = getattr(exc, "stderr", b"") or b""
-        return None, f"git archive {rev} failed: {err.decode().strip() or exc}"
+        raise RuntimeError(f"git archive {rev} failed: {err.decode().strip() or exc}") from exc
     tmp = Path(tempfile.mkdtemp(prefix="fpsolve-baseline-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
@@ -114,9 +109,9 @@ def load_baseline(rev):
         renamed = imports.sub(r"\1\2 fpsolve_baseline", text)
         path.write_text(names.sub(r"\1Baseline", renamed) if names else renamed)
     sys.path.insert(0, str(tmp))
-    old_dbm = importlib.import_module("fpsolve_baseline.dbm")
-    old_dbm._BASELINE_REV = rev
-    return old_dbm, importlib.import_module("fpsolve_baseline.models")
+    return importlib.import_module("fpsolve_baseline.dbm"), importlib.import_module(
+        "fpsolve_baseline.models"
+    )
 
 
 def _chunks(n_replicas):
@@ -279,7 +274,7 @@ def numpy_em_loop(x, n_steps, dt, omega, g2, rng):
 
 
 def section_ensemble(sizes, baseline):
-    """The ensemble throughput; ``baseline``: :func:`load_baseline`'s result."""
+    """The ensemble throughput; ``baseline``: :func:`load_baseline`'s result, or None."""
     (r_rep, n_steps), n, dt = sizes.ensemble, 10, 1e-3
     modes = Modes.harmonic(np.ones(n))
     updates = r_rep * n * n_steps
@@ -298,7 +293,7 @@ def section_ensemble(sizes, baseline):
     def fp(scheme, record=_NO_STATISTICS):
         return dbm.simulate(modes, 1.0, x0, n_steps=n_steps, scheme=scheme, record=record, **kw)
 
-    old_dbm, old_models = baseline
+    old_dbm, old_models = baseline or (None, None)
     if old_dbm is not None:
         old_modes = old_models.Modes.harmonic(np.ones(n))
         old_record = old_dbm.Record(burn_in=n_steps)  # statistics off in that version
@@ -345,10 +340,6 @@ def section_ensemble(sizes, baseline):
         ("normals only: numba Generator, same chunks", t_gen),
         ("numpy EM (loop over modes)", t_np),
     ]
-    if old_dbm is None:
-        print(f"  (the Generator implementation is skipped: {old_models})")
-    else:
-        print(f"  (the Generator implementation: fpsolve.dbm at {baseline_rev(old_dbm)})")
     for name, t in rows:
         if math.isfinite(t):
             print(
@@ -619,9 +610,14 @@ def main():
     run = set(args.sections)
     ens = None
     if run & {"ensemble", "sdeint", "matrix"}:
-        ens = section_ensemble(
-            sizes, load_baseline(args.baseline) if args.baseline else (None, "--baseline ''")
-        )
+        base = None
+        if args.baseline:
+            try:
+                base = load_baseline(args.baseline)
+                print(f"\n(the Generator implementation: fpsolve.dbm at {args.baseline})")
+            except RuntimeError as exc:
+                print(f"\n(the Generator implementation is skipped: {exc})")
+        ens = section_ensemble(sizes, base)
     if "sdeint" in run:
         section_sdeint(ens)
     if "matrix" in run:

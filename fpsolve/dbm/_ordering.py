@@ -118,13 +118,9 @@ def sorted_order(x):
     n, c = x.shape
     perm = np.empty((n, c), dtype=np.int64)
     for r in range(c):
-        for k in range(n):  # insertion sort: n - 1 comparisons for a sorted replica
-            v = x[k, r]
-            m = k - 1
-            while m >= 0 and x[perm[m, r], r] > v:
-                perm[m + 1, r] = perm[m, r]
-                m -= 1
-            perm[m + 1, r] = k
+        for k in range(n):
+            perm[k, r] = k
+        resort(x, perm, r, n)  # n - 1 comparisons for a sorted replica
     return perm
 
 

@@ -12,7 +12,8 @@ The implementation on numba's ``Generator`` is ``fpsolve.dbm`` as it was at ``--
 (default :data:`BASELINE`, the last revision that drew from one ``Generator`` per chunk of
 replicas), taken from the repository's git history and imported beside the current package
 under the name ``fpsolve_baseline`` (a temporary copy, removed at exit); without git or that
-revision it is skipped.
+revision it is skipped.  ``--sections versus`` (not run by default) times the current
+``simulate`` against the same call of any ``--baseline`` revision on one thread.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Sizes(NamedTuple):
     matrix: tuple[int, int]  # replicas, steps
     cost: tuple[tuple[int, ...], tuple[int, ...], float]  # modes, replicas, work cap
     accuracy: tuple[int, float, tuple[float, ...]]  # replicas, time, time steps
+    versus: tuple[int, int]  # replicas, steps of the run against --baseline
 
 
 SIZES = {
@@ -60,6 +62,7 @@ SIZES = {
         (2000, 20),
         ((2, 10, 100, 1000, 10_000), (1, 100, 10_000, 1_000_000), 2e9),
         (2000, 6.0, (0.02, 0.01, 0.005, 0.002, 0.001)),
+        (2000, 300),
     ),
     "quick": Sizes(
         (10**5, 20),
@@ -67,8 +70,11 @@ SIZES = {
         (2000, 20),
         ((2, 10, 100, 1000, 10_000), (1, 100, 10_000, 1_000_000), 2e8),
         (1000, 6.0, (0.02, 0.01, 0.005, 0.002)),
+        (2000, 100),
     ),
-    "smoke": Sizes((2000, 4), (600, 2), (20, 2), ((2, 10), (1, 100), 1e6), (50, 0.2, (0.02,))),
+    "smoke": Sizes(
+        (2000, 4), (600, 2), (20, 2), ((2, 10), (1, 100), 1e6), (50, 0.2, (0.02,)), (200, 5)
+    ),
 }
 
 # the chunking of fpsolve.dbm's replicas: one kernel call per chunk of about 512 replicas
@@ -579,7 +585,57 @@ def section_accuracy(sizes):
     print(f"  (KS at the 1e-3 level for these sample sizes, if independent: {crit:.4f})")
 
 
-_SECTIONS = ("ensemble", "sdeint", "matrix", "single", "cost", "accuracy")
+def section_versus(sizes, baseline, rev, rounds=15):
+    """``simulate`` against the same call of ``fpsolve`` at ``rev`` (:func:`load_baseline`),
+    on one numba thread, alternating, CPU time: a run of ``versus[0]`` replicas x
+    ``versus[1]`` steps from the default start, and one step of ``ensemble[0]`` replicas (the
+    set-up of a call); whether the final states are the same."""
+    old_dbm, old_models = baseline
+    n, dt = 10, 1e-3
+    (r_run, steps), r_big = sizes.versus, sizes.ensemble[0]
+    new_modes, old_modes = Modes.harmonic(np.ones(n)), old_models.Modes.harmonic(np.ones(n))
+
+    def call(pkg, modes, scheme, r, k):
+        try:  # a version without Record(statistics=...) records nothing after burn_in=k
+            record = pkg.Record(statistics=False)
+        except TypeError:
+            record = pkg.Record(burn_in=k)
+        return pkg.simulate(
+            modes, 1.0, dt=dt, n_steps=k, n_replicas=r, scheme=scheme, rng=1, record=record
+        )
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        print(
+            f"\n## Against fpsolve at {rev}: one numba thread, CPU time, {rounds} alternating "
+            f"rounds (best and median)"
+        )
+        for scheme in ("em", "safe"):
+            for r, k, what in ((r_run, steps, "run"), (r_big, 1, "one step")):
+                fns = {
+                    "now": lambda r=r, k=k, sc=scheme: call(dbm, new_modes, sc, r, k),
+                    "before": lambda r=r, k=k, sc=scheme: call(old_dbm, old_modes, sc, r, k),
+                }
+                same = np.array_equal(fns["now"]().x, fns["before"]().x)  # also compiles
+                times = {key: [] for key in fns}
+                for _ in range(rounds):
+                    for key, fn in fns.items():
+                        c0 = time.process_time()
+                        fn()
+                        times[key].append(time.process_time() - c0)
+                now, old = np.array(times["now"]), np.array(times["before"])
+                print(
+                    f"  {scheme:4s} {what:8s} R = {r:6d}, {k:3d} steps: now {now.min():.4f} s "
+                    f"(median {np.median(now):.4f}), before {old.min():.4f} s "
+                    f"(median {np.median(old):.4f}); before / now {old.min() / now.min():.3f} "
+                    f"(medians {np.median(old) / np.median(now):.3f}); same states: {same}"
+                )
+    finally:
+        numba.set_num_threads(before)
+
+
+_SECTIONS = ("ensemble", "sdeint", "matrix", "single", "cost", "accuracy", "versus")
 
 
 def main():
@@ -591,8 +647,9 @@ def main():
         "--sections",
         nargs="+",
         choices=_SECTIONS,
-        default=list(_SECTIONS),
-        help="sections to run (default: all; sdeint and matrix need ensemble)",
+        default=list(_SECTIONS[:-1]),
+        help="sections to run (default: all but versus; sdeint and matrix need ensemble; "
+        "versus times the current code against --baseline on one thread)",
     )
     parser.add_argument(
         "--baseline",
@@ -608,15 +665,14 @@ def main():
     )
     sizes = SIZES["smoke" if args.smoke else "quick" if args.quick else "full"]
     run = set(args.sections)
-    ens = None
+    ens, base = None, None
+    if args.baseline and run & {"ensemble", "versus"}:
+        try:
+            base = load_baseline(args.baseline)
+            print(f"\n(the Generator implementation: fpsolve.dbm at {args.baseline})")
+        except RuntimeError as exc:
+            print(f"\n(the Generator implementation is skipped: {exc})")
     if run & {"ensemble", "sdeint", "matrix"}:
-        base = None
-        if args.baseline:
-            try:
-                base = load_baseline(args.baseline)
-                print(f"\n(the Generator implementation: fpsolve.dbm at {args.baseline})")
-            except RuntimeError as exc:
-                print(f"\n(the Generator implementation is skipped: {exc})")
         ens = section_ensemble(sizes, base)
     if "sdeint" in run:
         section_sdeint(ens)
@@ -628,6 +684,8 @@ def main():
         section_cost(sizes)
     if "accuracy" in run:
         section_accuracy(sizes)
+    if "versus" in run and base is not None:
+        section_versus(sizes, base, args.baseline, rounds=3 if args.smoke else 15)
 
 
 if __name__ == "__main__":

@@ -579,8 +579,7 @@ def test_the_start_order_is_the_stable_argsort():
 
 @pytest.mark.parametrize("scheme", ["em", "safe"])
 def test_the_state_after_n_steps_is_the_snapshot_of_a_longer_run(scheme):
-    """A run of n steps ends in the state that a longer run passes at step n (the explicit
-    scheme's two state arrays swap places every step: odd and even n)."""
+    """A run of n steps ends in the state that a longer run passes at step n."""
     four = Modes.harmonic([1.0, 1.0, 2.0, 3.0])
     kw = {"dt": 0.05, "n_replicas": 40, "scheme": scheme, "rng": 2}
     long = dbm.simulate(

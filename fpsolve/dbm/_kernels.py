@@ -356,16 +356,14 @@ def em_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
     values at a reflecting or wall end are reflected.  A step with a non-finite
     value stops the chunk (``DIVERGED``).
     """
-    state, perm, streams, counters, cross = ch.x, ch.perm, ch.streams, ch.counters, ch.cross
+    x, perm, streams, counters, cross = ch.x, ch.perm, ch.streams, ch.counters, ch.cross
     stopped = ch.stopped  # never set by this kernel
     dt, amp, prc, pmat, bounds = co.dt, co.amp, co.prc, co.pmat, co.bounds
     kind, par, nkind, lo, hi, lok, hik = tb
-    force, psum, eta, gval, g2 = wk.force, wk.psum, wk.eta, wk.gval, wk.g2
+    force, psum, eta, xn, gval, g2 = wk.force, wk.psum, wk.eta, wk.xn, wk.gval, wk.g2
     xcol, psum_t, partial = wk.xcol, wk.psum_t, wk.partial
     ident, quiet, plink = wk.ident, wk.quiet, wk.plink
     ridx, rabs, tmp = wk.ridx, wk.rabs, wk.tmp
-    x, xn = state, wk.xn  # each step writes xn; then the two arrays swap places
-    swapped = False
     n, c = x.shape
     bounded = has_bounds(lok, hik)
     prepass = _start(x, perm, prc, pmat, plink, ident) and not bounded
@@ -375,7 +373,7 @@ def em_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
         pair_sum(x, prc, pmat, bounds, psum, xcol, psum_t, partial)
         if not _combine(x, amp, force, psum, eta, gval, g2, xn):
             counters[DIVERGED] = step0 + s + 1
-            break
+            return
         if prepass:
             _quiet_ordered(xn, ident, quiet)
         for r in range(c):
@@ -383,20 +381,15 @@ def em_chunk(ch, co, tb, st, bf, wk, n_steps, step0):
                 continue
             if bounded and not reflect_replica(xn, r, lo, hi, lok, hik, counters):
                 counters[DIVERGED] = step0 + s + 1
-                break
+                return
             if n >= 2 and not ordered(xn, perm, r, n):
                 counters[CROSS_STEPS] += 1
                 cross[r] += 1
                 counters[PAIR_CROSSINGS] += resort(xn, perm, r, n)
                 if prepass:
                     ident[r] = is_identity(perm, r, n)
-        if counters[DIVERGED] == step0 + s + 1:
-            break
-        x, xn = xn, x
-        swapped = not swapped
+        _copy(xn, x)
         record_step(x, step0 + s + 1, st, bf, counters, stopped)
-    if swapped:  # the last state is in the scratch
-        _copy(x, state)
 
 
 @_kjit
